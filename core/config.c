@@ -1,0 +1,481 @@
+/* config: defaults, the Lua config file, SCANHOST_REDIS and the command line. */
+#define _DEFAULT_SOURCE
+#include "config.h"
+
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool fail(char *err, size_t errlen, const char *key, const char *msg)
+{
+	snprintf(err, errlen, "%s: %s", key, msg);
+	return false;
+}
+
+void config_defaults(struct config *c, const char *exe_path)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->redis, sizeof(c->redis), "redis://127.0.0.1:6379");
+	c->partitions = 256;
+	c->budget_partitions = 32;
+	c->quota_partitions = 32;
+	snprintf(c->lanes[0], sizeof(c->lanes[0]), "default");
+	c->nlanes = 1;
+	c->command_timeout = 5.0;
+	c->connect_timeout = 5.0;
+	c->shutdown_timeout = 1.5;
+	c->log_level = LOG_INFO;
+	c->log_format = LOG_TEXT;
+	c->overrides_ref = LUA_NOREF;
+	char exe[PATH_MAX], root[PATH_MAX], probe[PATH_MAX + 64];
+	if (!exe_path || !realpath(exe_path, exe))
+		snprintf(exe, sizeof(exe), "./bin/scanhost");
+	snprintf(root, sizeof(root), "%s/..", dirname(exe));
+	snprintf(probe, sizeof(probe), "%s/share/scanhost/scanners", root);
+	const char *data = is_dir(probe) ? "/share/scanhost" : "";
+	snprintf(c->scanners_dir, sizeof(c->scanners_dir), "%s%s/scanners", root, data);
+	snprintf(c->lua_lib_dir, sizeof(c->lua_lib_dir), "%s%s/lua-lib", root, data);
+	snprintf(c->functions_dir, sizeof(c->functions_dir), "%s%s/lua-lib/functions", root, data);
+	snprintf(c->config_path, sizeof(c->config_path), "%s%s/config/scanhost.lua", root, data);
+}
+
+bool config_parse_count(const char *text, int *out)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+	if (*text == '\0' || *end != '\0' || v < 1 || v > 65535)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static bool valid_lane(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == ',')
+			return false;
+	}
+	return true;
+}
+
+static bool add_lane(struct config *c, const char *lane, const char *key, char *err,
+                     size_t errlen)
+{
+	if (!valid_lane(lane))
+		return fail(err, errlen, key, "each lane must be 1..64 printable ASCII characters");
+	if (c->nlanes >= CONFIG_MAX_LANES)
+		return fail(err, errlen, key, "too many lanes (max 64)");
+	snprintf(c->lanes[c->nlanes++], sizeof(c->lanes[0]), "%s", lane);
+	return true;
+}
+
+bool config_set_lanes(struct config *c, const char *csv, char *err, size_t errlen)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", csv);
+	c->nlanes = 0;
+	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (!add_lane(c, tok, "--lanes", err, errlen))
+			return false;
+	return c->nlanes > 0 || fail(err, errlen, "--lanes", "at least one lane is required");
+}
+
+/* ---- the config file ---------------------------------------------------- */
+
+typedef bool (*key_fn)(struct config *c, lua_State *L, const char *key, char *err, size_t errlen);
+
+static bool get_string(lua_State *L, const char *key, char *dst, size_t cap, char *err,
+                       size_t errlen)
+{
+	if (lua_type(L, -1) != LUA_TSTRING)
+		return fail(err, errlen, key, "must be a string");
+	size_t n;
+	const char *s = lua_tolstring(L, -1, &n);
+	if (n == 0 || n >= cap)
+		return fail(err, errlen, key, "must be a non-empty string of reasonable length");
+	memcpy(dst, s, n + 1);
+	return true;
+}
+
+static bool get_count(lua_State *L, const char *key, int *dst, char *err, size_t errlen)
+{
+	lua_Number v = lua_tonumber(L, -1);
+	if (lua_type(L, -1) != LUA_TNUMBER || v != (lua_Number)(int)v || v < 1 || v > 65535)
+		return fail(err, errlen, key, "must be an integer in 1..65535");
+	*dst = (int)v;
+	return true;
+}
+
+static bool get_seconds(lua_State *L, const char *key, double *dst, double lo, double hi,
+                        char *err, size_t errlen)
+{
+	lua_Number v = lua_tonumber(L, -1);
+	if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi)) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "must be a number of seconds in [%g, %g]", lo, hi);
+		return fail(err, errlen, key, msg);
+	}
+	*dst = v;
+	return true;
+}
+
+static bool key_redis(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_string(L, k, c->redis, sizeof(c->redis), e, n);
+}
+static bool key_partitions(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_count(L, k, &c->partitions, e, n);
+}
+static bool key_budget(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_count(L, k, &c->budget_partitions, e, n);
+}
+static bool key_quota(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_count(L, k, &c->quota_partitions, e, n);
+}
+static bool key_command_timeout(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_seconds(L, k, &c->command_timeout, 0.01, 3600, e, n);
+}
+static bool key_connect_timeout(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_seconds(L, k, &c->connect_timeout, 0.01, 3600, e, n);
+}
+static bool key_shutdown_timeout(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_seconds(L, k, &c->shutdown_timeout, 0, 600, e, n);
+}
+static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_string(L, k, c->scanners_dir, sizeof(c->scanners_dir), e, n);
+}
+static bool key_functions_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_string(L, k, c->functions_dir, sizeof(c->functions_dir), e, n);
+}
+static bool key_lua_path(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_string(L, k, c->lua_path, sizeof(c->lua_path), e, n);
+}
+
+static bool key_log_level(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	if (lua_type(L, -1) != LUA_TSTRING || !log_level_parse(lua_tostring(L, -1), &c->log_level))
+		return fail(e, n, k, "must be one of \"error\", \"warn\", \"info\", \"debug\"");
+	return true;
+}
+
+static bool key_log_format(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	if (lua_type(L, -1) != LUA_TSTRING || !log_format_parse(lua_tostring(L, -1), &c->log_format))
+		return fail(e, n, k, "must be \"text\" or \"json\"");
+	return true;
+}
+
+static bool key_lanes(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	if (!lua_istable(L, -1))
+		return fail(e, n, k, "must be an array of lane names");
+	int len = (int)lua_objlen(L, -1);
+	if (len == 0)
+		return fail(e, n, k, "must list at least one lane");
+	c->nlanes = 0;
+	for (int i = 1; i <= len; i++) {
+		lua_rawgeti(L, -1, i);
+		bool ok = lua_type(L, -1) == LUA_TSTRING && add_lane(c, lua_tostring(L, -1), k, e, n);
+		lua_pop(L, 1);
+		if (!ok)
+			return e[0] ? false : fail(e, n, k, "lane names must be strings");
+	}
+	return true;
+}
+
+/* Per-scanner overrides are checked against each script's defaults when the
+ * scripts load; here only their shape. */
+static bool key_scanners(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	if (!lua_istable(L, -1))
+		return fail(e, n, k, "must be a table of scanner name = { options }");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		char where[128];
+		snprintf(where, sizeof(where), "scanners.%s",
+		         lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+		if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1)) {
+			lua_pop(L, 2);
+			return fail(e, n, where, "must be a table of options keyed by scanner name");
+		}
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(L, -1);
+	c->overrides_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return true;
+}
+
+static const struct {
+	const char *key;
+	key_fn fn;
+} config_keys[] = {
+	{ "redis", key_redis },
+	{ "partitions", key_partitions },
+	{ "budget_partitions", key_budget },
+	{ "quota_partitions", key_quota },
+	{ "lanes", key_lanes },
+	{ "command_timeout", key_command_timeout },
+	{ "connect_timeout", key_connect_timeout },
+	{ "shutdown_timeout", key_shutdown_timeout },
+	{ "log_level", key_log_level },
+	{ "log_format", key_log_format },
+	{ "scanners_dir", key_scanners_dir },
+	{ "functions_dir", key_functions_dir },
+	{ "lua_path", key_lua_path },
+	{ "scanners", key_scanners },
+};
+
+static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)
+{
+	if (lua_type(L, -2) != LUA_TSTRING)
+		return fail(err, errlen, "config", "top-level keys must be strings");
+	const char *key = lua_tostring(L, -2);
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		if (strcmp(key, config_keys[i].key) == 0)
+			return config_keys[i].fn(c, L, key, err, errlen);
+	}
+	return fail(err, errlen, key, "unknown config key");
+}
+
+static bool load_file(struct config *c, const char *path, bool must_exist, char *err,
+                      size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		if (!must_exist)
+			return true;
+		return fail(err, errlen, path, "config file not found");
+	}
+	lua_State *L = luaL_newstate();
+	if (!L)
+		return fail(err, errlen, path, "out of memory");
+	c->conf_L = L;
+	luaL_openlibs(L);
+	if (luaL_loadfile(L, path) != 0 || lua_pcall(L, 0, 1, 0) != 0)
+		return fail(err, errlen, "config", lua_tostring(L, -1));
+	if (!lua_istable(L, -1))
+		return fail(err, errlen, path, "the config file must return a table");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (!apply_key(c, L, err, errlen))
+			return false;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return true;
+}
+
+/* ---- the command line ----------------------------------------------------- */
+
+struct cli {
+	const char *config, *redis, *scanners, *lua_path, *only, *partitions, *budget, *quota;
+	const char *log_level, *log_format, *lanes, *functions;
+};
+
+enum {
+	OPT_REDIS = 256, OPT_SCANNERS, OPT_LUA_PATH, OPT_ONLY, OPT_PARTITIONS, OPT_BUDGET,
+	OPT_QUOTA, OPT_ONCE, OPT_CHECK, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_VERSION, OPT_LANES,
+	OPT_FUNCTIONS,
+};
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "redis", required_argument, NULL, OPT_REDIS },
+	{ "scanners", required_argument, NULL, OPT_SCANNERS },
+	{ "lua-path", required_argument, NULL, OPT_LUA_PATH },
+	{ "only", required_argument, NULL, OPT_ONLY },
+	{ "partitions", required_argument, NULL, OPT_PARTITIONS },
+	{ "budget-partitions", required_argument, NULL, OPT_BUDGET },
+	{ "quota-partitions", required_argument, NULL, OPT_QUOTA },
+	{ "lanes", required_argument, NULL, OPT_LANES },
+	{ "functions", required_argument, NULL, OPT_FUNCTIONS },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+const char *config_usage(void)
+{
+	return "usage: scanhost [options]\n"
+	       "  -c, --config FILE        Lua config file (default: config/scanhost.lua)\n"
+	       "  --redis URL              redis://[:password@]host:port[/db] or unix:///path\n"
+	       "                           (env SCANHOST_REDIS; default redis://127.0.0.1:6379)\n"
+	       "  --scanners DIR           directory of scanner scripts\n"
+	       "  --lua-path DIR           extra directory searched by require\n"
+	       "  --functions DIR          server-side library sources (default lua-lib/functions)\n"
+	       "  --only NAME[,NAME...]    run only these scanners\n"
+	       "  --partitions N           flow/execution partition count (default 256)\n"
+	       "  --budget-partitions N    (default 32)\n"
+	       "  --quota-partitions N     (default 32)\n"
+	       "  --lanes L[,L...]         lanes to scan (default: default)\n"
+	       "  --once                   one full cycle of every enabled scanner, then exit\n"
+	       "  --check                  validate config and scripts, print what would run\n"
+	       "  --log-level error|warn|info|debug\n"
+	       "  --log-format text|json\n"
+	       "  -h, --help               --version\n"
+	       "exit codes: 0 clean exit, 1 runtime failure, 2 usage or configuration error\n";
+}
+
+static bool parse_cli(struct config *c, struct cli *cl, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+	optind = 1;
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, ":c:h", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cl->config = optarg; break;
+		case OPT_REDIS: cl->redis = optarg; break;
+		case OPT_SCANNERS: cl->scanners = optarg; break;
+		case OPT_LUA_PATH: cl->lua_path = optarg; break;
+		case OPT_FUNCTIONS: cl->functions = optarg; break;
+		case OPT_ONLY: cl->only = optarg; break;
+		case OPT_PARTITIONS: cl->partitions = optarg; break;
+		case OPT_BUDGET: cl->budget = optarg; break;
+		case OPT_QUOTA: cl->quota = optarg; break;
+		case OPT_LANES: cl->lanes = optarg; break;
+		case OPT_LOG_LEVEL: cl->log_level = optarg; break;
+		case OPT_LOG_FORMAT: cl->log_format = optarg; break;
+		case OPT_ONCE: c->once = true; break;
+		case OPT_CHECK: c->check = true; break;
+		case 'h': c->help = true; break;
+		case OPT_VERSION: c->version = true; break;
+		case ':':
+			snprintf(err, errlen, "%s: missing value", argv[optind - 1]);
+			return false;
+		default:
+			snprintf(err, errlen, "%s: unknown option", argv[optind - 1]);
+			return false;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "%s: unexpected argument", argv[optind]);
+		return false;
+	}
+	if (c->once && c->check)
+		return fail(err, errlen, "--once", "cannot be combined with --check");
+	return true;
+}
+
+static bool set_only(struct config *c, const char *csv, char *err, size_t errlen)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", csv);
+	c->nonly = 0;
+	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (c->nonly >= CONFIG_MAX_ONLY || strlen(tok) > 64)
+			return fail(err, errlen, "--only", "too many or too long scanner names");
+		snprintf(c->only[c->nonly++], sizeof(c->only[0]), "%s", tok);
+	}
+	return c->nonly > 0 || fail(err, errlen, "--only", "needs at least one scanner name");
+}
+
+static bool copy_path(char *dst, size_t cap, const char *src, const char *key, char *err,
+                      size_t errlen)
+{
+	if (strlen(src) >= cap || !*src)
+		return fail(err, errlen, key, "path is empty or too long");
+	snprintf(dst, cap, "%s", src);
+	return true;
+}
+
+static bool apply_counts(struct config *c, const struct cli *cl, char *err, size_t errlen)
+{
+	if (cl->partitions && !config_parse_count(cl->partitions, &c->partitions))
+		return fail(err, errlen, "--partitions", "must be an integer in 1..65535");
+	if (cl->budget && !config_parse_count(cl->budget, &c->budget_partitions))
+		return fail(err, errlen, "--budget-partitions", "must be an integer in 1..65535");
+	if (cl->quota && !config_parse_count(cl->quota, &c->quota_partitions))
+		return fail(err, errlen, "--quota-partitions", "must be an integer in 1..65535");
+	return true;
+}
+
+static bool apply_cli(struct config *c, const struct cli *cl, char *err, size_t errlen)
+{
+	if (!apply_counts(c, cl, err, errlen))
+		return false;
+	if (cl->redis && !copy_path(c->redis, sizeof(c->redis), cl->redis, "--redis", err, errlen))
+		return false;
+	if (cl->scanners && !copy_path(c->scanners_dir, sizeof(c->scanners_dir), cl->scanners,
+	                               "--scanners", err, errlen))
+		return false;
+	if (cl->lua_path && !copy_path(c->lua_path, sizeof(c->lua_path), cl->lua_path,
+	                               "--lua-path", err, errlen))
+		return false;
+	if (cl->functions && !copy_path(c->functions_dir, sizeof(c->functions_dir), cl->functions,
+	                                "--functions", err, errlen))
+		return false;
+	if (cl->only && !set_only(c, cl->only, err, errlen))
+		return false;
+	if (cl->lanes && !config_set_lanes(c, cl->lanes, err, errlen))
+		return false;
+	if (cl->log_level && !log_level_parse(cl->log_level, &c->log_level))
+		return fail(err, errlen, "--log-level", "must be error, warn, info or debug");
+	if (cl->log_format && !log_format_parse(cl->log_format, &c->log_format))
+		return fail(err, errlen, "--log-format", "must be text or json");
+	return true;
+}
+
+bool config_build(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	struct cli cl = { 0 };
+	err[0] = '\0';
+	if (!parse_cli(c, &cl, argc, argv, err, errlen))
+		return false;
+	if (c->help || c->version)
+		return true;
+	if (cl.config && !copy_path(c->config_path, sizeof(c->config_path), cl.config, "--config",
+	                            err, errlen))
+		return false;
+	if (!load_file(c, c->config_path, cl.config != NULL, err, errlen))
+		return false;
+	const char *redis_key = "redis";
+	const char *env = getenv("SCANHOST_REDIS");
+	if (env && *env) {
+		snprintf(c->redis, sizeof(c->redis), "%s", env);
+		redis_key = "SCANHOST_REDIS";
+	}
+	if (cl.redis)
+		redis_key = "--redis";
+	if (!apply_cli(c, &cl, err, errlen))
+		return false;
+	char uerr[128];
+	if (!url_parse(c->redis, &c->url, uerr, sizeof(uerr)))
+		return fail(err, errlen, redis_key, uerr);
+	return true;
+}
+
+void config_free(struct config *c)
+{
+	if (c->conf_L)
+		lua_close(c->conf_L);
+	c->conf_L = NULL;
+}

@@ -1,0 +1,75 @@
+/* host: the scanner registry and everything that ties scripts, runners,
+ * the Redis connection and signals together. main.c and the busted test
+ * module both drive a host. */
+#ifndef SCANHOST_HOST_H
+#define SCANHOST_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <ev.h>
+
+#include "clock.h"
+#include "config.h"
+#include "library.h"
+#include "runner.h"
+#include "script.h"
+#include "tracker.h"
+
+struct host;
+
+/* Durable per-name state: survives reloads of the scanner's script. */
+struct scanner {
+	struct scanner *next;
+	char name[SCANNER_NAME_MAX + 1];
+	struct host *host;
+	struct tracker tracker;
+	struct runner runner;
+	ev_timer timer;
+	struct script *active;  /* the version running now */
+	struct script *pending; /* a reloaded version, swapped in at the next cycle */
+	bool removed;           /* the file is gone: stop at the next cycle */
+	bool scheduled;         /* a runner was started */
+	bool once_done;
+	struct runner_cycle last;
+};
+
+struct host {
+	struct config *cfg;
+	struct hostenv env;
+	struct ev_loop *loop;
+	const struct clock *clock;
+	struct scanner *scanners;
+	struct library library;
+	const char *lanes[CONFIG_MAX_LANES];
+	ev_signal sig_term, sig_int, sig_usr1;
+	ev_timer grace, connect_deadline;
+	bool ready;     /* connected and the function library checked */
+	bool started;   /* runners started (first ready) */
+	bool once;
+	bool manual;    /* test module: never start runners on connect */
+	bool auth_failed;
+	int exit_code;
+	int load_errors;
+	void (*on_idle)(struct host *h); /* --once: a scanner finished its cycle */
+};
+
+bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop,
+               const struct clock *clock, char *err, size_t errlen);
+/* Loads every script of the scanners directory (first load or SIGUSR1).
+ * Returns the number of files that failed. */
+int host_load_scanners(struct host *h);
+/* --check: prints what would run; returns false on any problem. */
+bool host_check(struct host *h, FILE *out);
+/* Connects; runners start once Redis is ready. */
+void host_start(struct host *h);
+void host_stop(struct host *h);
+void host_free(struct host *h);
+struct scanner *host_find(struct host *h, const char *name);
+bool host_selected(const struct host *h, const char *name);
+/* Test module: run one cycle of one scanner (once semantics). */
+void host_run_once(struct host *h, struct scanner *s);
+void host_print_summary(struct host *h, FILE *out);
+
+#endif

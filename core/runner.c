@@ -1,0 +1,114 @@
+/* runner: cycle, partition and sleep bookkeeping for one scanner. */
+#include "runner.h"
+
+double runner_effective_interval(double configured)
+{
+	return configured < RUNNER_MIN_INTERVAL ? RUNNER_MIN_INTERVAL : configured;
+}
+
+void runner_init(struct runner *r, const struct runner_ops *ops, void *data,
+                 const struct clock *clock, int partitions, double interval)
+{
+	*r = (struct runner){ .ops = ops, .data = data, .clock = clock };
+	r->partitions = partitions;
+	r->interval = runner_effective_interval(interval);
+	r->state = RUNNER_IDLE;
+}
+
+void runner_set_interval(struct runner *r, double interval)
+{
+	r->interval = runner_effective_interval(interval);
+}
+
+static void finish(struct runner *r, bool stopped)
+{
+	r->current.elapsed = clock_now(r->clock) - r->cycle_start;
+	r->cycles_completed += stopped ? 0 : 1;
+	r->ops->cycle_end(r->data, &r->current, stopped);
+	if (stopped || r->once) {
+		r->state = RUNNER_STOPPED;
+		return;
+	}
+	double sleep = r->interval - r->current.elapsed;
+	r->state = RUNNER_SLEEPING;
+	r->ops->arm(r->data, sleep > 0 ? sleep : 0);
+}
+
+/* Shutdown is checked before every partition, as in the seed. A scan that
+ * completes synchronously (a script that raised, or did no I/O) is looped
+ * over here rather than recursed into, so the C stack stays flat however
+ * many partitions there are. */
+static void next(struct runner *r)
+{
+	for (;;) {
+		if (r->ops->stopping(r->data)) {
+			finish(r, true);
+			return;
+		}
+		if (r->next_partition >= r->partitions) {
+			finish(r, false);
+			return;
+		}
+		r->state = RUNNER_SCANNING;
+		r->in_scan = true;
+		r->done_in_scan = false;
+		r->ops->scan(r->data, r->next_partition++);
+		r->in_scan = false;
+		if (!r->done_in_scan)
+			return; /* runner_partition_done() continues later */
+	}
+}
+
+static void begin_cycle(struct runner *r)
+{
+	if (r->ops->stopping(r->data)) {
+		r->state = RUNNER_STOPPED;
+		return;
+	}
+	switch (r->ops->cycle_begin(r->data)) {
+	case RUNNER_END:
+		r->state = RUNNER_STOPPED;
+		return;
+	case RUNNER_POSTPONE:
+		r->state = RUNNER_SLEEPING;
+		r->ops->arm(r->data, r->interval);
+		return;
+	case RUNNER_RUN:
+		break;
+	}
+	r->cycle_start = clock_now(r->clock);
+	r->current = (struct runner_cycle){ 0 };
+	r->next_partition = 0;
+	next(r);
+}
+
+void runner_start(struct runner *r)
+{
+	begin_cycle(r);
+}
+
+void runner_wake(struct runner *r)
+{
+	if (r->state == RUNNER_SLEEPING)
+		begin_cycle(r);
+}
+
+void runner_partition_done(struct runner *r, uint32_t processed, uint32_t errors)
+{
+	if (r->state != RUNNER_SCANNING)
+		return;
+	r->current.processed += processed;
+	r->current.errors += errors;
+	r->current.partitions++;
+	if (r->in_scan)
+		r->done_in_scan = true;
+	else
+		next(r);
+}
+
+void runner_stop(struct runner *r)
+{
+	if (r->state == RUNNER_SLEEPING || r->state == RUNNER_IDLE)
+		r->state = RUNNER_STOPPED;
+	/* a scanning runner sees stopping() before its next partition */
+}

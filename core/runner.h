@@ -1,0 +1,69 @@
+/* runner: the schedule of one scanner — a cycle over partitions 0..N-1, one
+ * partition at a time, then a sleep of interval - elapsed. Pure logic: time,
+ * timers and the partition scan itself come through runner_ops, so tests can
+ * drive it with a fake clock. */
+#ifndef SCANHOST_RUNNER_H
+#define SCANHOST_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+
+#define RUNNER_MIN_INTERVAL 0.1 /* seconds, as in FlowFabric 0.1.1 */
+
+struct runner;
+
+enum runner_verdict { RUNNER_RUN, RUNNER_POSTPONE, RUNNER_END };
+
+struct runner_cycle {
+	uint64_t processed;
+	uint64_t errors;
+	int partitions; /* partitions actually scanned (fewer when stopped) */
+	double elapsed; /* seconds */
+};
+
+struct runner_ops {
+	/* Arm the wake-up timer to fire runner_wake() after delay seconds. */
+	void (*arm)(void *data, double delay);
+	/* Called at the start of each cycle: RUNNER_RUN it, RUNNER_POSTPONE it
+	 * (e.g. Redis is not connected: the runner sleeps one interval and asks
+	 * again) or RUNNER_END the schedule (the script was removed). */
+	enum runner_verdict (*cycle_begin)(void *data);
+	/* Start scanning partition p; the owner calls runner_partition_done(). */
+	void (*scan)(void *data, int partition);
+	/* A cycle ended (stopped = shutdown cut it short). */
+	void (*cycle_end)(void *data, const struct runner_cycle *cycle, bool stopped);
+	bool (*stopping)(void *data);
+};
+
+enum runner_state { RUNNER_IDLE, RUNNER_SCANNING, RUNNER_SLEEPING, RUNNER_STOPPED };
+
+struct runner {
+	const struct runner_ops *ops;
+	void *data;
+	const struct clock *clock;
+	int partitions;
+	double interval;
+	bool once; /* stop after one cycle */
+	enum runner_state state;
+	int next_partition;
+	bool in_scan, done_in_scan;
+	double cycle_start;
+	struct runner_cycle current;
+	uint64_t cycles_completed;
+};
+
+void runner_init(struct runner *r, const struct runner_ops *ops, void *data,
+                 const struct clock *clock, int partitions, double interval);
+double runner_effective_interval(double configured);
+void runner_set_interval(struct runner *r, double interval);
+/* Starts the first cycle at once. */
+void runner_start(struct runner *r);
+/* The armed timer fired. */
+void runner_wake(struct runner *r);
+void runner_partition_done(struct runner *r, uint32_t processed, uint32_t errors);
+/* Shutdown: a sleeping runner stops now, a scanning one after its partition. */
+void runner_stop(struct runner *r);
+
+#endif

@@ -1,0 +1,127 @@
+/* script: one loaded scanner script in its own lua_State, plus the task that
+ * runs its scan() for one partition in a registry-anchored coroutine.
+ *
+ * Each scanner gets its own lua_State so that a reload replaces exactly one
+ * scanner, a broken script can never disturb another one's globals, and an
+ * old version retires by closing its state once its last partition scan has
+ * finished. */
+#ifndef SCANHOST_SCRIPT_H
+#define SCANHOST_SCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <lua.h>
+
+#include "tracker.h"
+
+#define SCANNER_NAME_MAX 64
+
+enum family { FAMILY_EXECUTION, FAMILY_FLOW, FAMILY_BUDGET, FAMILY_QUOTA, FAMILY_COUNT };
+
+const char *family_name(enum family f);
+bool family_parse(const char *s, enum family *out);
+const char *family_tag_prefix(enum family f); /* "fp", "b", "q" */
+
+/* What every script and binding needs from the host. */
+struct hostenv {
+	struct ev_loop *loop;
+	struct rconn *conn;
+	bool stopping;
+	int partitions[FAMILY_COUNT];
+	const char **lanes;
+	int nlanes;
+	const char *library;     /* "flowfabric", "scanhost" or NULL */
+	const char *lua_lib_dir; /* always on package.path */
+	const char *lua_path;    /* extra directory, may be NULL */
+	lua_State *conf_L;       /* the config file's state, kept for overrides */
+	int overrides_ref;       /* registry ref in conf_L of config.scanners, or LUA_NOREF */
+	uint64_t round_trips;    /* request batches written by scripts */
+};
+
+struct script;
+struct task;
+
+/* Called when a partition scan ends, however it ends. */
+typedef void (*task_done_fn)(void *data, uint32_t processed, uint32_t errors);
+
+enum task_state { TASK_IDLE, TASK_RUNNING, TASK_YIELDED };
+
+struct task {
+	struct script *script;
+	lua_State *co;
+	int co_ref;      /* registry anchor: the coroutine cannot be collected mid-request */
+	unsigned gen;    /* bumped at every resume and at the end: stale replies are dropped */
+	enum task_state state;
+	int partition;
+	int pending;     /* requests in flight (0 or 1: a task waits for one at a time) */
+	task_done_fn done;
+	void *done_data;
+	/* Test module only: leave the body's results (or its error with
+	 * traceback) on the script's stack instead of counting them. */
+	bool keep_results;
+	bool failed;
+	int nresults;
+};
+
+struct script {
+	lua_State *L;
+	bool owns_L;
+	struct hostenv *env;
+	struct tracker *tracker; /* borrowed from the scanner slot (durable) */
+	char path[1024];
+	uint64_t digest;
+	char name[SCANNER_NAME_MAX + 1];
+	enum family family;
+	double interval;
+	bool enabled;
+	int scan_ref;
+	int config_ref; /* merged options table: ctx.config */
+	int ctx_ref;    /* the ctx table reused by every partition scan */
+	struct task task;
+	bool retired;   /* replaced or removed: close once the task is idle */
+};
+
+/* Loads and validates a scanner file into a fresh lua_State. On failure
+ * returns NULL and writes a message (with traceback) to err. */
+struct script *script_load(struct hostenv *env, const char *path, char *err, size_t errlen);
+/* Wraps an existing state (the busted test module): no file, no scan(). */
+struct script *script_wrap(struct hostenv *env, lua_State *L, const char *name);
+void script_free(struct script *s);
+/* Retire: free now if idle, else when the running task ends. */
+void script_retire(struct script *s);
+
+/* Prepares package.path/cpath on a state: lua-lib plus the extra path. */
+void script_setup_paths(lua_State *L, const struct hostenv *env);
+
+/* FNV-1a 64 of a buffer; scripts are identified by the digest of their text. */
+uint64_t digest_bytes(const char *p, size_t n);
+bool digest_file(const char *path, uint64_t *out);
+
+/* Runs scan(ctx, partition) in a new coroutine. done is always called,
+ * possibly before task_start returns. */
+void task_start(struct script *s, int partition, task_done_fn done, void *data);
+/* Runs fn (on the script's stack top) as a task body with ctx; for tests. */
+void task_start_fn(struct script *s, int partition, task_done_fn done, void *data);
+bool task_busy(const struct script *s);
+
+/* Used by the bindings. */
+struct task *task_current(lua_State *L, struct script *s);
+void task_begin_wait(struct task *t);
+/* Resumes the task with nargs values already pushed on t->co. */
+void task_resume(struct task *t, int nargs);
+
+/* ctx construction (lua_ctx.c) */
+void ctx_open(lua_State *L);
+void ctx_push_new(struct script *s);
+void ctx_set_partition(struct script *s, int partition);
+/* Clears the ctx handles of a borrowed state before its script is freed. */
+void ctx_invalidate(struct script *s);
+
+/* redis binding (lua_redis.c) */
+void lredis_open(lua_State *L);
+void lredis_push(lua_State *L, struct script *s);
+
+#endif

@@ -1,0 +1,140 @@
+/* task: one partition scan as a registry-anchored coroutine.
+ *
+ * The coroutine is entered only through lua_resume (never lua_pcall), so a
+ * binding can yield from it. A binding that sends a request calls
+ * task_begin_wait() and yields; the reply callback resumes the task through
+ * task_resume() only if the task is still waiting for that very request
+ * (generation check). */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "log.h"
+#include "script.h"
+
+bool task_busy(const struct script *s)
+{
+	return s->task.state != TASK_IDLE;
+}
+
+struct task *task_current(lua_State *L, struct script *s)
+{
+	struct task *t = &s->task;
+	if (t->state != TASK_RUNNING || t->co != L)
+		luaL_error(L, "scanhost: Redis calls are only allowed from the scanner's own "
+		              "coroutine (inside scan(), not at top level, not in a nested coroutine)");
+	return t;
+}
+
+void task_begin_wait(struct task *t)
+{
+	t->pending++;
+}
+
+static void finish(struct task *t, uint32_t processed, uint32_t errors)
+{
+	struct script *s = t->script;
+	luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
+	t->co_ref = LUA_NOREF;
+	t->co = NULL;
+	t->gen++;
+	t->state = TASK_IDLE;
+	task_done_fn done = t->done;
+	void *data = t->done_data;
+	t->done = NULL;
+	if (s->retired) {
+		script_free(s);
+		s = NULL;
+	}
+	if (done)
+		done(data, processed, errors);
+}
+
+static uint32_t count_result(lua_State *co, int idx)
+{
+	lua_Number v = lua_tonumber(co, idx);
+	if (!(v > 0))
+		return 0;
+	return v > 4294967295.0 ? UINT32_MAX : (uint32_t)v;
+}
+
+/* A Lua error: log it with scanner, partition and the dead coroutine's
+ * traceback; it counts as one error for this partition. */
+static void report_error(struct task *t, const char *what)
+{
+	struct script *s = t->script;
+	const char *msg = lua_tostring(t->co, -1);
+	luaL_traceback(s->L, t->co, msg ? msg : "(error object is not a string)", 0);
+	struct log_field fields[] = { { "error", lua_tostring(s->L, -1) }, { NULL, NULL } };
+	log_event(LOG_ERROR, s->name, t->partition, what, fields);
+	if (t->keep_results)
+		t->failed = true; /* the traceback stays on the stack for the caller */
+	else
+		lua_pop(s->L, 1);
+}
+
+void task_resume(struct task *t, int nargs)
+{
+	t->gen++;
+	t->state = TASK_RUNNING;
+	int rc = lua_resume(t->co, nargs);
+	if (rc == LUA_YIELD) {
+		if (t->pending > 0) {
+			t->state = TASK_YIELDED;
+			return;
+		}
+		lua_pushstring(t->co, "scan() yielded without a pending request (coroutine.yield "
+		                      "is not allowed in scan(); use ctx.redis)");
+		report_error(t, "scan() failed");
+		finish(t, 0, 1);
+		return;
+	}
+	if (rc != 0) {
+		report_error(t, rc == LUA_ERRMEM ? "scan() ran out of memory" : "scan() raised an error");
+		finish(t, 0, 1);
+		return;
+	}
+	int n = lua_gettop(t->co);
+	if (t->keep_results) {
+		t->nresults = n;
+		lua_xmove(t->co, t->script->L, n);
+		finish(t, 0, 0);
+		return;
+	}
+	uint32_t processed = n >= 1 ? count_result(t->co, 1) : 0;
+	uint32_t errors = n >= 2 ? count_result(t->co, 2) : 0;
+	lua_settop(t->co, 0);
+	finish(t, processed, errors);
+}
+
+/* Expects the body function on top of the script's stack. */
+static void start_with_body(struct script *s, int partition, task_done_fn done, void *data)
+{
+	struct task *t = &s->task;
+	lua_State *L = s->L;
+	t->co = lua_newthread(L);
+	t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* anchor: pops the thread */
+	t->partition = partition;
+	t->pending = 0;
+	t->failed = false;
+	t->nresults = 0;
+	t->done = done;
+	t->done_data = data;
+	ctx_set_partition(s, partition);
+	lua_xmove(L, t->co, 1); /* the body */
+	lua_rawgeti(t->co, LUA_REGISTRYINDEX, s->ctx_ref);
+	lua_pushinteger(t->co, partition);
+	task_resume(t, 2);
+}
+
+void task_start(struct script *s, int partition, task_done_fn done, void *data)
+{
+	lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->scan_ref);
+	start_with_body(s, partition, done, data);
+}
+
+void task_start_fn(struct script *s, int partition, task_done_fn done, void *data)
+{
+	start_with_body(s, partition, done, data);
+}

@@ -1,0 +1,133 @@
+-- 00-common.lua: helpers shared by every file of scanhost's server-side library.
+-- The host concatenates lua-lib/functions/*.lua in file-name order after the
+-- "#!lua name=scanhost" header, so the locals below are visible to later files.
+-- Kept to a handful of top-level locals: they all live in one chunk (limit 200).
+-- Values follow the FlowFabric 0.1.1 encoding: every timestamp is integer ms text.
+
+local C = {}
+
+-- Server time in ms: seconds * 1000 + floor(microseconds / 1000).
+function C.now_ms()
+  local t = redis.call("TIME")
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A value is "set" when present and not "" (0.1.1 rule; false = nil bulk).
+function C.is_set(v)
+  return v ~= nil and v ~= false and v ~= ""
+end
+
+-- HGETALL as a field -> value map ({} when the key is missing).
+function C.hgetall_map(key)
+  local flat = redis.call("HGETALL", key)
+  local map = {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  return map
+end
+
+-- True when the map read by hgetall_map has at least one field.
+function C.exists(map)
+  return next(map) ~= nil
+end
+
+-- First "{...}" group of a key (e.g. "{fp:7}"), or nil.
+function C.tag_of(key)
+  return string.match(key, "{[^}]*}")
+end
+
+-- Number parse with 0.1.1 defaults but without the runtime fault: absent ->
+-- default; "" or non-numeric -> nil so the caller can refuse before writing.
+function C.num_field(map, field, default)
+  local v = map[field]
+  if v == nil then return default end
+  return tonumber(v)
+end
+
+-- Number -> plain decimal text: integers never as "1.7e+12".
+function C.ms_text(n)
+  if n == math.floor(n) then return string.format("%d", n) end
+  return string.format("%.17g", n)
+end
+
+-- Eligible-set score -(priority * 10^12) + created_at, or nil + the bad field.
+function C.eligible_score(core)
+  local prio = C.num_field(core, "priority", 0)
+  if prio == nil then return nil, "priority" end
+  local created = C.num_field(core, "created_at", 0)
+  if created == nil then return nil, "created_at" end
+  return 0 - prio * 1000000000000 + created
+end
+
+-- Reply builders: success {1, "OK", ...}, logical refusal {0, code, ...}.
+function C.ok(...)
+  return { 1, "OK", ... }
+end
+
+function C.err(code, ...)
+  return { 0, code, ... }
+end
+
+-- Refusal used when a stored field cannot be parsed: nothing was written.
+function C.invalid(field)
+  return { 0, "invalid_state", field }
+end
+
+-- Core value or "" (stream fields / copies: absent -> "").
+function C.field_or_empty(map, field)
+  local v = map[field]
+  if v == nil then return "" end
+  return v
+end
+
+-- HSET from an ordered flat list {f1, v1, f2, v2, ...}.
+function C.hset(key, flat)
+  if #flat > 0 then redis.call("HSET", key, unpack(flat)) end
+end
+
+-- Close an existing stream-meta hash (missing key: no write).
+function C.close_stream_meta(key, now, reason, only_if_open)
+  if redis.call("EXISTS", key) == 0 then return end
+  if only_if_open and C.is_set(redis.call("HGET", key, "closed_at")) then return end
+  redis.call("HSET", key, "closed_at", C.ms_text(now), "closed_reason", reason)
+end
+
+-- ff:idx:<tag>:lane:<lane>:<suffix>
+function C.lane_key(tag, lane, suffix)
+  return "ff:idx:" .. tag .. ":lane:" .. lane .. ":" .. suffix
+end
+
+-- Lane of a core record: lane_id, else current_lane, else "default". Unlike
+-- 0.1.1 an empty value falls through, so no "lane::x" key is ever built.
+function C.lane_of(core)
+  if C.is_set(core.lane_id) then return core.lane_id end
+  if C.is_set(core.current_lane) then return core.current_lane end
+  return "default"
+end
+
+-- Execution id from a core key "ff:exec:<tag>:<eid>:core" (0.1.1 rule).
+function C.eid_from_core_key(key)
+  local open = string.find(key, "{", 1, true)
+  if not open then return nil end
+  local close = string.find(key, "}", open, true)
+  if not close then return nil end
+  local stop = string.find(key, ":core", close, true)
+  if not stop then return nil end
+  return string.sub(key, close + 2, stop - 1)
+end
+
+-- Runnable lane sets by eligibility_state (used to clean a runnable record).
+C.RUNNABLE_SETS = {
+  eligible_now = "eligible",
+  not_eligible_until_time = "delayed",
+  blocked_by_dependencies = "blocked:dependencies",
+  blocked_by_budget = "blocked:budget",
+  blocked_by_quota = "blocked:quota",
+  blocked_by_route = "blocked:route",
+  blocked_by_operator = "blocked:operator",
+}
+C.RUNNABLE_ORDER = { "eligible_now", "not_eligible_until_time", "blocked_by_dependencies",
+  "blocked_by_budget", "blocked_by_quota", "blocked_by_route", "blocked_by_operator" }
+
+-- Backward-compatible short aliases for later files (one local each).
+local now_ms, is_set, hgetall_map, tag_of = C.now_ms, C.is_set, C.hgetall_map, C.tag_of
+local eligible_score, ok, err = C.eligible_score, C.ok, C.err

@@ -1,0 +1,365 @@
+-- 10-execution.lua: the five execution-partition maintenance functions of
+-- FlowFabric 0.1.1 (spec 10 §B), wire-compatible (same KEYS, ARGV, writes,
+-- reply shapes and codes) with scanhost's fixes:
+--   * every stored field is parsed and validated before the first write; a bad
+--     one gives {0, "invalid_state", "<field>"} and nothing changes;
+--   * ff_promote_delayed promotes an item whose delay_until is "" (due time
+--     taken from its delayed-set score);
+--   * ff_expire_execution re-checks atomically that the timeout is really due;
+--   * index entries that can never be acted on are removed;
+--   * no stray hash is written for an empty waitpoint id or lane.
+-- Uses the helper table C of 00-common.lua.
+
+local X = {}
+
+-- ---------------------------------------------------------------- lease expiry
+
+-- Fields written when a lease is marked expired (B.1 step 7.1).
+function X.mark_expired(core_key, hist_key, core, now)
+  local t = C.ms_text(now)
+  C.hset(core_key, {
+    "lifecycle_phase", core.lifecycle_phase or "active",
+    "ownership_state", "lease_expired_reclaimable",
+    "eligibility_state", core.eligibility_state or "not_applicable",
+    "blocking_reason", "waiting_for_worker",
+    "blocking_detail", "lease expired, awaiting reclaim",
+    "terminal_outcome", core.terminal_outcome or "none",
+    "attempt_state", "attempt_interrupted",
+    "public_state", "active",
+    "lease_expired_at", t,
+    "last_mutation_at", t,
+  })
+  local f = C.field_or_empty
+  redis.call("XADD", hist_key, "MAXLEN", "~", "1000", "*",
+    "event", "expired", "lease_id", f(core, "current_lease_id"),
+    "lease_epoch", f(core, "current_lease_epoch"),
+    "attempt_index", f(core, "current_attempt_index"),
+    "attempt_id", f(core, "current_attempt_id"), "worker_id", f(core, "current_worker_id"),
+    "worker_instance_id", f(core, "current_worker_instance_id"), "ts", t)
+  local ai = core.current_attempt_index
+  local tag, eid = C.tag_of(core_key), C.eid_from_core_key(core_key)
+  if C.is_set(ai) and tag and eid then
+    C.close_stream_meta("ff:stream:" .. tag .. ":" .. eid .. ":" .. ai .. ":meta",
+      now, "lease_expired", true)
+  end
+end
+
+-- KEYS: core, lease:current (unused), lease_expiry zset, lease:history. ARGV: eid.
+function X.mark_lease_expired_if_due(keys, args)
+  local eid = args[1]
+  if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
+  local core = C.hgetall_map(keys[1])
+  local function done(reason, clean)
+    if clean then redis.call("ZREM", keys[3], eid) end
+    return { 1, "ALREADY_SATISFIED", reason }
+  end
+  if not C.exists(core) then return done("execution_not_found", true) end
+  if core.lifecycle_phase ~= "active" then return done("not_active", true) end
+  local own = core.ownership_state
+  if own == "lease_expired_reclaimable" then return done("already_expired") end
+  if own == "lease_revoked" then return done("already_revoked") end
+  if own == "unowned" then return done("unowned", true) end
+  local expires = C.num_field(core, "lease_expires_at", 0)
+  if expires == nil then return C.invalid("lease_expires_at") end
+  local now = C.now_ms()
+  if expires > now then return done("not_yet_expired") end
+  X.mark_expired(keys[1], keys[4], core, now)
+  return C.ok("marked_expired")
+end
+
+-- ------------------------------------------------------------ delayed promoter
+
+-- Due time of a delayed record: delay_until, or (fix for quirk 8) the member's
+-- delayed-set score when delay_until is "". nil + field when unparsable.
+function X.delay_due(core, delayed_key, eid)
+  local v = core.delay_until
+  if v == "" then
+    return tonumber(redis.call("ZSCORE", delayed_key, eid) or "0")
+  end
+  local due = C.num_field(core, "delay_until", 0)
+  if due == nil then return nil, "delay_until" end
+  return due
+end
+
+-- KEYS: core, lane delayed, lane eligible. ARGV: eid, now_ms (caller's clock).
+function X.promote_delayed(keys, args)
+  local now = tonumber(args[2])
+  if now == nil then
+    return C.err("invalid_input", "now_ms must be a number, got: " .. tostring(args[2]))
+  end
+  local eid = args[1]
+  if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
+  local core = C.hgetall_map(keys[1])
+  local function cleaned(code)
+    redis.call("ZREM", keys[2], eid)
+    return C.ok(code)
+  end
+  if not C.exists(core) then return cleaned("not_found_cleaned") end
+  if core.lifecycle_phase ~= "runnable" then return cleaned("not_runnable_cleaned") end
+  if core.eligibility_state ~= "not_eligible_until_time" then return cleaned("not_delayed_cleaned") end
+  local due, bad = X.delay_due(core, keys[2], eid)
+  if due == nil then return C.invalid(bad) end
+  if due > now then return C.ok("not_yet_due") end
+  local score, bad_field = C.eligible_score(core)
+  if score == nil then return C.invalid(bad_field) end
+  local t = C.ms_text(now)
+  C.hset(keys[1], {
+    "lifecycle_phase", "runnable", "ownership_state", "unowned",
+    "eligibility_state", "eligible_now", "blocking_reason", "waiting_for_worker",
+    "blocking_detail", "", "terminal_outcome", "none", "public_state", "waiting",
+    "delay_until", "", "last_transition_at", t, "last_mutation_at", t,
+  })
+  redis.call("ZREM", keys[2], eid)
+  redis.call("ZADD", keys[3], C.ms_text(score), eid)
+  return C.ok("promoted")
+end
+
+-- ----------------------------------------------------------- expire execution
+
+-- End the current attempt (only when an attempt index is set).
+function X.end_attempt(core, attempt_key, now, reason)
+  if C.is_set(core.current_attempt_index) then
+    redis.call("HSET", attempt_key, "attempt_state", "ended_failure",
+      "ended_at", C.ms_text(now), "failure_reason", reason)
+  end
+end
+
+-- B.3 step 3: release the lease of an active execution.
+function X.expire_active(keys, eid, core, now, reason)
+  X.end_attempt(core, keys[2], now, reason)
+  C.close_stream_meta(keys[3], now, "expired", false)
+  redis.call("DEL", keys[4])
+  redis.call("ZREM", keys[6], eid)
+  redis.call("SREM", keys[7], eid)
+  local wiid = core.current_worker_instance_id
+  if C.is_set(wiid) then
+    redis.call("SREM", "ff:idx:" .. C.tag_of(keys[1]) .. ":worker:" .. wiid .. ":leases", eid)
+  end
+  redis.call("ZREM", keys[8], eid)
+  local f = C.field_or_empty
+  redis.call("XADD", keys[5], "MAXLEN", "~", "1000", "*",
+    "event", "released", "lease_id", f(core, "current_lease_id"),
+    "lease_epoch", f(core, "current_lease_epoch"),
+    "attempt_index", f(core, "current_attempt_index"),
+    "reason", "expired:" .. reason, "ts", C.ms_text(now))
+end
+
+-- B.3 step 4: close the suspension of a suspended execution.
+function X.expire_suspended(keys, eid, core, now, reason)
+  X.end_attempt(core, keys[2], now, reason)
+  if redis.call("EXISTS", keys[14]) == 1 then
+    redis.call("HSET", keys[14], "closed_at", C.ms_text(now), "close_reason", "expired:" .. reason)
+  end
+  C.close_stream_meta(keys[3], now, "expired", false)
+  redis.call("ZREM", keys[12], eid)
+  redis.call("ZREM", keys[13], eid)
+end
+
+-- B.3 step 5: drop a runnable execution from its lane set (all seven when the
+-- eligibility is unknown). The lane never comes out empty (C.lane_of).
+function X.expire_runnable(keys, eid, core)
+  local tag, lane = C.tag_of(keys[1]), C.lane_of(core)
+  local set = C.RUNNABLE_SETS[core.eligibility_state or ""]
+  if set then
+    redis.call("ZREM", C.lane_key(tag, lane, set), eid)
+    return
+  end
+  for _, es in ipairs(C.RUNNABLE_ORDER) do
+    redis.call("ZREM", C.lane_key(tag, lane, C.RUNNABLE_SETS[es]), eid)
+  end
+end
+
+-- B.3 step 7: the terminal write common to all non-terminal paths.
+function X.expire_core(keys, eid, core, now, reason)
+  local att = core.attempt_state or "none"
+  if C.is_set(core.current_attempt_index) then att = "attempt_terminal" end
+  local t = C.ms_text(now)
+  C.hset(keys[1], {
+    "lifecycle_phase", "terminal", "ownership_state", "unowned",
+    "eligibility_state", "not_applicable", "blocking_reason", "none", "blocking_detail", "",
+    "terminal_outcome", "expired", "attempt_state", att, "public_state", "expired",
+    "failure_reason", reason, "completed_at", t, "current_lease_id", "",
+    "current_worker_id", "", "current_worker_instance_id", "", "lease_expires_at", "",
+    "current_suspension_id", "", "current_waitpoint_id", "",
+    "last_transition_at", t, "last_mutation_at", t,
+  })
+  redis.call("ZREM", keys[10], eid)
+  redis.call("ZREM", keys[11], eid)
+  redis.call("ZADD", keys[9], t, eid)
+end
+
+-- Atomic due re-check (fix): the reason's own index holds the due time.
+-- Returns nil when due, else the no-op code. Unknown reasons trust the caller.
+function X.expiry_not_due(keys, eid, reason, now)
+  local idx = ({ attempt_timeout = keys[10], execution_deadline = keys[11] })[reason]
+  if not idx then return nil end
+  local score = redis.call("ZSCORE", idx, eid)
+  if not score then return "no_timeout_pending" end
+  if tonumber(score) > now then return "not_yet_due" end
+  return nil
+end
+
+-- KEYS(14): see spec 10 §B.3. ARGV: eid, reason (default attempt_timeout).
+function X.expire_execution(keys, args)
+  local eid, reason = args[1], args[2] or "attempt_timeout"
+  if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
+  local core = C.hgetall_map(keys[1])
+  local phase = core.lifecycle_phase
+  if not C.exists(core) or phase == "terminal" then
+    redis.call("ZREM", keys[10], eid)
+    redis.call("ZREM", keys[11], eid)
+    return C.ok(C.exists(core) and "already_terminal" or "not_found_cleaned")
+  end
+  local now = C.now_ms()
+  local not_due = X.expiry_not_due(keys, eid, reason, now)
+  if not_due then return C.ok(not_due) end
+  if phase == "active" then
+    X.expire_active(keys, eid, core, now, reason)
+  elseif phase == "suspended" then
+    X.expire_suspended(keys, eid, core, now, reason)
+  elseif phase == "runnable" then
+    X.expire_runnable(keys, eid, core)
+  end
+  X.expire_core(keys, eid, core, now, reason)
+  return { 1, "OK", "expired", phase }
+end
+
+-- ---------------------------------------------------------- expire suspension
+
+-- Terminal mapping of a timeout behaviour (anything unknown takes "fail").
+X.SUSPENSION_OUTCOMES = {
+  cancel = { "cancelled", "timed_out_cancel", "ended_cancelled" },
+  expire = { "expired", "timed_out_expire", "ended_failure" },
+}
+X.SUSPENSION_FAIL = { "failed", "timed_out_fail", "ended_failure" }
+
+-- Close the waitpoint, its condition and the suspension record. The waitpoint
+-- hashes are written only when the core names a waitpoint (no stray "ff:wp:T:").
+function X.close_suspension(keys, core, now, reason)
+  local t = C.ms_text(now)
+  if C.is_set(core.current_waitpoint_id) then
+    redis.call("HSET", keys[3], "state", "closed", "closed_at", t, "close_reason", reason)
+    redis.call("HSET", keys[4], "closed", "1", "closed_at", t, "closed_reason", reason)
+  end
+  redis.call("HSET", keys[2], "closed_at", t, "close_reason", reason)
+end
+
+-- B.4 step 6: auto_resume back to eligible (score validated by the caller).
+function X.suspension_auto_resume(keys, eid, core, now, score)
+  local t = C.ms_text(now)
+  C.hset(keys[1], {
+    "lifecycle_phase", "runnable", "ownership_state", "unowned",
+    "eligibility_state", "eligible_now", "blocking_reason", "waiting_for_worker",
+    "blocking_detail", "", "terminal_outcome", "none", "attempt_state", "attempt_interrupted",
+    "public_state", "waiting", "current_suspension_id", "", "current_waitpoint_id", "",
+    "last_transition_at", t, "last_mutation_at", t,
+  })
+  redis.call("ZREM", keys[8], eid)
+  redis.call("ZADD", keys[10], C.ms_text(score), eid)
+  X.close_suspension(keys, core, now, "timed_out_auto_resume")
+  redis.call("ZREM", keys[7], eid)
+  return C.ok("auto_resume", "waiting")
+end
+
+-- B.4 step 7: escalate to an operator; the suspension stays open.
+function X.suspension_escalate(keys, eid, core, susp, now, timeout)
+  C.hset(keys[1], {
+    "lifecycle_phase", "suspended", "ownership_state", "unowned",
+    "eligibility_state", "not_applicable", "blocking_reason", "paused_by_operator",
+    "blocking_detail", "suspension escalated: timeout at " .. C.ms_text(timeout),
+    "terminal_outcome", "none", "attempt_state", core.attempt_state or "attempt_interrupted",
+    "public_state", "suspended", "last_mutation_at", C.ms_text(now),
+  })
+  redis.call("HSET", keys[2], "reason_code", "waiting_for_operator_review",
+    "timeout_at", "", "timeout_behavior", "")
+  redis.call("ZREM", keys[7], eid)
+  return C.ok("escalate", "suspended")
+end
+
+-- B.4 step 8: terminal outcomes (fail, cancel, expire, anything else -> fail).
+function X.suspension_terminal(keys, eid, core, now, behavior)
+  local m = X.SUSPENSION_OUTCOMES[behavior] or X.SUSPENSION_FAIL
+  local outcome, close_reason, attempt_end = m[1], m[2], m[3]
+  local t, failure = C.ms_text(now), "suspension_timeout:" .. behavior
+  C.hset(keys[1], {
+    "lifecycle_phase", "terminal", "ownership_state", "unowned",
+    "eligibility_state", "not_applicable", "blocking_reason", "none", "blocking_detail", "",
+    "terminal_outcome", outcome, "attempt_state", "attempt_terminal", "public_state", outcome,
+    "failure_reason", failure, "completed_at", t, "current_suspension_id", "",
+    "current_waitpoint_id", "", "last_transition_at", t, "last_mutation_at", t,
+  })
+  if C.is_set(core.current_attempt_index) then
+    redis.call("HSET", keys[5], "attempt_state", attempt_end, "ended_at", t,
+      "failure_reason", failure, "suspended_at", "", "suspension_id", "")
+  end
+  C.close_stream_meta(keys[6], now, "suspension_timeout", false)
+  X.close_suspension(keys, core, now, close_reason)
+  redis.call("ZREM", keys[7], eid)
+  redis.call("ZREM", keys[8], eid)
+  redis.call("ZADD", keys[9], t, eid)
+  return C.ok(behavior, outcome)
+end
+
+-- KEYS(12): see spec 10 §B.4 (11 and 12 unused). ARGV: eid.
+function X.expire_suspension(keys, args)
+  local eid = args[1]
+  if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
+  local core = C.hgetall_map(keys[1])
+  local function cleaned(code)
+    redis.call("ZREM", keys[7], eid)
+    return C.ok(code)
+  end
+  if not C.exists(core) then return cleaned("not_found_cleaned") end
+  if core.lifecycle_phase ~= "suspended" then return cleaned("not_suspended_cleaned") end
+  local susp = C.hgetall_map(keys[2])
+  if not C.is_set(susp.suspension_id) or C.is_set(susp.closed_at) then
+    return cleaned("no_active_suspension_cleaned")
+  end
+  local timeout = C.num_field(susp, "timeout_at", 0)
+  if timeout == nil then return C.invalid("timeout_at") end
+  local now = C.now_ms()
+  if timeout == 0 or timeout > now then return C.ok("not_yet_due") end
+  local behavior = susp.timeout_behavior or "fail"
+  if behavior == "auto_resume" or behavior == "auto_resume_with_timeout_signal" then
+    local score, bad = C.eligible_score(core)
+    if score == nil then return C.invalid(bad) end
+    return X.suspension_auto_resume(keys, eid, core, now, score)
+  end
+  if behavior == "escalate" then
+    return X.suspension_escalate(keys, eid, core, susp, now, timeout)
+  end
+  return X.suspension_terminal(keys, eid, core, now, behavior)
+end
+
+-- -------------------------------------------------------------- close waitpoint
+
+-- KEYS: core (unused), waitpoint hash, pending_waitpoint_expiry. ARGV: wp id,
+-- reason (default proactive_close). A missing or already closed waitpoint can
+-- never be acted on again, so its pending entry is removed (fix for quirk 14).
+function X.close_waitpoint(keys, args)
+  local wid, reason = args[1], args[2] or "proactive_close"
+  if not C.is_set(wid) then return C.err("invalid_input", "waitpoint_id") end
+  local wp = C.hgetall_map(keys[2])
+  if not C.exists(wp) then
+    redis.call("ZREM", keys[3], wid)
+    return C.err("waitpoint_not_found")
+  end
+  local state = wp.state
+  if state ~= "pending" and state ~= "active" then
+    if state == "closed" or state == "expired" then
+      redis.call("ZREM", keys[3], wid)
+      return C.ok("already_closed")
+    end
+    return C.err("waitpoint_not_open")
+  end
+  redis.call("HSET", keys[2], "state", "closed", "closed_at", C.ms_text(C.now_ms()),
+    "close_reason", reason)
+  redis.call("ZREM", keys[3], wid)
+  return C.ok()
+end
+
+redis.register_function("ff_mark_lease_expired_if_due", X.mark_lease_expired_if_due)
+redis.register_function("ff_promote_delayed", X.promote_delayed)
+redis.register_function("ff_expire_execution", X.expire_execution)
+redis.register_function("ff_expire_suspension", X.expire_suspension)
+redis.register_function("ff_close_waitpoint", X.close_waitpoint)

@@ -1,0 +1,274 @@
+-- unblock: moves executions parked in the budget, quota and route blocked sets
+-- back to eligible once their blocking condition has cleared, with
+-- ff_unblock_execution (spec 20 §A.1). {fp:N} partitions; every 5 s; 100 members
+-- per lane per blocked set per partition per cycle.
+-- scanhost fixes:
+-- * every member is reached over successive cycles: each set is walked with a
+--   cursor, so members that stay blocked never hide the ones behind them (U1);
+-- * a member whose core is gone or whose blocking_reason no longer matches the set
+--   is removed from it, atomically re-checked on the server (U2);
+-- * every read error keeps the execution blocked and counts as an error (fail
+--   closed, U4); the budget breach rule is ff.budget's, shared with
+--   budget_reconciler (usage >= hard limit, U6/BR3);
+-- * replies are read: a rejection is a skip, an error an error (G1).
+-- Kept from 0.1.1: non-UUID budget/quota ids do not limit (U5), the union of all
+-- workers' capabilities (U7), the quota window trim (U9), a negative concurrency
+-- counter keeps the execution blocked (U10).
+local keys = require "ff.keys"
+local partition = require "ff.partition"
+local budget = require "ff.budget"
+local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
+local zwalk = require "ff.zwalk"
+local sscan = require "ff.sscan"
+
+local cursors = {}  -- blocked-set key -> offset, kept across cycles
+local caps = {}     -- worker-caps union snapshot { union = set, at = ms }
+
+-- Removes E from the set only if its core's blocking_reason (still) differs from
+-- the set's reason; checked on the server so a concurrent re-block is never lost.
+local DROP_STALE = [[
+if redis.call('HGET', KEYS[1], 'blocking_reason') ~= ARGV[2] then
+  return redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 0]]
+
+local function split(csv, trim)
+  local out = {}
+  for piece in (csv .. ","):gmatch("([^,]*),") do
+    if trim then piece = piece:match("^%s*(.-)%s*$") end
+    if piece ~= "" then out[#out + 1] = piece end
+  end
+  return out
+end
+
+local function u64(v, default)
+  if type(v) == "string" and v:match("^%d+$") then return tonumber(v) end
+  return default
+end
+
+---------------------------------------------------------------- budget
+-- breached?(B) -> bool | nil, err (verdicts cached per partition scan)
+local function budget_breached(ctx, st, bid)
+  if st.budgets[bid] ~= nil then return st.budgets[bid] end
+  local m = partition.budget_partition(bid, ctx.counts.budget)
+  if not m then
+    st.budgets[bid] = false -- not a UUID: does not limit (U5)
+    return false
+  end
+  local T = partition.tag("budget", m)
+  local res, nerr = ctx.redis:pipeline({
+    { "HGETALL", keys.budget_limits(T, bid) }, { "HGETALL", keys.budget_usage(T, bid) } })
+  if nerr > 0 then return nil, (res[1].err or res[2].err) end
+  local verdict = budget.breached_dimension(budget.to_map(res[1]), budget.to_map(res[2])) ~= nil
+  st.budgets[bid] = verdict
+  return verdict
+end
+
+local function budget_cleared(ctx, st, core)
+  if not core.budget_ids or core.budget_ids == "" then return true end
+  for _, bid in ipairs(split(core.budget_ids, true)) do
+    local breached, err = budget_breached(ctx, st, bid)
+    if breached == nil then return nil, err end
+    if breached then return false end
+  end
+  return true
+end
+
+---------------------------------------------------------------- quota
+-- Rate window check (trims expired entries first, as 0.1.1 does: U9).
+local function window_full(ctx, T, qid, limit, secs)
+  local now, err = ctx:now_ms()
+  if not now then return nil, err end
+  local wkey = keys.quota_window(T, qid)
+  ctx.redis:call("ZREMRANGEBYSCORE", wkey, "-inf", math.max(0, now - secs * 1000))
+  local n, zerr = ctx.redis:call("ZCARD", wkey)
+  if not n then return nil, zerr end
+  return n >= limit
+end
+
+-- Concurrency check; a negative or non-integer counter keeps it blocked (U10).
+local function at_cap(ctx, T, qid, cap)
+  local v, err = ctx.redis:call("GET", keys.quota_concurrency(T, qid))
+  if v == nil then return nil, err end
+  if v == false then return false end
+  local n = budget.int(v)
+  return n == nil or n < 0 or n >= cap
+end
+
+local function quota_cleared(ctx, _, core)
+  local qid = core.quota_policy_id
+  if not qid or qid == "" then return true end
+  local k = partition.quota_partition(qid, ctx.counts.quota)
+  if not k then return true end -- not a UUID: does not limit (U5)
+  local T = partition.tag("quota", k)
+  local def, err = ctx.redis:call("HMGET", keys.quota(T, qid),
+    "max_requests_per_window", "requests_per_window_seconds", "active_concurrency_cap")
+  if not def then return nil, err end
+  local limit, secs, cap = u64(def[1], 0), u64(def[2], 60), u64(def[3], 0)
+  if limit > 0 then
+    local full, ferr = window_full(ctx, T, qid, limit, secs)
+    if full == nil then return nil, ferr end
+    if full then return false end
+  end
+  if cap > 0 then
+    local capped, cerr = at_cap(ctx, T, qid, cap)
+    if capped == nil then return nil, cerr end
+    if capped then return false end
+  end
+  return true
+end
+
+---------------------------------------------------------------- route
+-- Adds the caps of one page of workers (GETs 16 at a time); true | nil, err.
+local function add_page_caps(ctx, union, workers)
+  for i = 1, #workers, 16 do
+    local cmds = {}
+    for j = i, math.min(i + 15, #workers) do cmds[#cmds + 1] = { "GET", keys.worker_caps(workers[j]) } end
+    local res, nerr = ctx.redis:pipeline(cmds)
+    for _, v in ipairs(res) do
+      if type(v) == "table" then return nil, v.err or ("pipeline errors: " .. nerr) end
+      if v then for _, tok in ipairs(split(v, false)) do union[tok] = true end end
+    end
+  end
+  return true
+end
+
+local function load_union(ctx)
+  local union, perr = {}, nil
+  local ok, err = sscan.each(ctx, keys.WORKERS, 100, function(workers)
+    local fine, e = add_page_caps(ctx, union, workers)
+    if not fine then perr = e; return false end
+  end)
+  if not ok or perr then return nil, err or perr end
+  return union
+end
+
+-- Worker-caps union, reloaded when older than the scanner interval. A failed load
+-- keeps the old snapshot untouched and is reported once per partition scan.
+local function caps_union(ctx, st)
+  if st.caps_failed then return nil, "worker caps unavailable" end
+  local now, err = ctx:now_ms()
+  if not now then return nil, err end
+  if caps.at and now - caps.at < ctx.config.interval * 1000 then return caps.union end
+  local union, lerr = load_union(ctx)
+  if not union then
+    st.caps_failed = true
+    return nil, lerr
+  end
+  caps.union, caps.at = union, now
+  return union
+end
+
+local function route_cleared(ctx, st, core)
+  local req = core.required_capabilities
+  if not req or req == "" then return true end
+  local union, err = caps_union(ctx, st)
+  if not union then return nil, err end
+  for _, tok in ipairs(split(req, false)) do
+    if not union[tok] then return false end
+  end
+  return true
+end
+
+---------------------------------------------------------------- per member
+local SETS = {
+  { suffix = "blocked:budget", reason = "waiting_for_budget", cleared = budget_cleared },
+  { suffix = "blocked:quota", reason = "waiting_for_quota", cleared = quota_cleared },
+  { suffix = "blocked:route", reason = "waiting_for_capable_worker", cleared = route_cleared },
+}
+
+local function read_core(ctx, eid)
+  local r, err = ctx.redis:call("HMGET", keys.core(ctx.tag, eid), "blocking_reason",
+    "budget_ids", "quota_policy_id", "required_capabilities")
+  if not r then return nil, err end
+  return { blocking_reason = r[1] or nil, budget_ids = r[2] or nil,
+    quota_policy_id = r[3] or nil, required_capabilities = r[4] or nil }
+end
+
+-- Removes a stale member; returns true when it is still in the set.
+local function drop_stale(ctx, set, eid, reason)
+  local r, err = ctx.redis:call("EVAL", DROP_STALE, 2, keys.core(ctx.tag, eid), set, eid, reason)
+  if r == nil then
+    ctx.log:warn("removing stale blocked member failed", { execution_id = eid, error = err })
+    return true
+  end
+  if r == 1 then ctx.log:info("removed stale blocked member", { execution_id = eid, set = set }) end
+  return r ~= 1
+end
+
+-- Calls ff_unblock_execution; returns kept, processed, errors.
+local function unblock(ctx, set, lane, eid, reason)
+  local now, terr = ctx:now_ms()
+  if not now then
+    ctx.log:warn("TIME failed, kept blocked", { execution_id = eid, error = terr })
+    return true, 0, 1
+  end
+  local r, ferr = ctx.redis:fcall("ff_unblock_execution",
+    { keys.core(ctx.tag, eid), set, keys.lane(ctx.tag, lane, "eligible") }, { eid, now, reason })
+  local status, detail = scan_util.classify(r, ferr)
+  if status == "processed" then
+    ctx.log:info("unblocked", { execution_id = eid, reason = reason })
+    return false, 1, 0
+  end
+  if status == "skip" then
+    ctx.log:debug("unblock refused", { execution_id = eid, code = detail })
+    return true, 0, 0
+  end
+  ctx.log:warn("unblock failed", { execution_id = eid, error = detail })
+  return true, 0, 1
+end
+
+-- visit(member) -> kept, processed, errors
+local function visit(ctx, st, s, set, lane, eid)
+  local core, err = read_core(ctx, eid)
+  if not core then
+    ctx.log:warn("reading blocked execution failed", { execution_id = eid, error = err })
+    return true, 0, 1
+  end
+  if core.blocking_reason ~= s.reason then return drop_stale(ctx, set, eid, s.reason), 0, 0 end
+  local cleared, cerr = s.cleared(ctx, st, core)
+  if cleared == nil then
+    ctx.log:warn("blocking condition unreadable, kept blocked", { execution_id = eid, error = cerr })
+    return true, 0, 1
+  end
+  if not cleared then return true, 0, 0 end
+  return unblock(ctx, set, lane, eid, s.reason)
+end
+
+local function scan_set(ctx, st, s, lane)
+  local set = keys.lane(ctx.tag, lane, s.suffix)
+  local processed, errors = 0, 0
+  local _, werr = zwalk.walk(ctx, {
+    key = set, min = "-inf", max = "+inf", page = ctx.config.batch, limit = ctx.config.batch,
+    cursors = cursors,
+  }, function(eid)
+    local kept, p, e = visit(ctx, st, s, set, lane, eid)
+    processed, errors = processed + p, errors + e
+    return kept
+  end)
+  if werr then
+    ctx.log:warn("reading blocked set failed", { set = set, error = werr })
+    errors = errors + 1
+  end
+  return processed, errors
+end
+
+local function scan(ctx)
+  local st = { budgets = {} } -- per partition scan: budget verdicts, caps load failure
+  local processed, errors = 0, 0
+  for _, lane in ipairs(ctx.lanes) do
+    for _, s in ipairs(SETS) do
+      local p, e = scan_set(ctx, st, s, lane)
+      processed, errors = processed + p, errors + e
+    end
+  end
+  return processed, errors
+end
+
+return {
+  name = "unblock",
+  family = "execution",
+  interval = 5,
+  defaults = { batch = 100 },
+  scan = scan,
+}

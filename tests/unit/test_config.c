@@ -1,0 +1,163 @@
+/* URL parsing and the config precedence chain, including every error path
+ * naming its key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "unit.h"
+#include "url.h"
+
+static void urls(void)
+{
+	struct redis_url u;
+	char err[128], red[512];
+	CHECK(url_parse("redis://127.0.0.1:6380", &u, err, sizeof(err)));
+	CHECK_STR(u.host, "127.0.0.1");
+	CHECK(u.port == 6380 && u.db == 0 && !u.password[0] && !u.is_unix);
+	CHECK(url_parse("redis://:s3cr@t@host:7000/3", &u, err, sizeof(err)));
+	CHECK_STR(u.password, "s3cr@t");
+	CHECK_STR(u.host, "host");
+	CHECK(u.port == 7000 && u.db == 3);
+	url_redacted(&u, red, sizeof(red));
+	CHECK_STR(red, "redis://:***@host:7000/3");
+	CHECK(strstr(red, "s3cr") == NULL);
+	CHECK(url_parse("redis://alice:pw@h", &u, err, sizeof(err)));
+	CHECK_STR(u.username, "alice");
+	CHECK_STR(u.password, "pw");
+	CHECK(u.port == 6379);
+	CHECK(url_parse("unix:///run/redis.sock", &u, err, sizeof(err)));
+	CHECK(u.is_unix);
+	CHECK_STR(u.host, "/run/redis.sock");
+	CHECK(!url_parse("http://x", &u, err, sizeof(err)));
+	CHECK(!url_parse("redis://h:0", &u, err, sizeof(err)));
+	CHECK(!url_parse("redis://h:70000", &u, err, sizeof(err)));
+	CHECK(!url_parse("redis://h:12ab", &u, err, sizeof(err)));
+	CHECK(!url_parse("redis://:pw@:1", &u, err, sizeof(err)));
+	CHECK(!url_parse("redis://h:1/x", &u, err, sizeof(err)));
+	CHECK(!url_parse("unix://relative", &u, err, sizeof(err)));
+	CHECK(!url_parse("", &u, err, sizeof(err)));
+	CHECK(!url_parse("redis://:hunter2@h:99999", &u, err, sizeof(err)));
+	CHECK(strstr(err, "hunter2") == NULL); /* errors never echo the secret */
+}
+
+static const char *write_config(const char *text)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/scanhost-unit-%d.lua", (int)getpid());
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Builds a config from a file body and argv; returns success, fills err. */
+static bool build(struct config *c, const char *file, int argc, char **argv, char *err)
+{
+	config_defaults(c, "./bin/scanhost");
+	char **full = calloc((size_t)argc + 4, sizeof(char *));
+	int n = 0;
+	full[n++] = "scanhost";
+	if (file) {
+		full[n++] = "-c";
+		full[n++] = (char *)write_config(file);
+	}
+	for (int i = 0; i < argc; i++)
+		full[n++] = argv[i];
+	bool ok = config_build(c, n, full, err, 512);
+	free(full);
+	return ok;
+}
+
+static void precedence(void)
+{
+	struct config c;
+	char err[512];
+	unsetenv("SCANHOST_REDIS");
+	CHECK(build(&c, "return { partitions = 8, redis = 'redis://f:1', lanes = {'a','b'} }", 0,
+	            NULL, err));
+	CHECK(c.partitions == 8 && c.url.port == 1 && c.nlanes == 2);
+	CHECK(c.budget_partitions == 32 && c.quota_partitions == 32); /* defaults */
+	config_free(&c);
+	setenv("SCANHOST_REDIS", "redis://env:2", 1);
+	char *args[] = { "--partitions", "16" };
+	CHECK(build(&c, "return { partitions = 8, redis = 'redis://f:1' }", 2, args, err));
+	CHECK(c.partitions == 16 && c.url.port == 2); /* env beats file, CLI beats both */
+	config_free(&c);
+	char *args2[] = { "--redis", "redis://cli:3" };
+	CHECK(build(&c, "return {}", 2, args2, err));
+	CHECK(c.url.port == 3);
+	config_free(&c);
+	unsetenv("SCANHOST_REDIS");
+}
+
+#define EXPECT_ERROR(file, key)                                    \
+	do {                                                       \
+		struct config c_;                                  \
+		char e_[512] = "";                                 \
+		CHECK(!build(&c_, file, 0, NULL, e_));             \
+		CHECK(strstr(e_, key) != NULL);                    \
+		config_free(&c_);                                  \
+	} while (0)
+
+static void file_errors(void)
+{
+	EXPECT_ERROR("return { partitons = 3 }", "partitons: unknown config key");
+	EXPECT_ERROR("return { partitions = 0 }", "partitions: must be an integer");
+	EXPECT_ERROR("return { partitions = 2.5 }", "partitions");
+	EXPECT_ERROR("return { budget_partitions = 'x' }", "budget_partitions");
+	EXPECT_ERROR("return { quota_partitions = 70000 }", "quota_partitions");
+	EXPECT_ERROR("return { lanes = {} }", "lanes");
+	EXPECT_ERROR("return { lanes = { '' } }", "lanes");
+	EXPECT_ERROR("return { command_timeout = -1 }", "command_timeout");
+	EXPECT_ERROR("return { log_level = 'loud' }", "log_level");
+	EXPECT_ERROR("return { log_format = 'xml' }", "log_format");
+	EXPECT_ERROR("return { redis = 5 }", "redis: must be a string");
+	EXPECT_ERROR("return { redis = 'http://x' }", "redis: URL must start");
+	EXPECT_ERROR("return { scanners = { lease_expiry = 3 } }", "scanners.lease_expiry");
+	EXPECT_ERROR("return 42", "must return a table");
+	EXPECT_ERROR("return {", "config");
+	EXPECT_ERROR("error('nope')", "nope");
+}
+
+static void cli_errors(void)
+{
+	struct config c;
+	char err[512];
+	char *a1[] = { "--partitions", "abc" };
+	CHECK(!build(&c, NULL, 2, a1, err) && strstr(err, "--partitions"));
+	config_free(&c);
+	char *a2[] = { "--bogus" };
+	CHECK(!build(&c, NULL, 1, a2, err) && strstr(err, "--bogus"));
+	config_free(&c);
+	char *a3[] = { "--redis" };
+	CHECK(!build(&c, NULL, 1, a3, err) && strstr(err, "--redis: missing value"));
+	config_free(&c);
+	char *a4[] = { "--log-level", "chatty" };
+	CHECK(!build(&c, NULL, 2, a4, err) && strstr(err, "--log-level"));
+	config_free(&c);
+	char *a5[] = { "--once", "--check" };
+	CHECK(!build(&c, NULL, 2, a5, err) && strstr(err, "--once"));
+	config_free(&c);
+	char *a6[] = { "--redis", "redis://:topsecret@h:0" };
+	CHECK(!build(&c, NULL, 2, a6, err) && strstr(err, "--redis") &&
+	      !strstr(err, "topsecret"));
+	config_free(&c);
+	char *a7[] = { "-c", "/nonexistent/scanhost.lua" };
+	CHECK(!build(&c, NULL, 2, a7, err) && strstr(err, "not found"));
+	config_free(&c);
+	char *a8[] = { "--only", "a,b", "--budget-partitions", "5", "--quota-partitions", "6" };
+	CHECK(build(&c, NULL, 6, a8, err));
+	CHECK(c.nonly == 2 && c.budget_partitions == 5 && c.quota_partitions == 6);
+	config_free(&c);
+}
+
+int main(void)
+{
+	urls();
+	precedence();
+	file_errors();
+	cli_errors();
+	unlink(write_config(""));
+	UNIT_DONE();
+}

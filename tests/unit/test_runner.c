@@ -1,0 +1,195 @@
+/* The runner's schedule, driven by a fake clock and synchronous or
+ * deferred partition scans. */
+#include "runner.h"
+#include "unit.h"
+
+struct fake {
+	double now;
+	double armed; /* last delay, -1 when none */
+	int arms;
+	int scans[64];
+	int nscans;
+	bool stopping;
+	bool sync;          /* complete each scan inside scan() */
+	double scan_cost;   /* seconds each scan advances the clock */
+	enum runner_verdict verdict;
+	struct runner_cycle last;
+	int cycles_ended;
+	bool last_stopped;
+	struct runner *r;
+};
+
+static double fake_now(void *d)
+{
+	return ((struct fake *)d)->now;
+}
+
+static void arm(void *d, double delay)
+{
+	struct fake *f = d;
+	f->armed = delay;
+	f->arms++;
+}
+
+static enum runner_verdict begin(void *d)
+{
+	return ((struct fake *)d)->verdict;
+}
+
+static void scan(void *d, int p)
+{
+	struct fake *f = d;
+	if (f->nscans < 64)
+		f->scans[f->nscans] = p;
+	f->nscans++;
+	f->now += f->scan_cost;
+	if (f->sync)
+		runner_partition_done(f->r, 1, p == 2 ? 1 : 0);
+}
+
+static void end(void *d, const struct runner_cycle *c, bool stopped)
+{
+	struct fake *f = d;
+	f->last = *c;
+	f->cycles_ended++;
+	f->last_stopped = stopped;
+}
+
+static bool stopping(void *d)
+{
+	return ((struct fake *)d)->stopping;
+}
+
+static const struct runner_ops ops = { arm, begin, scan, end, stopping };
+
+static void setup(struct fake *f, struct runner *r, struct clock *c, int parts, double iv)
+{
+	*f = (struct fake){ .armed = -1, .verdict = RUNNER_RUN, .r = r };
+	c->now = fake_now;
+	c->data = f;
+	runner_init(r, &ops, f, c, parts, iv);
+}
+
+static void full_cycle_then_sleep(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 4, 1.5);
+	f.sync = true;
+	f.scan_cost = 0.1;
+	runner_start(&r);
+	CHECK(f.nscans == 4);
+	CHECK(f.scans[0] == 0 && f.scans[3] == 3); /* partitions in order */
+	CHECK(f.cycles_ended == 1 && !f.last_stopped);
+	CHECK(f.last.processed == 4 && f.last.errors == 1 && f.last.partitions == 4);
+	CHECK(f.armed > 1.0999 && f.armed < 1.1001); /* 1.5 - 0.4 elapsed */
+	runner_wake(&r); /* the timer fires: the next cycle starts */
+	CHECK(f.nscans == 8 && f.cycles_ended == 2);
+}
+
+static void overrun_sleeps_zero(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 3, 0.2);
+	f.sync = true;
+	f.scan_cost = 0.5;
+	runner_start(&r);
+	CHECK(f.armed == 0); /* took 1.5 s > 0.2 s: next cycle at once, never overlapping */
+}
+
+static void interval_clamped(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 1, 0.001);
+	CHECK(r.interval == RUNNER_MIN_INTERVAL);
+	f.sync = true;
+	runner_start(&r);
+	CHECK(f.armed > 0.0999 && f.armed < 0.1001);
+}
+
+static void async_scans_and_shutdown(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 5, 1);
+	runner_start(&r);
+	CHECK(f.nscans == 1); /* waits for the first partition */
+	runner_partition_done(&r, 2, 0);
+	CHECK(f.nscans == 2);
+	f.stopping = true; /* checked before the next partition */
+	runner_partition_done(&r, 1, 0);
+	CHECK(f.nscans == 2);
+	CHECK(f.last_stopped && f.last.processed == 3 && f.last.partitions == 2);
+	CHECK(r.state == RUNNER_STOPPED);
+	runner_partition_done(&r, 9, 9); /* late completions are ignored */
+	CHECK(f.last.processed == 3);
+}
+
+static void postpone_and_end(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 2, 2);
+	f.sync = true;
+	f.verdict = RUNNER_POSTPONE; /* e.g. Redis down */
+	runner_start(&r);
+	CHECK(f.nscans == 0 && f.armed == 2 && r.state == RUNNER_SLEEPING);
+	f.verdict = RUNNER_RUN;
+	runner_wake(&r);
+	CHECK(f.nscans == 2);
+	f.verdict = RUNNER_END; /* script removed */
+	runner_wake(&r);
+	CHECK(r.state == RUNNER_STOPPED && f.nscans == 2);
+}
+
+static void once_mode_and_stop_while_sleeping(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 2, 1);
+	f.sync = true;
+	r.once = true;
+	runner_start(&r);
+	CHECK(f.cycles_ended == 1 && r.state == RUNNER_STOPPED && f.arms == 0);
+
+	setup(&f, &r, &c, 2, 1);
+	f.sync = true;
+	runner_start(&r);
+	CHECK(r.state == RUNNER_SLEEPING);
+	runner_stop(&r);
+	CHECK(r.state == RUNNER_STOPPED);
+	runner_wake(&r);
+	CHECK(f.nscans == 2);
+}
+
+/* 65535 synchronous partitions must not recurse once per partition. */
+static void many_sync_partitions(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 65535, 1);
+	f.sync = true;
+	runner_start(&r);
+	CHECK(f.last.partitions == 65535 && f.nscans == 65535);
+}
+
+int main(void)
+{
+	full_cycle_then_sleep();
+	overrun_sleeps_zero();
+	interval_clamped();
+	async_scans_and_shutdown();
+	postpone_and_end();
+	once_mode_and_stop_while_sleeping();
+	many_sync_partitions();
+	UNIT_DONE();
+}
