@@ -21,7 +21,10 @@ SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 
-.PHONY: all deps test demo unit install lint format clean help
+.PHONY: all deps test demo unit bench faults fuzz install lint format clean help
+
+# keep the sanitizer objects between runs (they are only pattern-rule inputs)
+.SECONDARY: $(ASAN_OBJS) $(PIC_OBJS) $(OBJS)
 
 all: bin/scanhost build/scanhost_test.so
 
@@ -31,6 +34,9 @@ help:
 	@echo "make demo       private redis-server + demo workload + scanhost in the foreground"
 	@echo "make test       every test layer; ends with 'N passed, N failed'"
 	@echo "make install    PREFIX=/usr/local: binary, scanners, lua-lib, config"
+	@echo "make bench      drain and idle-cycle benchmarks, side by side (issue 5)"
+	@echo "make faults     the full fault suite (the test run includes its short version)"
+	@echo "make fuzz       libFuzzer targets, longer runs"
 	@echo "make lint       clang-tidy and cppcheck over core/"
 
 deps:
@@ -74,6 +80,15 @@ demo:
 	sh .ci/install-deps
 	$(MAKE) all
 	sh tests/demo.sh
+
+bench: all
+	sh tests/bench/run
+
+faults: all unit
+	sh tests/faults/run
+
+fuzz:
+	sh tests/fuzz/run
 
 install: bin/scanhost
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/scanhost

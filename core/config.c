@@ -36,6 +36,7 @@ void config_defaults(struct config *c, const char *exe_path)
 	c->command_timeout = 5.0;
 	c->connect_timeout = 5.0;
 	c->shutdown_timeout = 1.5;
+	c->scan_timeout = 5.0;
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_TEXT;
 	c->overrides_ref = LUA_NOREF;
@@ -162,6 +163,10 @@ static bool key_shutdown_timeout(struct config *c, lua_State *L, const char *k, 
 {
 	return get_seconds(L, k, &c->shutdown_timeout, 0, 600, e, n);
 }
+static bool key_scan_timeout(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_seconds(L, k, &c->scan_timeout, 0.01, 3600, e, n);
+}
 static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	return get_string(L, k, c->scanners_dir, sizeof(c->scanners_dir), e, n);
@@ -241,6 +246,7 @@ static const struct {
 	{ "command_timeout", key_command_timeout },
 	{ "connect_timeout", key_connect_timeout },
 	{ "shutdown_timeout", key_shutdown_timeout },
+	{ "scan_timeout", key_scan_timeout },
 	{ "log_level", key_log_level },
 	{ "log_format", key_log_format },
 	{ "scanners_dir", key_scanners_dir },

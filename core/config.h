@@ -29,7 +29,7 @@ struct config {
 	int nlanes;
 	char only[CONFIG_MAX_ONLY][65];
 	int nonly;
-	double command_timeout, connect_timeout, shutdown_timeout;
+	double command_timeout, connect_timeout, shutdown_timeout, scan_timeout;
 	enum log_level log_level;
 	enum log_format log_format;
 	bool once, check, help, version;

@@ -57,6 +57,8 @@ static enum runner_verdict op_cycle_begin(void *data)
 		apply_schedule(s);
 		log_msg(LOG_INFO, s->name, "new version of the script takes effect");
 	}
+	if (s->active && s->active->runaway && !s->pending)
+		return RUNNER_END; /* stays off until a reload brings a new version */
 	if (s->removed || !s->active || !s->active->enabled) {
 		if (s->removed) {
 			script_retire(s->active);
@@ -68,6 +70,8 @@ static enum runner_verdict op_cycle_begin(void *data)
 	if (!h->ready)
 		return RUNNER_POSTPONE;
 	tracker_advance_cycle(&s->tracker); /* exactly once per full cycle */
+	s->active->cycle_start = clock_now(h->clock);
+	s->runner.use_select = script_has_select(s->active);
 	return RUNNER_RUN;
 }
 
@@ -78,10 +82,57 @@ static void on_task_done(void *data, uint32_t processed, uint32_t errors)
 	check_stopped(s->host);
 }
 
+static void stop_runaway(struct scanner *s)
+{
+	log_msg(LOG_ERROR, s->name, "scanner stopped: its script ran away (no yield for %g s); "
+	        "fix the file and send SIGUSR1", s->host->env.scan_timeout);
+}
+
 static void op_scan(void *data, int partition)
 {
 	struct scanner *s = data;
+	if (s->active->runaway) {
+		runner_partition_done(&s->runner, 0, 0); /* the cycle ends; the next never starts */
+		return;
+	}
 	task_start(s->active, partition, on_task_done, s);
+	if (s->active->runaway)
+		stop_runaway(s);
+}
+
+static void on_select_done(void *data, uint32_t processed, uint32_t errors)
+{
+	(void)processed;
+	struct scanner *s = data;
+	struct script *sc = s->active;
+	bool ok = task_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK);
+	if (!ok && !sc->task.failed)
+		log_msg(LOG_ERROR, s->name, "select() must return a table of partition = data");
+	if (sc->runaway)
+		stop_runaway(s);
+	runner_select_done(&s->runner, ok ? errors : errors + 1);
+	check_stopped(s->host);
+}
+
+static void op_select(void *data, int first, int count)
+{
+	struct scanner *s = data;
+	if (!s->wanted && !(s->wanted = calloc(RUNNER_SELECT_CHUNK, 1)))
+		abort();
+	s->wanted_first = first;
+	if (s->active->runaway) {
+		memset(s->wanted, 0, RUNNER_SELECT_CHUNK);
+		runner_select_done(&s->runner, 0);
+		return;
+	}
+	task_start_select(s->active, first, count, on_select_done, s);
+}
+
+static bool op_wanted(void *data, int partition)
+{
+	struct scanner *s = data;
+	int i = partition - s->wanted_first;
+	return i >= 0 && i < RUNNER_SELECT_CHUNK && s->wanted[i];
 }
 
 static void fmt_u64(char *buf, size_t n, uint64_t v)
@@ -119,7 +170,13 @@ static bool op_stopping(void *data)
 }
 
 static const struct runner_ops scanner_ops = {
-	op_arm, op_cycle_begin, op_scan, op_cycle_end, op_stopping,
+	.arm = op_arm,
+	.cycle_begin = op_cycle_begin,
+	.scan = op_scan,
+	.select = op_select,
+	.wanted = op_wanted,
+	.cycle_end = op_cycle_end,
+	.stopping = op_stopping,
 };
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -355,6 +412,20 @@ static void on_library(void *data, const char *in_use)
 	}
 }
 
+/* A function call failed with "Function not found": the library may have
+ * been flushed or replaced. Check again (never more than every 5 s); the
+ * loader never loads over a library it did not create. */
+static void on_function_missing(struct hostenv *env)
+{
+	struct host *h = env->host;
+	double now = clock_monotonic(NULL);
+	if (h->library.busy || !h->env.conn || now - h->library_checked_at < 5.0)
+		return;
+	h->library_checked_at = now;
+	log_warn("a server-side function is missing; checking the function library again");
+	library_ensure(&h->library, h->env.conn, on_library, h);
+}
+
 static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
 {
 	struct host *h = data;
@@ -363,6 +434,7 @@ static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
 	switch (ev) {
 	case RCONN_READY:
 		log_info("connected to redis at %s", where);
+		h->library_checked_at = clock_monotonic(NULL);
 		library_ensure(&h->library, h->env.conn, on_library, h);
 		break;
 	case RCONN_LOST:
@@ -465,6 +537,9 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop,
 	e->lua_path = cfg->lua_path[0] ? cfg->lua_path : NULL;
 	e->conf_L = cfg->conf_L;
 	e->overrides_ref = cfg->overrides_ref;
+	e->scan_timeout = cfg->scan_timeout;
+	e->function_missing = on_function_missing;
+	e->host = h;
 	ev_timer_init(&h->grace, on_grace, 0, 0);
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
 	h->grace.data = h->connect_deadline.data = h;
@@ -559,6 +634,7 @@ void host_free(struct host *h)
 		script_retire(s->pending);
 		script_retire(s->active);
 		tracker_free(&s->tracker);
+		free(s->wanted);
 		free(s);
 		s = next;
 	}

@@ -33,6 +33,8 @@ struct scanner {
 	bool scheduled;         /* a runner was started */
 	bool once_done;
 	struct runner_cycle last;
+	uint8_t *wanted;        /* select(): partitions [wanted_first, +RUNNER_SELECT_CHUNK) to scan */
+	int wanted_first;
 };
 
 struct host {
@@ -52,6 +54,7 @@ struct host {
 	bool auth_failed;
 	int exit_code;
 	int load_errors;
+	double library_checked_at; /* monotonic time of the last library check */
 	void (*on_idle)(struct host *h); /* --once: a scanner finished its cycle */
 };
 

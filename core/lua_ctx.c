@@ -4,6 +4,8 @@
  *   ctx.counts, ctx.library, ctx.redis, ctx.failures, ctx.log
  *   ms | nil, err = ctx:now_ms()      -- server time from TIME
  *   bool          = ctx:stopping()    -- shutdown requested
+ *   seconds       = ctx:elapsed()     -- since the current cycle started
+ *   tag           = ctx:tag_for(p)    -- partition p's tag in this family
  *
  * One ctx per script, refreshed for every partition scan. Its userdata hold a
  * pointer to the script, which lives exactly as long as the script's state
@@ -13,6 +15,7 @@
 
 #include <lauxlib.h>
 
+#include "clock.h"
 #include "log.h"
 #include "script.h"
 
@@ -28,6 +31,9 @@ static const char ctx_prelude[] =
 	"  local sec, usec = tonumber(t[1]), tonumber(t[2])\n"
 	"  if not sec or not usec then return nil, 'malformed TIME reply' end\n"
 	"  return sec * 1000 + math.floor(usec / 1000)\n"
+	"end\n"
+	"function methods.tag_for(self, p)\n"
+	"  return '{' .. self.tag_prefix .. ':' .. p .. '}'\n"
 	"end\n";
 
 static struct script *check_ud(lua_State *L, const char *mt)
@@ -44,6 +50,16 @@ static int ctx_stopping(lua_State *L)
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
 	lua_pushboolean(L, h && *h && (*h)->env->stopping);
+	return 1;
+}
+
+static int ctx_elapsed(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "redis");
+	struct script **h = lua_touserdata(L, -1);
+	double start = h && *h ? (*h)->cycle_start : 0;
+	lua_pushnumber(L, start > 0 ? clock_monotonic(NULL) - start : 0);
 	return 1;
 }
 
@@ -174,6 +190,8 @@ void ctx_open(lua_State *L)
 	lua_newtable(L); /* methods */
 	lua_pushcfunction(L, ctx_stopping);
 	lua_setfield(L, -2, "stopping");
+	lua_pushcfunction(L, ctx_elapsed);
+	lua_setfield(L, -2, "elapsed");
 	if (luaL_loadbuffer(L, ctx_prelude, sizeof(ctx_prelude) - 1, "=scanhost.ctx") != 0)
 		lua_error(L); /* a bug in the prelude: fail loudly */
 	lua_pushvalue(L, -2);
@@ -207,6 +225,8 @@ void ctx_push_new(struct script *s)
 	lua_setfield(L, -2, "name");
 	lua_pushstring(L, family_name(s->family));
 	lua_setfield(L, -2, "family");
+	lua_pushstring(L, family_tag_prefix(s->family));
+	lua_setfield(L, -2, "tag_prefix");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->config_ref);
 	lua_setfield(L, -2, "config");
 	lua_createtable(L, s->env->nlanes, 0);

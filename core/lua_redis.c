@@ -159,6 +159,10 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 	q->remaining--;
 	if (err || reply->type == REDIS_REPLY_ERROR)
 		q->nerrors++;
+	struct hostenv *env = q->task->script->env;
+	if (!err && reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "Function not found") &&
+	    env->function_missing)
+		env->function_missing(env);
 	if (task_alive(q)) {
 		struct push_args a = { q, reply, err, slot->index };
 		lua_State *L = q->task->script->L;

@@ -34,10 +34,27 @@ static void finish(struct runner *r, bool stopped)
 	r->ops->arm(r->data, sleep > 0 ? sleep : 0);
 }
 
-/* Shutdown is checked before every partition, as in the seed. A scan that
- * completes synchronously (a script that raised, or did no I/O) is looped
- * over here rather than recursed into, so the C stack stays flat however
- * many partitions there are. */
+/* Starts the select() of the chunk at next_partition. Returns true when it
+ * completed synchronously. */
+static bool select_chunk(struct runner *r)
+{
+	int count = r->partitions - r->next_partition;
+	if (count > RUNNER_SELECT_CHUNK)
+		count = RUNNER_SELECT_CHUNK;
+	r->chunk_end = r->next_partition + count;
+	r->state = RUNNER_SELECTING;
+	r->in_scan = true;
+	r->done_in_scan = false;
+	r->ops->select(r->data, r->next_partition, count);
+	r->in_scan = false;
+	return r->done_in_scan;
+}
+
+/* Shutdown is checked before every partition (and every select chunk), as
+ * in the seed. A scan that completes synchronously (a script that raised, or
+ * did no I/O) is looped over here rather than recursed into, so the C stack
+ * stays flat however many partitions there are. Partitions a select() left
+ * out count as visited: select() looked at them. */
 static void next(struct runner *r)
 {
 	for (;;) {
@@ -49,6 +66,16 @@ static void next(struct runner *r)
 			finish(r, false);
 			return;
 		}
+		if (r->use_select && r->next_partition >= r->chunk_end) {
+			if (!select_chunk(r))
+				return; /* runner_select_done() continues later */
+			continue;
+		}
+		if (r->use_select && !r->ops->wanted(r->data, r->next_partition)) {
+			r->next_partition++;
+			r->current.partitions++;
+			continue;
+		}
 		r->state = RUNNER_SCANNING;
 		r->in_scan = true;
 		r->done_in_scan = false;
@@ -57,6 +84,17 @@ static void next(struct runner *r)
 		if (!r->done_in_scan)
 			return; /* runner_partition_done() continues later */
 	}
+}
+
+void runner_select_done(struct runner *r, uint32_t errors)
+{
+	if (r->state != RUNNER_SELECTING)
+		return;
+	r->current.errors += errors;
+	if (r->in_scan)
+		r->done_in_scan = true;
+	else
+		next(r);
 }
 
 static void begin_cycle(struct runner *r)
@@ -79,6 +117,7 @@ static void begin_cycle(struct runner *r)
 	r->cycle_start = clock_now(r->clock);
 	r->current = (struct runner_cycle){ 0 };
 	r->next_partition = 0;
+	r->chunk_end = 0;
 	next(r);
 }
 

@@ -11,6 +11,7 @@
 #include "clock.h"
 
 #define RUNNER_MIN_INTERVAL 0.1 /* seconds, as in FlowFabric 0.1.1 */
+#define RUNNER_SELECT_CHUNK 256 /* partitions per select() call */
 
 struct runner;
 
@@ -32,12 +33,18 @@ struct runner_ops {
 	enum runner_verdict (*cycle_begin)(void *data);
 	/* Start scanning partition p; the owner calls runner_partition_done(). */
 	void (*scan)(void *data, int partition);
+	/* Optional (NULL = scan every partition): ask which partitions of
+	 * [first, first + count) need a scan; the owner answers with
+	 * runner_select_done() and then runner_wanted() is consulted. */
+	void (*select)(void *data, int first, int count);
+	bool (*wanted)(void *data, int partition);
 	/* A cycle ended (stopped = shutdown cut it short). */
 	void (*cycle_end)(void *data, const struct runner_cycle *cycle, bool stopped);
 	bool (*stopping)(void *data);
 };
 
-enum runner_state { RUNNER_IDLE, RUNNER_SCANNING, RUNNER_SLEEPING, RUNNER_STOPPED };
+enum runner_state { RUNNER_IDLE, RUNNER_SELECTING, RUNNER_SCANNING, RUNNER_SLEEPING,
+	           RUNNER_STOPPED };
 
 struct runner {
 	const struct runner_ops *ops;
@@ -48,6 +55,8 @@ struct runner {
 	bool once; /* stop after one cycle */
 	enum runner_state state;
 	int next_partition;
+	int chunk_end;   /* end of the partitions covered by the last select() */
+	bool use_select; /* set by the owner (in cycle_begin) to use ops->select */
 	bool in_scan, done_in_scan;
 	double cycle_start;
 	struct runner_cycle current;
@@ -63,6 +72,8 @@ void runner_start(struct runner *r);
 /* The armed timer fired. */
 void runner_wake(struct runner *r);
 void runner_partition_done(struct runner *r, uint32_t processed, uint32_t errors);
+/* The select() of the current chunk finished (errors: its own errors). */
+void runner_select_done(struct runner *r, uint32_t errors);
 /* Shutdown: a sleeping runner stops now, a scanning one after its partition. */
 void runner_stop(struct runner *r);
 

@@ -145,6 +145,16 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		return fail(err, errlen, "%s: scan must be a function (scanner %s)", s->path, s->name);
 	}
 	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_getfield(L, -1, "select");
+	if (lua_isfunction(L, -1)) {
+		s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	} else {
+		bool absent = lua_isnil(L, -1);
+		lua_pop(L, 1);
+		if (!absent)
+			return fail(err, errlen, "%s: select must be a function (scanner %s)", s->path,
+			            s->name);
+	}
 	lua_getfield(L, -1, "defaults");
 	bool defaults_ok = lua_isnil(L, -1) || lua_istable(L, -1);
 	lua_pop(L, 1);
@@ -293,6 +303,7 @@ static struct script *script_alloc(struct hostenv *env)
 		return NULL;
 	s->env = env;
 	s->scan_ref = s->config_ref = s->ctx_ref = LUA_NOREF;
+	s->select_ref = s->selected_ref = LUA_NOREF;
 	s->task.script = s;
 	s->task.co_ref = LUA_NOREF;
 	return s;
@@ -319,9 +330,16 @@ struct script *script_load(struct hostenv *env, const char *path, char *err, siz
 	luaL_openlibs(L);
 	script_setup_paths(L, env);
 	open_host_modules(s);
+	runaway_install(L);
 	lua_pushcfunction(L, traceback);
-	/* loadfile names the chunk "@path", so errors and tracebacks say where */
-	if (luaL_loadfile(L, path) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
+	/* loadfile names the chunk "@path", so errors and tracebacks say where;
+	 * a top level that never returns is aborted like a runaway scan() */
+	runaway_arm(env->scan_timeout);
+	int rc = luaL_loadfile(L, path);
+	if (rc == 0)
+		rc = lua_pcall(L, 0, 1, -2);
+	runaway_disarm();
+	if (rc != 0) {
 		snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "load error");
 		script_free(s);
 		return NULL;

@@ -39,6 +39,11 @@ struct hostenv {
 	lua_State *conf_L;       /* the config file's state, kept for overrides */
 	int overrides_ref;       /* registry ref in conf_L of config.scanners, or LUA_NOREF */
 	uint64_t round_trips;    /* request batches written by scripts */
+	double scan_timeout;     /* seconds a script may run without yielding */
+	/* An error reply said a server-side function is missing (e.g. the
+	 * library was flushed): the host re-checks its library. */
+	void (*function_missing)(struct hostenv *env);
+	void *host;
 };
 
 struct script;
@@ -78,6 +83,10 @@ struct script {
 	double interval;
 	bool enabled;
 	int scan_ref;
+	int select_ref; /* optional select(ctx, partitions), or LUA_NOREF */
+	int selected_ref; /* the last select() result: scan()'s third argument */
+	bool runaway;   /* aborted for running too long without yielding */
+	double cycle_start; /* monotonic start of the current cycle: ctx:elapsed() */
 	int config_ref; /* merged options table: ctx.config */
 	int ctx_ref;    /* the ctx table reused by every partition scan */
 	struct task task;
@@ -100,12 +109,26 @@ void script_setup_paths(lua_State *L, const struct hostenv *env);
 uint64_t digest_bytes(const char *p, size_t n);
 bool digest_file(const char *path, uint64_t *out);
 
-/* Runs scan(ctx, partition) in a new coroutine. done is always called,
- * possibly before task_start returns. */
+/* Runs scan(ctx, partition[, selected[partition]]) in a new coroutine. done is
+ * always called, possibly before task_start returns. */
 void task_start(struct script *s, int partition, task_done_fn done, void *data);
+/* Runs select(ctx, {first..first+count-1}); its result is left on the
+ * script's stack (keep_results) for the caller's done callback. */
+void task_start_select(struct script *s, int first, int count, task_done_fn done, void *data);
 /* Runs fn (on the script's stack top) as a task body with ctx; for tests. */
 void task_start_fn(struct script *s, int partition, task_done_fn done, void *data);
 bool task_busy(const struct script *s);
+bool script_has_select(const struct script *s);
+/* After a select task: turns its result into wanted[0..n) for partitions
+ * first.. and keeps the table as scan()'s third argument. Returns false (and
+ * wants everything) when select() failed or returned no table. */
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n);
+
+/* Runaway protection: scanner states run with the JIT off so that this
+ * count hook fires; it aborts Lua code running past the armed deadline. */
+void runaway_install(lua_State *L);
+void runaway_arm(double seconds);
+void runaway_disarm(void);
 
 /* Used by the bindings. */
 struct task *task_current(lua_State *L, struct script *s);

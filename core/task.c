@@ -9,9 +9,43 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include <luajit.h>
 
+#include "clock.h"
 #include "log.h"
 #include "script.h"
+
+/* One Lua execution runs at a time (a single-threaded loop), so one
+ * deadline serves every state. 0 = disarmed. */
+static double runaway_deadline;
+static double runaway_limit;
+
+static void runaway_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	if (runaway_deadline > 0 && clock_monotonic(NULL) > runaway_deadline) {
+		runaway_deadline = 0;
+		luaL_error(L, "runaway script: ran for more than %g s without yielding", runaway_limit);
+	}
+}
+
+void runaway_install(lua_State *L)
+{
+	/* compiled traces never call count hooks: interpret scanner code */
+	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+	lua_sethook(L, runaway_hook, LUA_MASKCOUNT, 1000);
+}
+
+void runaway_arm(double seconds)
+{
+	runaway_limit = seconds;
+	runaway_deadline = seconds > 0 ? clock_monotonic(NULL) + seconds : 0;
+}
+
+void runaway_disarm(void)
+{
+	runaway_deadline = 0;
+}
 
 bool task_busy(const struct script *s)
 {
@@ -78,7 +112,9 @@ void task_resume(struct task *t, int nargs)
 {
 	t->gen++;
 	t->state = TASK_RUNNING;
+	runaway_arm(t->script->env->scan_timeout);
 	int rc = lua_resume(t->co, nargs);
+	runaway_disarm();
 	if (rc == LUA_YIELD) {
 		if (t->pending > 0) {
 			t->state = TASK_YIELDED;
@@ -91,6 +127,9 @@ void task_resume(struct task *t, int nargs)
 		return;
 	}
 	if (rc != 0) {
+		const char *msg = lua_tostring(t->co, -1);
+		if (msg && strstr(msg, "runaway script:"))
+			t->script->runaway = true;
 		report_error(t, rc == LUA_ERRMEM ? "scan() ran out of memory" : "scan() raised an error");
 		finish(t, 0, 1);
 		return;
@@ -108,8 +147,8 @@ void task_resume(struct task *t, int nargs)
 	finish(t, processed, errors);
 }
 
-/* Expects the body function on top of the script's stack. */
-static void start_with_body(struct script *s, int partition, task_done_fn done, void *data)
+/* Expects the body and its nargs arguments on top of the script's stack. */
+static void start_task(struct script *s, int partition, int nargs, task_done_fn done, void *data)
 {
 	struct task *t = &s->task;
 	lua_State *L = s->L;
@@ -121,20 +160,83 @@ static void start_with_body(struct script *s, int partition, task_done_fn done, 
 	t->nresults = 0;
 	t->done = done;
 	t->done_data = data;
+	lua_xmove(L, t->co, nargs + 1);
+	task_resume(t, nargs);
+}
+
+static void push_ctx(struct script *s, int partition)
+{
 	ctx_set_partition(s, partition);
-	lua_xmove(L, t->co, 1); /* the body */
-	lua_rawgeti(t->co, LUA_REGISTRYINDEX, s->ctx_ref);
-	lua_pushinteger(t->co, partition);
-	task_resume(t, 2);
+	lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->ctx_ref);
 }
 
 void task_start(struct script *s, int partition, task_done_fn done, void *data)
 {
-	lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->scan_ref);
-	start_with_body(s, partition, done, data);
+	lua_State *L = s->L;
+	s->task.keep_results = false;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->scan_ref);
+	push_ctx(s, partition);
+	lua_pushinteger(L, partition);
+	int nargs = 2;
+	if (s->selected_ref != LUA_NOREF) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, s->selected_ref);
+		lua_rawgeti(L, -1, partition);
+		lua_remove(L, -2);
+		nargs = 3;
+	}
+	start_task(s, partition, nargs, done, data);
+}
+
+void task_start_select(struct script *s, int first, int count, task_done_fn done, void *data)
+{
+	lua_State *L = s->L;
+	s->task.keep_results = true;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->select_ref);
+	push_ctx(s, first);
+	lua_createtable(L, count, 0);
+	for (int i = 0; i < count; i++) {
+		lua_pushinteger(L, first + i);
+		lua_rawseti(L, -2, i + 1);
+	}
+	start_task(s, first, 2, done, data);
 }
 
 void task_start_fn(struct script *s, int partition, task_done_fn done, void *data)
 {
-	start_with_body(s, partition, done, data);
+	push_ctx(s, partition);
+	lua_pushinteger(s->L, partition);
+	start_task(s, partition, 2, done, data);
+}
+
+bool script_has_select(const struct script *s)
+{
+	return s->select_ref != LUA_NOREF;
+}
+
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n)
+{
+	lua_State *L = s->L;
+	struct task *t = &s->task;
+	luaL_unref(L, LUA_REGISTRYINDEX, s->selected_ref);
+	s->selected_ref = LUA_NOREF;
+	bool ok = !t->failed && t->nresults >= 1 && lua_istable(L, -t->nresults);
+	if (ok) {
+		lua_pushvalue(L, -t->nresults);
+		s->selected_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_pop(L, t->failed ? 1 : t->nresults);
+	if (ok)
+		lua_rawgeti(L, LUA_REGISTRYINDEX, s->selected_ref);
+	for (int i = 0; i < n; i++) {
+		if (ok) {
+			lua_rawgeti(L, -1, first + i);
+			wanted[i] = !lua_isnil(L, -1);
+			lua_pop(L, 1);
+		} else {
+			wanted[i] = 1;
+		}
+	}
+	if (ok)
+		lua_pop(L, 1);
+	return ok;
 }

@@ -60,7 +60,35 @@ static bool stopping(void *d)
 	return ((struct fake *)d)->stopping;
 }
 
-static const struct runner_ops ops = { arm, begin, scan, end, stopping };
+/* select(): wants every third partition; records the chunks it was asked for */
+static int select_calls[8][2];
+static int nselect;
+static bool select_sync = true;
+
+static void sel(void *d, int first, int count)
+{
+	struct fake *f = d;
+	select_calls[nselect][0] = first;
+	select_calls[nselect][1] = count;
+	nselect++;
+	if (select_sync)
+		runner_select_done(f->r, 0);
+}
+
+static bool wanted(void *d, int p)
+{
+	(void)d;
+	return p % 3 == 0;
+}
+
+static const struct runner_ops select_ops = {
+	.arm = arm, .cycle_begin = begin, .scan = scan, .select = sel, .wanted = wanted,
+	.cycle_end = end, .stopping = stopping,
+};
+
+static const struct runner_ops ops = {
+	.arm = arm, .cycle_begin = begin, .scan = scan, .cycle_end = end, .stopping = stopping,
+};
 
 static void setup(struct fake *f, struct runner *r, struct clock *c, int parts, double iv)
 {
@@ -182,6 +210,42 @@ static void many_sync_partitions(void)
 	CHECK(f.last.partitions == 65535 && f.nscans == 65535);
 }
 
+static void select_chunks(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 600, 1);
+	r.ops = &select_ops;
+	r.use_select = true;
+	f.sync = true;
+	nselect = 0;
+	runner_start(&r);
+	CHECK(nselect == 3); /* 600 partitions: chunks of 256, 256, 88 */
+	CHECK(select_calls[0][0] == 0 && select_calls[0][1] == 256);
+	CHECK(select_calls[1][0] == 256 && select_calls[1][1] == 256);
+	CHECK(select_calls[2][0] == 512 && select_calls[2][1] == 88);
+	CHECK(f.nscans == 200); /* only the wanted ones: 0, 3, ..., 597 */
+	CHECK(f.scans[1] == 3);
+	CHECK(f.last.partitions == 600); /* every partition was visited */
+
+	/* asynchronous select, with shutdown requested between chunks */
+	setup(&f, &r, &c, 600, 1);
+	r.ops = &select_ops;
+	r.use_select = true;
+	f.sync = true;
+	nselect = 0;
+	select_sync = false;
+	runner_start(&r);
+	CHECK(nselect == 1 && f.nscans == 0 && r.state == RUNNER_SELECTING);
+	runner_select_done(&r, 2); /* select's own errors count */
+	CHECK(f.nscans == 86 && nselect == 2); /* 0..255 wanted, then the next select */
+	f.stopping = true;
+	runner_select_done(&r, 0);
+	CHECK(f.last_stopped && f.nscans == 86 && f.last.errors == 2);
+	select_sync = true;
+}
+
 int main(void)
 {
 	full_cycle_then_sleep();
@@ -191,5 +255,6 @@ int main(void)
 	postpone_and_end();
 	once_mode_and_stop_while_sleeping();
 	many_sync_partitions();
+	select_chunks();
 	UNIT_DONE();
 }
