@@ -190,8 +190,10 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 static struct lreq *new_request(lua_State *L, struct task *t, int ncmds, bool pipeline)
 {
 	struct lreq *q = calloc(1, sizeof(*q) + (size_t)ncmds * sizeof(struct lslot));
-	if (!q)
+	if (!q) {
 		luaL_error(L, "scanhost: out of memory");
+		abort(); /* not reached: luaL_error longjmps */
+	}
 	q->task = t;
 	q->ncmds = ncmds;
 	q->pipeline = pipeline;

@@ -1,6 +1,7 @@
 /* tracker: a chained hash map from item key to failure state. */
 #include "tracker.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,12 +79,14 @@ static void grow(struct tracker *t)
 static struct tracker_entry *get_or_create(struct tracker *t, const char *key, size_t len)
 {
 	struct tracker_entry **p = slot_of(t, key, len);
-	if (p && *p)
-		return *p;
+	struct tracker_entry *found = p ? *p : NULL;
+	if (found)
+		return found;
 	if (t->count + 1 > t->nbuckets / 4 * 3) {
 		grow(t);
 		p = slot_of(t, key, len);
 	}
+	assert(p); /* there are buckets now */
 	struct tracker_entry *e = calloc(1, sizeof(*e) + len + 1);
 	if (!e)
 		abort();
