@@ -43,7 +43,7 @@ void config_defaults(struct config *c, const char *exe_path)
 	char exe[PATH_MAX], root[PATH_MAX], probe[PATH_MAX + 64];
 	if (!exe_path || !realpath(exe_path, exe))
 		snprintf(exe, sizeof(exe), "./bin/scanhost");
-	snprintf(root, sizeof(root), "%s/..", dirname(exe));
+	snprintf(root, sizeof(root), "%s", dirname(dirname(exe))); /* <root>/bin/scanhost */
 	snprintf(probe, sizeof(probe), "%s/share/scanhost/scanners", root);
 	const char *data = is_dir(probe) ? "/share/scanhost" : "";
 	snprintf(c->scanners_dir, sizeof(c->scanners_dir), "%s%s/scanners", root, data);

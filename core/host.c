@@ -67,7 +67,7 @@ static enum runner_verdict op_cycle_begin(void *data)
 		}
 		return RUNNER_END;
 	}
-	if (!h->ready)
+	if (!h->ready || clock_now(h->clock) < h->paused_until)
 		return RUNNER_POSTPONE;
 	tracker_advance_cycle(&s->tracker); /* exactly once per full cycle */
 	s->active->cycle_start = clock_now(h->clock);
@@ -419,11 +419,31 @@ static void on_function_missing(struct hostenv *env)
 {
 	struct host *h = env->host;
 	double now = clock_monotonic(NULL);
-	if (h->library.busy || !h->env.conn || now - h->library_checked_at < 5.0)
+	if (h->library.busy || !h->env.conn || now - h->library_rechecked_at < 5.0)
 		return;
-	h->library_checked_at = now;
+	h->library_rechecked_at = now;
 	log_warn("a server-side function is missing; checking the function library again");
 	library_ensure(&h->library, h->env.conn, on_library, h);
+}
+
+/* BUSY (a long script runs) or LOADING (a restart reads its dataset): no new
+ * cycle starts for a while. Exponential backoff with jitter, from 0.1 s up to
+ * 5 s; the level resets once the server answered normally for a while. */
+static void on_server_busy(struct hostenv *env, const char *reply)
+{
+	struct host *h = env->host;
+	double now = clock_now(h->clock);
+	if (now < h->paused_until)
+		return;
+	if (now > h->paused_until + 10)
+		h->pause_level = 0;
+	double d = 0.1;
+	for (unsigned i = 0; i < h->pause_level && d < 5; i++)
+		d *= 2;
+	d = (d > 5 ? 5 : d) * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
+	h->pause_level++;
+	h->paused_until = now + d;
+	log_warn("redis cannot serve now (%.40s); pausing new cycles for %.0f ms", reply, d * 1000);
 }
 
 static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
@@ -434,7 +454,6 @@ static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
 	switch (ev) {
 	case RCONN_READY:
 		log_info("connected to redis at %s", where);
-		h->library_checked_at = clock_monotonic(NULL);
 		library_ensure(&h->library, h->env.conn, on_library, h);
 		break;
 	case RCONN_LOST:
@@ -539,6 +558,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop,
 	e->overrides_ref = cfg->overrides_ref;
 	e->scan_timeout = cfg->scan_timeout;
 	e->function_missing = on_function_missing;
+	e->server_busy = on_server_busy;
 	e->host = h;
 	ev_timer_init(&h->grace, on_grace, 0, 0);
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);

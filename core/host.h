@@ -54,7 +54,9 @@ struct host {
 	bool auth_failed;
 	int exit_code;
 	int load_errors;
-	double library_checked_at; /* monotonic time of the last library check */
+	double library_rechecked_at; /* last re-check after a missing function */
+	double paused_until;       /* BUSY/LOADING backoff: no cycle starts before */
+	unsigned pause_level;      /* consecutive pauses: the backoff doubles */
 	void (*on_idle)(struct host *h); /* --once: a scanner finished its cycle */
 };
 

@@ -152,6 +152,16 @@ static void deliver(struct lreq *q)
 	task_resume(t, nargs);
 }
 
+/* Some error replies concern the server, not the item: tell the host. */
+static void notice_error_reply(struct hostenv *env, const char *msg)
+{
+	if (strstr(msg, "Function not found") && env->function_missing)
+		env->function_missing(env);
+	else if ((strncmp(msg, "BUSY", 4) == 0 || strncmp(msg, "LOADING", 7) == 0) &&
+	         env->server_busy)
+		env->server_busy(env, msg);
+}
+
 static void on_reply(void *priv, redisReply *reply, const char *err)
 {
 	struct lslot *slot = priv;
@@ -160,9 +170,8 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 	if (err || reply->type == REDIS_REPLY_ERROR)
 		q->nerrors++;
 	struct hostenv *env = q->task->script->env;
-	if (!err && reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "Function not found") &&
-	    env->function_missing)
-		env->function_missing(env);
+	if (!err && reply->type == REDIS_REPLY_ERROR)
+		notice_error_reply(env, reply->str);
 	if (task_alive(q)) {
 		struct push_args a = { q, reply, err, slot->index };
 		lua_State *L = q->task->script->L;

@@ -43,6 +43,8 @@ struct hostenv {
 	/* An error reply said a server-side function is missing (e.g. the
 	 * library was flushed): the host re-checks its library. */
 	void (*function_missing)(struct hostenv *env);
+	/* A BUSY or LOADING reply: the server cannot serve now; pause cycles. */
+	void (*server_busy)(struct hostenv *env, const char *reply);
 	void *host;
 };
 

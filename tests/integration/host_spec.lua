@@ -212,6 +212,20 @@ describe("scanhost daemon", function()
   end)
 end)
 
+describe("make install", function()
+  it("installs a binary that finds its scripts, library and config without flags", function()
+    local dir = P.tmpdir()
+    assert.is_true(P.sh(("make -s install PREFIX=%s >/dev/null 2>&1"):format(dir)))
+    local p = io.popen(("cd / && %s/bin/scanhost --check 2>&1; echo rc=$?"):format(dir))
+    local out = p:read("*a")
+    p:close()
+    assert.truthy(out:find("rc=0", 1, true))
+    assert.truthy(out:find("scanner=lease_expiry family=execution interval=1.5 partitions=256 enabled=true file="
+      .. dir .. "/share/scanhost/scanners/lease_expiry.lua", 1, true))
+    P.sh("rm -rf " .. dir)
+  end)
+end)
+
 describe("scanhost with a password-protected Redis", function()
   local srv, dir
   before_each(function()

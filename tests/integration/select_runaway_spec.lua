@@ -108,4 +108,22 @@ return { name = "caller", family = "execution", interval = 0.1,
       return tonumber((srv:cli("GET pings"):gsub("%s+$", ""))) > before + 3 end, 5))
     assert.are.equal(1, proc:count("checking the function library again"))
   end)
+
+  it("pauses cycles with backoff while Redis answers BUSY, then recovers", function()
+    srv:stop()
+    srv = RS.start({ args = "--lua-time-limit 50" })
+    P.write(dir .. "/counter.lua", COUNTER)
+    proc = P.start(dir, ("--scanners %s --redis %s --partitions 1"):format(dir, srv.url))
+    assert.truthy(P.wait_for(function() return srv:cli("GET counter"):find("%d") end, 5))
+    -- a script that never ends: every other client gets BUSY until SCRIPT KILL
+    P.sh(("redis-cli -p %d EVAL 'while true do end' 0 >/dev/null 2>&1 &"):format(srv.port))
+    assert.truthy(proc:wait_log("redis cannot serve now %(BUSY", 5))
+    P.sleep(0.5)
+    local pauses = proc:count("pausing new cycles")
+    assert.is_true(pauses >= 1 and pauses < 12) -- backing off, not hammering every 100 ms
+    srv:cli("SCRIPT KILL")
+    local before = tonumber((srv:cli("GET counter"):gsub("%s+$", "")))
+    assert.truthy(P.wait_for(function()
+      return tonumber((srv:cli("GET counter"):gsub("%s+$", ""))) > before + 3 end, 10))
+  end)
 end)
