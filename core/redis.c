@@ -116,6 +116,9 @@ static bool submit(struct rconn *c, int argc, const char **argv, const size_t *a
 	if (!m)
 		return false;
 	*m = (struct rcmd){ .c = c, .fn = fn, .priv = priv };
+	/* the loop's cached time is stale when it has not run for a while (an
+	 * embedding caller such as the test module); deadlines need real time */
+	ev_now_update(c->loop);
 	m->deadline = ev_now(c->loop) + c->opts.command_timeout;
 	if (redisAsyncCommandArgv(c->ac, on_reply, m, argc, argv, argvlen) != REDIS_OK) {
 		free(m);

@@ -5,6 +5,7 @@
 -- unblock scanner (BR3); a read error is an error and never prunes or rewrites
 -- anything (BR1).
 local keys = require "ff.keys"
+local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local budget = require "ff.budget"
 local sscan = require "ff.sscan"
 
@@ -85,5 +86,6 @@ return {
   family = "budget",
   interval = 30,
   defaults = { batch = 100 },
+  select = scan_sel.select_nonempty(function(_, tag) return { keys.budget_policies(tag) } end),
   scan = scan,
 }

@@ -56,5 +56,6 @@ return {
   family = "budget",
   interval = 15,
   defaults = { batch = 20 },
+  select = scan_util.select_due(function(_, tag) return { keys.budget_resets(tag) } end),
   scan = scan,
 }

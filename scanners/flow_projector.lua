@@ -7,6 +7,7 @@
 -- index whatever its size (F2). A flow with no valid member id writes nothing
 -- (F7). Read errors are errors, never guesses (F6).
 local keys = require "ff.keys"
+local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local partition = require "ff.partition"
 local sscan = require "ff.sscan"
 
@@ -167,5 +168,6 @@ return {
   family = "flow",
   interval = 15,
   defaults = { batch = 100, members = 1000 },
+  select = scan_sel.select_nonempty(function(_, tag) return { keys.flow_index(tag) } end),
   scan = scan,
 }

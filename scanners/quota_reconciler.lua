@@ -5,6 +5,7 @@
 -- unbounded SMEMBERS (QR1); a failed EXISTS is an error that removes nothing and
 -- leaves the counter alone, since the live count is then unknown (QR2).
 local keys = require "ff.keys"
+local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local budget = require "ff.budget" -- integer parsing
 local sscan = require "ff.sscan"
 
@@ -114,5 +115,6 @@ return {
   family = "quota",
   interval = 30,
   defaults = { batch = 100 },
+  select = scan_sel.select_nonempty(function(_, tag) return { keys.quota_policies(tag) } end),
   scan = scan,
 }

@@ -14,6 +14,7 @@
 -- * attempts listed in :attempts are deleted too (R4), and the execution leaves
 --   its flow (members set, per-member and adjacency keys) (R5, R6).
 local keys = require "ff.keys"
+local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local json = require "ff.json"
 local zwalk = require "ff.zwalk"
 
@@ -218,10 +219,19 @@ local function scan(ctx)
   return processed, errors
 end
 
+-- lane_sets(ctx, tag, suffix) -> that lane set of every configured lane
+-- (select(): a partition where all of them are absent needs no scan).
+local function lane_sets(ctx, tag, suffix)
+  local out = {}
+  for i, lane in ipairs(ctx.lanes) do out[i] = keys.lane(tag, lane, suffix) end
+  return out
+end
+
 return {
   name = "retention_trimmer",
   family = "execution",
   interval = 60,
   defaults = { batch = 20, scan = 200, retention_ms = 86400000, chunk = 500 },
+  select = scan_sel.select_nonempty(function(ctx, tag) return lane_sets(ctx, tag, "terminal") end),
   scan = scan,
 }

@@ -265,10 +265,20 @@ local function scan(ctx)
   return processed, errors
 end
 
+-- blocked_sets(ctx, tag) -> every blocked set scan() walks on that partition.
+local function blocked_sets(ctx, tag)
+  local out = {}
+  for _, lane in ipairs(ctx.lanes) do
+    for _, st in ipairs(SETS) do out[#out + 1] = keys.lane(tag, lane, st.suffix) end
+  end
+  return out
+end
+
 return {
   name = "unblock",
   family = "execution",
   interval = 5,
   defaults = { batch = 100 },
+  select = scan_util.select_nonempty(blocked_sets),
   scan = scan,
 }

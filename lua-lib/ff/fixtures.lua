@@ -71,6 +71,19 @@ function F.sadd(r, key, member)
   return F.call(r, "SADD", key, member)
 end
 
+-- recorder(): an `r` for the recipes that records their commands instead of
+-- sending them, so a benchmark can seed 100k items with a few big pipelines
+-- (rec.cmds, in order) through the same recipes. Replies are not available:
+-- only recipes that ignore them (all §C builders) can be recorded.
+function F.recorder()
+  local rec = { cmds = {} }
+  function rec:call(...)
+    self.cmds[#self.cmds + 1] = { ... }
+    return 1
+  end
+  return rec
+end
+
 -- ctx(opts): resolve the identity of one fixture item.
 function F.ctx(opts)
   opts = opts or {}

@@ -128,6 +128,16 @@ C.RUNNABLE_SETS = {
 C.RUNNABLE_ORDER = { "eligible_now", "not_eligible_until_time", "blocked_by_dependencies",
   "blocked_by_budget", "blocked_by_quota", "blocked_by_route", "blocked_by_operator" }
 
+-- Per-item maintenance functions: C.register_item registers one under its
+-- FlowFabric name and records it with its fixed KEYS count, so 30-batch.lua
+-- can register a batch variant that runs the very same item function.
+C.ITEM_FUNCTIONS = {}
+
+function C.register_item(name, fn, nkeys)
+  redis.register_function(name, fn)
+  C.ITEM_FUNCTIONS[#C.ITEM_FUNCTIONS + 1] = { name = name, fn = fn, nkeys = nkeys }
+end
+
 -- Backward-compatible short aliases for later files (one local each).
 local now_ms, is_set, hgetall_map, tag_of = C.now_ms, C.is_set, C.hgetall_map, C.tag_of
 local eligible_score, ok, err = C.eligible_score, C.ok, C.err

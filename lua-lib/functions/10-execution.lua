@@ -358,8 +358,8 @@ function X.close_waitpoint(keys, args)
   return C.ok()
 end
 
-redis.register_function("ff_mark_lease_expired_if_due", X.mark_lease_expired_if_due)
-redis.register_function("ff_promote_delayed", X.promote_delayed)
-redis.register_function("ff_expire_execution", X.expire_execution)
-redis.register_function("ff_expire_suspension", X.expire_suspension)
-redis.register_function("ff_close_waitpoint", X.close_waitpoint)
+C.register_item("ff_mark_lease_expired_if_due", X.mark_lease_expired_if_due, 4)
+C.register_item("ff_promote_delayed", X.promote_delayed, 3)
+C.register_item("ff_expire_execution", X.expire_execution, 14)
+C.register_item("ff_expire_suspension", X.expire_suspension, 12)
+C.register_item("ff_close_waitpoint", X.close_waitpoint, 3)

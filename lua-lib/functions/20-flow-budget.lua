@@ -265,6 +265,6 @@ function ffb.reset_budget(keys, args)
   return { 1, "OK", C.ms_text(next_at) }
 end
 
-redis.register_function("ff_unblock_execution", ffb.unblock_execution)
-redis.register_function("ff_resolve_dependency", ffb.resolve_dependency)
-redis.register_function("ff_reset_budget", ffb.reset_budget)
+C.register_item("ff_unblock_execution", ffb.unblock_execution, 3)
+C.register_item("ff_resolve_dependency", ffb.resolve_dependency, 11)
+C.register_item("ff_reset_budget", ffb.reset_budget, 3)
