@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,8 @@ static bool get_string(lua_State *L, const char *key, char *dst, size_t cap, cha
 static bool get_count(lua_State *L, const char *key, int *dst, char *err, size_t errlen)
 {
 	lua_Number v = lua_tonumber(L, -1);
-	if (lua_type(L, -1) != LUA_TNUMBER || v != (lua_Number)(int)v || v < 1 || v > 65535)
+	/* range first: casting an out-of-range double to int is undefined */
+	if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 1 && v <= 65535) || v != floor(v))
 		return fail(err, errlen, key, "must be an integer in 1..65535");
 	*dst = (int)v;
 	return true;

@@ -54,6 +54,7 @@ static enum runner_verdict op_cycle_begin(void *data)
 		script_retire(s->active);
 		s->active = s->pending;
 		s->pending = NULL;
+		s->runaway_reported = false;
 		apply_schedule(s);
 		log_msg(LOG_INFO, s->name, "new version of the script takes effect");
 	}
@@ -75,17 +76,22 @@ static enum runner_verdict op_cycle_begin(void *data)
 	return RUNNER_RUN;
 }
 
+/* Reported once per script version, however the abort reached us. */
+static void note_runaway(struct scanner *s)
+{
+	if (!s->active || !s->active->runaway || s->runaway_reported)
+		return;
+	s->runaway_reported = true;
+	log_msg(LOG_ERROR, s->name, "scanner stopped: its script ran away (no yield for %g s); "
+	        "fix the file and send SIGUSR1", s->host->env.scan_timeout);
+}
+
 static void on_task_done(void *data, uint32_t processed, uint32_t errors)
 {
 	struct scanner *s = data;
+	note_runaway(s);
 	runner_partition_done(&s->runner, processed, errors);
 	check_stopped(s->host);
-}
-
-static void stop_runaway(struct scanner *s)
-{
-	log_msg(LOG_ERROR, s->name, "scanner stopped: its script ran away (no yield for %g s); "
-	        "fix the file and send SIGUSR1", s->host->env.scan_timeout);
 }
 
 static void op_scan(void *data, int partition)
@@ -96,8 +102,6 @@ static void op_scan(void *data, int partition)
 		return;
 	}
 	task_start(s->active, partition, on_task_done, s);
-	if (s->active->runaway)
-		stop_runaway(s);
 }
 
 static void on_select_done(void *data, uint32_t processed, uint32_t errors)
@@ -108,8 +112,7 @@ static void on_select_done(void *data, uint32_t processed, uint32_t errors)
 	bool ok = task_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK);
 	if (!ok && !sc->task.failed)
 		log_msg(LOG_ERROR, s->name, "select() must return a table of partition = data");
-	if (sc->runaway)
-		stop_runaway(s);
+	note_runaway(s);
 	runner_select_done(&s->runner, ok ? errors : errors + 1);
 	check_stopped(s->host);
 }
@@ -403,6 +406,12 @@ static void on_library(void *data, const char *in_use)
 {
 	struct host *h = data;
 	h->env.library = in_use;
+	if (!in_use && h->library.transient && !h->env.stopping) {
+		/* LOADING, BUSY or a dropped connection: cycles wait, the check retries */
+		ev_timer_set(&h->library_retry, 1.0, 0);
+		ev_timer_start(h->loop, &h->library_retry);
+		return;
+	}
 	h->ready = true;
 	if (h->manual)
 		return; /* the test module starts cycles itself */
@@ -444,6 +453,15 @@ static void on_server_busy(struct hostenv *env, const char *reply)
 	h->pause_level++;
 	h->paused_until = now + d;
 	log_warn("redis cannot serve now (%.40s); pausing new cycles for %.0f ms", reply, d * 1000);
+}
+
+static void on_library_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct host *h = w->data;
+	if (h->env.conn && rconn_ready(h->env.conn) && !h->library.busy)
+		library_ensure(&h->library, h->env.conn, on_library, h);
 }
 
 static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
@@ -562,7 +580,8 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop,
 	e->host = h;
 	ev_timer_init(&h->grace, on_grace, 0, 0);
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
-	h->grace.data = h->connect_deadline.data = h;
+	ev_timer_init(&h->library_retry, on_library_retry, 0, 0);
+	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
 	return library_build(&h->library, cfg->functions_dir, err, errlen);
 }
 
@@ -639,6 +658,7 @@ void host_free(struct host *h)
 {
 	ev_timer_stop(h->loop, &h->grace);
 	ev_timer_stop(h->loop, &h->connect_deadline);
+	ev_timer_stop(h->loop, &h->library_retry);
 	if (h->env.conn) {
 		h->env.stopping = true;
 		rconn_free(h->env.conn); /* in-flight requests fail; tasks wind down */

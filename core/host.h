@@ -32,6 +32,7 @@ struct scanner {
 	bool removed;           /* the file is gone: stop at the next cycle */
 	bool scheduled;         /* a runner was started */
 	bool once_done;
+	bool runaway_reported;
 	struct runner_cycle last;
 	uint8_t *wanted;        /* select(): partitions [wanted_first, +RUNNER_SELECT_CHUNK) to scan */
 	int wanted_first;
@@ -46,7 +47,7 @@ struct host {
 	struct library library;
 	const char *lanes[CONFIG_MAX_LANES];
 	ev_signal sig_term, sig_int, sig_usr1;
-	ev_timer grace, connect_deadline;
+	ev_timer grace, connect_deadline, library_retry;
 	bool ready;     /* connected and the function library checked */
 	bool started;   /* runners started (first ready) */
 	bool once;

@@ -108,6 +108,7 @@ static void send_or_finish(struct library *lib, int argc, const char **argv, con
 	char err[160];
 	if (!rconn_send(lib->conn, argc, argv, lens, fn, lib, err, sizeof(err))) {
 		log_warn("function library check postponed: %s", err);
+		lib->transient = true;
 		finish(lib, NULL);
 	}
 }
@@ -117,7 +118,10 @@ static bool failed(struct library *lib, redisReply *r, const char *err, const ch
 	if (!err && r->type != REDIS_REPLY_ERROR)
 		return false;
 	const char *why = err ? err : r->str;
-	if (strstr(why, "unknown command") || strstr(why, "unknown subcommand"))
+	lib->transient = err || strncmp(why, "LOADING", 7) == 0 || strncmp(why, "BUSY", 4) == 0;
+	if (lib->transient)
+		log_warn("%s failed (%s); the library check will be retried", what, why);
+	else if (strstr(why, "unknown command") || strstr(why, "unknown subcommand"))
 		log_error("%s: this server has no Functions support (Redis >= 7.0 is needed): %s",
 		          what, why);
 	else
@@ -233,6 +237,7 @@ void library_ensure(struct library *lib, struct rconn *conn,
 	lib->done = done;
 	lib->data = data;
 	lib->busy = true;
+	lib->transient = false;
 	const char *argv[4] = { "FUNCTION", "LIST", "LIBRARYNAME", LIBRARY_FLOWFABRIC };
 	send_or_finish(lib, 4, argv, NULL, on_flowfabric_listed);
 }

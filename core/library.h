@@ -23,6 +23,7 @@ struct library {
 	char version[17];  /* hex digest of the sources */
 	const char *in_use; /* after a check: LIBRARY_FLOWFABRIC, LIBRARY_OWN or NULL */
 	bool busy;
+	bool transient;     /* the last check failed on LOADING/BUSY or I/O: retry it */
 	void (*done)(void *data, const char *in_use);
 	void *data;
 	struct rconn *conn;

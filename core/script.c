@@ -80,13 +80,6 @@ void script_setup_paths(lua_State *L, const struct hostenv *env)
 	lua_pop(L, 1);
 }
 
-static int traceback(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
-	return 1;
-}
-
 __attribute__((format(printf, 3, 4))) static bool fail(char *err, size_t errlen,
                                                        const char *fmt, ...)
 {
@@ -296,6 +289,36 @@ static bool merge_config(struct script *s, char *err, size_t errlen)
 	return true;
 }
 
+/* Runs the file's top level in a coroutine (so the runaway hook can stop a
+ * top level that never returns) and leaves its single result on L. */
+static bool run_top_level(struct script *s, const char *path, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	lua_State *co = lua_newthread(L);
+	/* loadfile names the chunk "@path", so errors and tracebacks say where */
+	if (luaL_loadfile(co, path) != 0)
+		return fail(err, errlen, "%s", lua_tostring(co, -1));
+	runaway_arm(s->env->scan_timeout);
+	int rc = lua_resume(co, 0);
+	runaway_disarm();
+	if (runaway_check())
+		return fail(err, errlen, "%s: runaway script: the top level ran for more than %g s",
+		            path, runaway_seconds());
+	if (rc == LUA_YIELD)
+		return fail(err, errlen, "%s: the top level must not yield (no I/O at load time)", path);
+	if (rc != 0) {
+		const char *msg = lua_tostring(co, -1);
+		luaL_traceback(L, co, msg ? msg : "(error object is not a string)", 0);
+		fail(err, errlen, "%s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return false;
+	}
+	lua_settop(co, 1);
+	lua_xmove(co, L, 1); /* the definition, above the thread */
+	lua_remove(L, -2);   /* drop the thread */
+	return true;
+}
+
 static struct script *script_alloc(struct hostenv *env)
 {
 	struct script *s = calloc(1, sizeof(*s));
@@ -331,16 +354,7 @@ struct script *script_load(struct hostenv *env, const char *path, char *err, siz
 	script_setup_paths(L, env);
 	open_host_modules(s);
 	runaway_install(L);
-	lua_pushcfunction(L, traceback);
-	/* loadfile names the chunk "@path", so errors and tracebacks say where;
-	 * a top level that never returns is aborted like a runaway scan() */
-	runaway_arm(env->scan_timeout);
-	int rc = luaL_loadfile(L, path);
-	if (rc == 0)
-		rc = lua_pcall(L, 0, 1, -2);
-	runaway_disarm();
-	if (rc != 0) {
-		snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "load error");
+	if (!run_top_level(s, path, err, errlen)) {
 		script_free(s);
 		return NULL;
 	}

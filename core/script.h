@@ -131,6 +131,9 @@ bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n);
 void runaway_install(lua_State *L);
 void runaway_arm(double seconds);
 void runaway_disarm(void);
+/* True when the last armed execution hit its deadline. */
+bool runaway_check(void);
+double runaway_seconds(void);
 
 /* Used by the bindings. */
 struct task *task_current(lua_State *L, struct script *s);

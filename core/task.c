@@ -19,14 +19,29 @@
  * deadline serves every state. 0 = disarmed. */
 static double runaway_deadline;
 static double runaway_limit;
+static bool runaway_fired;
 
+/* Past the deadline the hook yields instead of raising: an error could be
+ * swallowed by a pcall inside the loop, a yield cannot (LuaJIT resumes
+ * across pcall). The task then drops the coroutine. Inside a C call that
+ * cannot yield (a table.sort comparator...) lua_yield raises instead. */
 static void runaway_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	if (runaway_deadline > 0 && clock_monotonic(NULL) > runaway_deadline) {
-		runaway_deadline = 0;
-		luaL_error(L, "runaway script: ran for more than %g s without yielding", runaway_limit);
+		runaway_fired = true;
+		lua_yield(L, 0);
 	}
+}
+
+bool runaway_check(void)
+{
+	return runaway_fired;
+}
+
+double runaway_seconds(void)
+{
+	return runaway_limit;
 }
 
 void runaway_install(lua_State *L)
@@ -38,6 +53,7 @@ void runaway_install(lua_State *L)
 
 void runaway_arm(double seconds)
 {
+	runaway_fired = false;
 	runaway_limit = seconds;
 	runaway_deadline = seconds > 0 ? clock_monotonic(NULL) + seconds : 0;
 }
@@ -115,6 +131,15 @@ void task_resume(struct task *t, int nargs)
 	runaway_arm(t->script->env->scan_timeout);
 	int rc = lua_resume(t->co, nargs);
 	runaway_disarm();
+	if (runaway_check()) {
+		t->script->runaway = true;
+		lua_settop(t->co, 0);
+		lua_pushfstring(t->co, "runaway script: ran for more than %f s without yielding",
+		                runaway_seconds());
+		report_error(t, "scan() aborted");
+		finish(t, 0, 1);
+		return;
+	}
 	if (rc == LUA_YIELD) {
 		if (t->pending > 0) {
 			t->state = TASK_YIELDED;
@@ -127,9 +152,6 @@ void task_resume(struct task *t, int nargs)
 		return;
 	}
 	if (rc != 0) {
-		const char *msg = lua_tostring(t->co, -1);
-		if (msg && strstr(msg, "runaway script:"))
-			t->script->runaway = true;
 		report_error(t, rc == LUA_ERRMEM ? "scan() ran out of memory" : "scan() raised an error");
 		finish(t, 0, 1);
 		return;

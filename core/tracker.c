@@ -55,9 +55,9 @@ static struct tracker_entry **slot_of(const struct tracker *t, const char *key, 
 	return p;
 }
 
-static void grow(struct tracker *t)
+/* Rehashes into n buckets (a power of two). */
+static void resize(struct tracker *t, size_t n)
 {
-	size_t n = t->nbuckets ? t->nbuckets * 2 : 64;
 	struct tracker_entry **b = calloc(n, sizeof(*b));
 	if (!b)
 		abort(); /* out of memory: nothing sensible left to do */
@@ -74,6 +74,21 @@ static void grow(struct tracker *t)
 	free(t->buckets);
 	t->buckets = b;
 	t->nbuckets = n;
+}
+
+static void grow(struct tracker *t)
+{
+	resize(t, t->nbuckets ? t->nbuckets * 2 : 64);
+}
+
+/* After a GC emptied most of a large table, give the bucket array back. */
+static void shrink(struct tracker *t)
+{
+	size_t n = t->nbuckets;
+	while (n > 64 && t->count < n / 8)
+		n /= 2;
+	if (n != t->nbuckets)
+		resize(t, n);
 }
 
 static struct tracker_entry *get_or_create(struct tracker *t, const char *key, size_t len)
@@ -119,6 +134,7 @@ static void gc(struct tracker *t)
 			t->count--;
 		}
 	}
+	shrink(t);
 }
 
 void tracker_advance_cycle(struct tracker *t)

@@ -233,11 +233,22 @@ X.SUSPENSION_OUTCOMES = {
 }
 X.SUSPENSION_FAIL = { "failed", "timed_out_fail", "ended_failure" }
 
+-- The waitpoint named by the core, if it exists and belongs to this
+-- execution: a bogus or foreign id must neither create stray hashes nor close
+-- another execution's live waitpoint.
+local function owns_waitpoint(keys, core)
+  if not C.is_set(core.current_waitpoint_id) or redis.call("EXISTS", keys[3]) == 0 then
+    return false
+  end
+  local owner = redis.call("HGET", keys[3], "execution_id")
+  return not C.is_set(owner) or owner == C.eid_from_core_key(keys[1])
+end
+
 -- Close the waitpoint, its condition and the suspension record. The waitpoint
--- hashes are written only when the core names a waitpoint (no stray "ff:wp:T:").
+-- hashes are written only for a waitpoint the execution owns (owns_waitpoint).
 function X.close_suspension(keys, core, now, reason)
   local t = C.ms_text(now)
-  if C.is_set(core.current_waitpoint_id) then
+  if owns_waitpoint(keys, core) then
     redis.call("HSET", keys[3], "state", "closed", "closed_at", t, "close_reason", reason)
     redis.call("HSET", keys[4], "closed", "1", "closed_at", t, "closed_reason", reason)
   end

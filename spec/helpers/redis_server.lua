@@ -1,5 +1,10 @@
 -- Starts a private redis-server for a spec file: a free port on 127.0.0.1,
 -- a scratch directory under /tmp, no persistence unless asked. Stopped by :stop().
+--
+-- opts: port, aof (appendonly yes), fsync ("always" | "everysec" | "no"),
+-- maxmemory (e.g. "2mb", with noeviction), password (requirepass), args
+-- (extra redis-server arguments). srv:kill(sig) signals the server process,
+-- srv:restart() starts it again on the same port and directory (AOF reloaded).
 local M = {}
 
 local function sh(cmd)
@@ -21,6 +26,11 @@ function M.start(opts)
     os.remove(dir)
     assert(sh("mkdir -p " .. dir))
     local extra = opts.args or ""
+    if opts.fsync then extra = extra .. " --appendfsync " .. opts.fsync end
+    if opts.maxmemory then
+      extra = extra .. " --maxmemory " .. opts.maxmemory .. " --maxmemory-policy noeviction"
+    end
+    if opts.password then extra = extra .. " --requirepass " .. opts.password end
     local cmd = string.format(
       "redis-server --port %d --bind 127.0.0.1 --dir %s --daemonize yes --pidfile %s/redis.pid "
         .. "--logfile %s/redis.log --save '' --appendonly %s %s",
@@ -28,9 +38,14 @@ function M.start(opts)
     if sh(cmd .. " >/dev/null 2>&1") then
       for _ = 1, 100 do
         if sh(string.format("redis-cli -p %d ping >/dev/null 2>&1", port)) then
-          local srv = { port = port, dir = dir, url = "redis://127.0.0.1:" .. port }
+          local srv = { port = port, dir = dir, url = "redis://127.0.0.1:" .. port,
+                        cmd = cmd, password = opts.password }
+          if opts.password then
+            srv.url = ("redis://:%s@127.0.0.1:%d"):format(opts.password, port)
+          end
           function srv:cli(args)
-            local p = io.popen(string.format("redis-cli -p %d %s 2>&1", self.port, args))
+            local auth = self.password and ("--no-auth-warning -a " .. self.password .. " ") or ""
+            local p = io.popen(string.format("redis-cli -p %d %s%s 2>&1", self.port, auth, args))
             local out = p:read("*a")
             p:close()
             return out
@@ -42,9 +57,31 @@ function M.start(opts)
             f:close()
             return pid
           end
+          -- Sends a signal (e.g. "KILL", "STOP", "CONT") to the server process.
+          function srv:kill(sig)
+            local pid = self:pid()
+            return pid ~= nil and sh(("kill -%s %d 2>/dev/null"):format(sig or "TERM", pid))
+          end
+          -- Starts the server again after a kill (same port, dir, options);
+          -- waits until it answers PING (it may reply LOADING first).
+          function srv:restart(timeout)
+            os.remove(self.dir .. "/redis.pid")
+            if not sh(self.cmd .. " >/dev/null 2>&1") then return false end
+            local auth = self.password and ("--no-auth-warning -a " .. self.password .. " ") or ""
+            for _ = 1, (timeout or 10) * 20 do
+              local p = io.popen(("redis-cli -p %d %sping 2>&1"):format(self.port, auth))
+              local out = p:read("*a")
+              p:close()
+              if out:find("PONG", 1, true) then return true end
+              sh("sleep 0.05")
+            end
+            return false
+          end
           function srv:stop()
             local pid = self:pid()
-            sh(string.format("redis-cli -p %d shutdown nosave >/dev/null 2>&1", self.port))
+            if pid then sh("kill -CONT " .. pid .. " 2>/dev/null") end
+            sh(string.format("redis-cli -p %d %sshutdown nosave >/dev/null 2>&1", self.port,
+              self.password and ("--no-auth-warning -a " .. self.password .. " ") or ""))
             if pid then sh("kill -9 " .. pid .. " 2>/dev/null") end
             sh("rm -rf " .. self.dir)
           end

@@ -1,0 +1,123 @@
+-- Case 7: leaks. bin/scanhost runs under valgrind (memcheck, no
+-- suppressions) through a daemon session that exercises every fault path
+-- (drain, reloads with broken and valid scripts, a runaway scan, Redis
+-- killed and restarted, a stall past command_timeout, the function library
+-- flushed, SIGTERM), then --once, --check and the error exits. Every run must
+-- end with zero memcheck errors and zero definitely/indirectly lost bytes.
+-- The C unit tests (ASan + LeakSanitizer) must pass leak-free as well; the
+-- tracker's bound under 100,000 failing items is tests/unit/test_tracker_bounded.c.
+local FX = require "tests.faults.helpers.fx"
+local P = FX.P
+
+local VG = "valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 "
+  .. "--log-file=%s"
+
+local COUNTER = [[
+return { name = "counter", family = "execution", interval = 0.1,
+  scan = function(ctx, p) local ok = ctx.redis:call("INCR", "leak:n") return ok and 1 or 0, ok and 0 or 1 end }
+]]
+
+local function verdict(path)
+  local s = P.read(path) or ""
+  local errors = tonumber(s:match("ERROR SUMMARY: (%d+) errors")) or -1
+  local definite = s:match("definitely lost: ([%d,]+) bytes") or "0"
+  local indirect = s:match("indirectly lost: ([%d,]+) bytes") or "0"
+  return errors, definite:gsub(",", ""), indirect:gsub(",", ""), s
+end
+
+describe("fault 7: leaks", function()
+  local srv, dir, proc
+
+  before_each(function()
+    srv = FX.RS.start({ aof = true })
+    dir = P.tmpdir()
+  end)
+
+  after_each(function()
+    if proc then proc:stop() end
+    FX.keep_log(proc, "leaks")
+    proc = nil
+    if srv then srv:stop() end
+    P.sh("rm -rf " .. dir)
+  end)
+
+  it("the daemon under valgrind through every fault path: 0 errors, 0 bytes lost", function()
+    assert.truthy(P.sh("command -v valgrind >/dev/null"), "valgrind is not installed")
+    local now = FX.server_ms(srv)
+    FX.seed_delayed(srv, 4, 50, function(n, i) return now + 200 * i end, dir)
+    local sdir = dir .. "/scanners"
+    FX.copy_scanners({ "delayed_promoter", "lease_expiry" }, sdir)
+    P.write(sdir .. "/counter.lua", COUNTER)
+    P.write(sdir .. "/spin.lua", [[
+return { name = "spin", family = "execution", interval = 0.5,
+  scan = function(ctx, p) ctx.redis:call("PING") while true do end end }
+]])
+    local conf = FX.config(dir, [[
+  command_timeout = 1, connect_timeout = 3, scan_timeout = 1,
+  scanners = { delayed_promoter = { interval = 0.2 } },
+]])
+    local vlog = dir .. "/vg-daemon.txt"
+    proc = P.start(dir, ("-c %s --scanners %s --redis %s --partitions 4"):format(conf, sdir, srv.url),
+      VG:format(vlog))
+    assert.truthy(proc:wait_log("connected to redis at", 30))
+    assert.truthy(proc:wait_log("runaway script", 30))
+    -- reloads: broken, then valid
+    P.write(sdir .. "/counter.lua", "return { name = 'counter', scan = function( end }")
+    proc:signal("USR1")
+    assert.truthy(proc:wait_log("failed to load", 20))
+    P.write(sdir .. "/counter.lua", COUNTER .. "\n-- v2\n")
+    P.write(sdir .. "/spin.lua", COUNTER:gsub("counter", "spin"))
+    proc:signal("USR1")
+    assert.truthy(P.wait_for(function() return proc:count("SIGUSR1: reloading") >= 2 end, 20))
+    -- Redis killed and restarted
+    srv:kill("KILL")
+    assert.truthy(P.wait_for(function() return not FX.alive(srv:pid()) end, 5))
+    assert.is_true(srv:restart(20))
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 2 end, 30))
+    -- a stall past command_timeout
+    srv:kill("STOP")
+    P.sleep(2.5)
+    srv:kill("CONT")
+    assert.truthy(proc:wait_log("timed out", 20))
+    -- the function library flushed
+    srv:cli("FUNCTION FLUSH")
+    assert.truthy(P.wait_for(function() return srv:cli("FUNCTION LIST"):find("ff_promote_delayed", 1, true) end, 30))
+    assert.truthy(P.wait_for(function() return FX.delayed_done(srv, 4, 50) == 200 end, 40))
+    assert.are.equal(0, FX.term(proc, 60))
+    local errors, definite, indirect, text = verdict(vlog)
+    assert.are.same({ 0, "0", "0" }, { errors, definite, indirect }, text)
+    -- short runs: --once, --check, and the error exits
+    local runs = {
+      { ("--once -c %s --scanners %s --redis %s --partitions 4"):format(conf, sdir, srv.url), 0 },
+      { ("--check -c %s --scanners %s"):format(conf, sdir), 0 },
+      { ("--check --partitions 0 --scanners %s"):format(sdir), 2 },
+      { ("--once --scanners %s --redis redis://127.0.0.1:1"):format(sdir), 1 },
+      { ("--once --scanners %s --redis 'redis://:pw@127.0.0.1:bad'"):format(sdir), 2 },
+    }
+    for i, r in ipairs(runs) do
+      local path = ("%s/vg-%d.txt"):format(dir, i)
+      local rc = P.run(r[1], VG:format(path))
+      assert.are.equal(r[2], rc, r[1])
+      local e, d, ind, t = verdict(path)
+      assert.are.same({ 0, "0", "0" }, { e, d, ind }, r[1] .. "\n" .. t)
+    end
+    print(("# fault 7: valgrind runs=%d, memcheck errors=0, definitely lost=0, indirectly lost=0"):format(#runs + 1))
+  end)
+
+  it("the C unit tests pass under ASan with LeakSanitizer and no leak", function()
+    local p = io.popen("ls build/unit/test_* 2>/dev/null")
+    local n = 0
+    for bin in p:lines() do
+      local h = io.popen(bin .. " 2>&1; echo rc=$?")
+      local out = h:read("*a")
+      h:close()
+      local rc = tonumber(out:match("rc=(%d+)%s*$"))
+      assert.are.equal(0, rc, bin .. "\n" .. out)
+      assert.is_nil(out:find("LeakSanitizer", 1, true), bin .. "\n" .. out)
+      n = n + 1
+    end
+    p:close()
+    assert.is_true(n >= 5, "unit binaries missing (make unit)")
+    print(("# fault 7: %d unit binaries under ASan/LSan, 0 leaks"):format(n))
+  end)
+end)
