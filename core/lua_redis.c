@@ -20,7 +20,7 @@
 #include "script.h"
 
 #define REDIS_MT "scanhost.redis"
-#define MAX_ARGS 4096
+#define MAX_ARGS 1000000 /* a sanity bound; buffers are sized to each call */
 
 /* One request from a task: a single command or a whole pipeline. */
 struct lreq {
@@ -37,13 +37,28 @@ struct lreq {
 	} slots[];
 };
 
-/* A flat argv built from Lua values; strings point into the Lua stack,
- * which stays put until the command is formatted (hiredis copies). */
+/* A flat argv built from Lua values, allocated as a userdata on the Lua
+ * stack: an argument error raised half-way leaks nothing. The strings point
+ * into the Lua stack, which stays put until the command is formatted
+ * (hiredis copies it). */
 struct argv_buf {
-	int argc;
-	const char *argv[MAX_ARGS];
-	size_t len[MAX_ARGS];
+	int argc, cap;
+	const char **argv;
+	size_t *len;
 };
+
+static struct argv_buf *new_argv(lua_State *L, int cap)
+{
+	if (cap > MAX_ARGS)
+		luaL_error(L, "scanhost: too many arguments (max %d)", MAX_ARGS);
+	struct argv_buf *b =
+		lua_newuserdata(L, sizeof(*b) + (size_t)cap * (sizeof(char *) + sizeof(size_t)));
+	b->argc = 0;
+	b->cap = cap;
+	b->argv = (const char **)(b + 1);
+	b->len = (size_t *)(b->argv + cap);
+	return b;
+}
 
 static struct script *check_handle(lua_State *L)
 {
@@ -56,8 +71,8 @@ static struct script *check_handle(lua_State *L)
 /* Integral numbers go out as integers: 1713600000000, never 1.7136e+12. */
 static void add_arg(lua_State *L, struct argv_buf *b, int idx, const char *what)
 {
-	if (b->argc >= MAX_ARGS)
-		luaL_error(L, "scanhost: too many arguments (max %d)", MAX_ARGS);
+	if (b->argc >= b->cap)
+		luaL_error(L, "scanhost: too many arguments (max %d)", b->cap);
 	int t = lua_type(L, idx);
 	if (t == LUA_TNUMBER) {
 		lua_Number v = lua_tonumber(L, idx);
@@ -239,28 +254,29 @@ static int fail_now(lua_State *L, const char *err)
 	return 2;
 }
 
-static int lredis_call(lua_State *L)
+/* Sends one command and yields for its reply (or returns nil, err now). */
+static int send_and_wait(lua_State *L, struct task *t, struct argv_buf *b)
 {
-	struct script *s = check_handle(L);
-	struct task *t = task_current(L, s);
-	luaL_checkstring(L, 2);
-	struct argv_buf *b = malloc(sizeof(*b));
-	if (!b)
-		return luaL_error(L, "scanhost: out of memory");
-	b->argc = 0;
-	int top = lua_gettop(L);
-	for (int i = 2; i <= top; i++)
-		add_arg(L, b, i, "command arguments");
 	struct lreq *q = new_request(L, t, 1, false);
 	char err[160];
-	int ok = send_one(q, 0, b, err, sizeof(err));
-	free(b);
-	if (!ok) {
+	if (!send_one(q, 0, b, err, sizeof(err))) {
 		free(q);
 		return fail_now(L, err);
 	}
 	lua_settop(L, 0); /* the coroutine's stack will receive the reply */
 	return wait_for(L, q);
+}
+
+static int lredis_call(lua_State *L)
+{
+	struct script *s = check_handle(L);
+	struct task *t = task_current(L, s);
+	luaL_checkstring(L, 2);
+	int top = lua_gettop(L);
+	struct argv_buf *b = new_argv(L, top - 1);
+	for (int i = 2; i <= top; i++)
+		add_arg(L, b, i, "command arguments");
+	return send_and_wait(L, t, b);
 }
 
 static int lredis_fcall(lua_State *L)
@@ -272,27 +288,17 @@ static int lredis_fcall(lua_State *L)
 	if (!lua_isnoneornil(L, 4))
 		luaL_checktype(L, 4, LUA_TTABLE);
 	lua_settop(L, 4);
-	struct argv_buf *b = malloc(sizeof(*b));
-	if (!b)
-		return luaL_error(L, "scanhost: out of memory");
-	b->argc = 0;
+	int nkeys = (int)lua_objlen(L, 3);
+	int nargs = lua_istable(L, 4) ? (int)lua_objlen(L, 4) : 0;
+	struct argv_buf *b = new_argv(L, 3 + nkeys + nargs);
 	lua_pushliteral(L, "FCALL");
 	add_arg(L, b, lua_gettop(L), "fcall");
 	add_arg(L, b, 2, "the function name");
-	lua_pushinteger(L, (lua_Integer)lua_objlen(L, 3));
+	lua_pushinteger(L, nkeys);
 	add_arg(L, b, lua_gettop(L), "fcall");
 	add_array(L, b, 3, "keys");
 	add_array(L, b, 4, "args");
-	struct lreq *q = new_request(L, t, 1, false);
-	char err[160];
-	int ok = send_one(q, 0, b, err, sizeof(err));
-	free(b);
-	if (!ok) {
-		free(q);
-		return fail_now(L, err);
-	}
-	lua_settop(L, 0);
-	return wait_for(L, q);
+	return send_and_wait(L, t, b);
 }
 
 /* results, nerrors = redis:pipeline(cmds): every command is written before
@@ -315,21 +321,29 @@ static int lredis_pipeline(lua_State *L)
 		lua_pushinteger(L, 0);
 		return 2;
 	}
+	/* arguments are checked before anything is sent or allocated in C */
+	for (int i = 1; i <= n; i++) {
+		lua_rawgeti(L, 2, i);
+		int len = (int)lua_objlen(L, -1);
+		for (int j = 1; j <= len; j++) {
+			lua_rawgeti(L, -1, j);
+			int ty = lua_type(L, -1);
+			if (ty != LUA_TSTRING && ty != LUA_TNUMBER)
+				return luaL_error(L, "scanhost: pipeline command %d argument %d must be a "
+				                     "string or a number, got %s", i, j, lua_typename(L, ty));
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
 	struct lreq *q = new_request(L, t, n, true);
 	lua_pushvalue(L, -1);
 	q->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	struct argv_buf *b = malloc(sizeof(*b));
-	if (!b) {
-		luaL_unref(L, LUA_REGISTRYINDEX, q->results_ref);
-		free(q);
-		return luaL_error(L, "scanhost: out of memory");
-	}
 	char err[160];
 	int sent = 0;
 	for (int i = 1; i <= n; i++) {
 		int base = lua_gettop(L);
-		b->argc = 0;
 		lua_rawgeti(L, 2, i);
+		struct argv_buf *b = new_argv(L, (int)lua_objlen(L, -1));
 		add_array(L, b, base + 1, "pipeline command arguments");
 		if (send_one(q, i - 1, b, err, sizeof(err))) {
 			sent++;
@@ -342,7 +356,6 @@ static int lredis_pipeline(lua_State *L)
 		}
 		lua_settop(L, base);
 	}
-	free(b);
 	q->remaining = sent;
 	if (sent == 0) {
 		int nerr = q->nerrors;

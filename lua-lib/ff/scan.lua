@@ -43,12 +43,22 @@ end
 
 -- account(ctx, acc, item, reply, err): count one item's outcome, feed the
 -- tracker and log (warn on error, debug on skip).
+-- Transport failures (the host logs the lost connection once) are logged per
+-- item at debug only: a Redis restart must not flood the log with one warning
+-- per queued item. They still count as errors and feed the tracker.
+local function transport_error(reply, detail)
+  if reply ~= nil and not (type(reply) == "table" and reply.err) then return false end
+  return detail:find("not connected to redis", 1, true) or detail:find("connection lost", 1, true)
+    or detail:find("timeout: no reply", 1, true) or detail:find("shutting down", 1, true)
+end
+
 function M.account(ctx, acc, item, reply, err)
   local kind, detail = M.classify(reply, err)
   if kind == "error" then
     acc.errors = acc.errors + 1
     ctx.failures:record_failure(item)
-    ctx.log:warn("item failed", { item = item, error = detail })
+    local level = transport_error(reply, detail) and "debug" or "warn"
+    ctx.log[level](ctx.log, "item failed", { item = item, error = detail })
     return kind
   end
   ctx.failures:record_success(item)

@@ -12,7 +12,7 @@ local KILLS = FX.pick(3, 10)
 local NP = FX.pick(30, 50)         -- partitions
 local PER = math.floor(TOTAL / NP) -- items per partition (odd i: lease, even i: delayed)
 local LEASE, DELAYED = NP * math.ceil(PER / 2), NP * math.floor(PER / 2)
-local SPREAD = FX.pick(9000, 30000) -- ms over which items become due
+local SPREAD = FX.pick(9000, 60000) -- ms over which items become due (long: room for 10 AOF reloads)
 
 -- Server-side census: lease_ok, lease_bad, extra history entries,
 -- delayed_ok, delayed_bad, items not yet due-and-done.

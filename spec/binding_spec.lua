@@ -1,0 +1,70 @@
+-- ctx.redis through the host's real bindings: the two error channels, reply
+-- conversion end to end, argument formatting and the yield rules.
+local T = require "scanhost_test"
+
+describe("ctx.redis bindings", function()
+  local srv, h
+  setup(function()
+    srv = require("spec.helpers.redis_server").start()
+    h = T.new({ redis = srv.url, functions = "/nonexistent" })
+  end)
+  teardown(function()
+    h:close()
+    srv:stop()
+  end)
+
+  it("returns Redis errors as nil, err and raises on misuse", function()
+    local r, err = h:call("INCR", "k", "extra")
+    assert.is_nil(r)
+    assert.matches("wrong number of arguments", err)
+    local ok, msg = pcall(h.call, h, "SET", {}, "x")
+    assert.is_false(ok)
+    assert.matches("command arguments must be strings or numbers, got table", msg)
+    ok, msg = pcall(h.pipeline, h, { { "SET", "a", "1" }, { "SET", true } })
+    assert.is_false(ok)
+    assert.matches("pipeline command 2 argument 2 must be a string or a number", msg)
+    assert.is_false(h:call("EXISTS", "a") == 1) -- nothing of the bad pipeline was sent
+  end)
+
+  it("converts replies faithfully", function()
+    h:call("RPUSH", "l", "x", "y")
+    assert.same({ "x", "y" }, h:call("LRANGE", "l", 0, -1))
+    assert.equal(false, h:call("GET", "missing"))
+    h:call("SET", "s", "x")
+    assert.same({ "x", false }, h:call("MGET", "s", "missing")) -- nil elements stay in place
+    assert.equal(2 ^ 53, h:call("INCRBY", "n", 2 ^ 53))
+    assert.equal("9223372036854775807", h:call("INCRBY", "big", "9223372036854775807"))
+    assert.equal("OK", h:call("SET", "ms", 1713600000000))
+    assert.equal("1713600000000", h:call("GET", "ms")) -- integral numbers go out as integers
+    local res, nerr = h:pipeline({ { "SET", "p", "1" }, { "INCR", "l" }, { "GET", "p" } })
+    assert.equal(1, nerr)
+    assert.equal("OK", res[1])
+    assert.matches("WRONGTYPE", res[2].err)
+    assert.equal("1", res[3])
+    local nested = h:call("EVAL", "return {1, {2, false}, redis.error_reply('E1')}", 0)
+    assert.equal(1, nested[1])
+    assert.same({ 2, false }, nested[2]) -- the server's nil element arrives as false
+    assert.equal("ERR E1", nested[3].err) -- Redis prefixes a bare error_reply with ERR
+  end)
+
+  it("only yields from the scan's own coroutine", function()
+    local ok, msg = h:run(function(ctx)
+      local co = coroutine.create(function() return ctx.redis:call("PING") end)
+      return coroutine.resume(co)
+    end)
+    assert.is_false(ok)
+    assert.matches("only allowed from the scanner's own coroutine", msg)
+    local ok2, msg2 = pcall(h.run, h, function() coroutine.yield() end)
+    assert.is_false(ok2)
+    assert.matches("yielded without a pending request", msg2)
+    assert.equal("PONG", h:call("PING")) -- and the host goes on
+  end)
+
+  it("gives server time and partition tags", function()
+    local now, tag, tag9 = h:run(function(ctx) return ctx:now_ms(), ctx.tag, ctx:tag_for(9) end)
+    local t = h:call("TIME")
+    assert.is_true(math.abs(now - (t[1] * 1000 + math.floor(t[2] / 1000))) < 1000)
+    assert.equal("{fp:0}", tag)
+    assert.equal("{fp:9}", tag9)
+  end)
+end)
