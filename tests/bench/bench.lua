@@ -1,13 +1,19 @@
 -- make bench (issue 5): drain and idle-cycle benchmarks, measured side by side
 -- in one run on one private redis-server. Run from the repo root after `make`
 -- (tests/bench/run does both). Environment: BENCH_ITEMS (default 100000),
--- BENCH_REPS (runs per figure, default 3; every figure is the median).
+-- BENCH_REPS (runs per figure, default 3; every figure is the median),
+-- BENCH_ONLY (comma list of the scenario names below; default all),
+-- BENCH_LAT_ITEMS (default 10000), BENCH_LAT_DELAY_MS (default 0.5 each way).
 --
---   1. drain N expired leases over 256 partitions with lease_expiry;
---   2. drain N due delayed executions with delayed_promoter;
---   3. an idle cycle of all 14 stock scanners over 256 partitions.
+--   1. lease_expiry: drain N expired leases over 256 partitions;
+--   2. delayed_promoter: drain N due delayed executions;
+--   3. idle: an idle cycle of all 14 stock scanners over 256 partitions;
+--   4. latency: 2 and 1 again with BENCH_LAT_ITEMS items, every measured
+--      client going through build/bench/delayproxy (a userspace stand-in for
+--      `tc netem`: each chunk delayed 0.5 ms each way, so 1 ms added RTT);
+--      seeding and admin commands go to Redis directly.
 --
--- For 1 and 2, each row drains the same freshly seeded workload:
+-- For 1, 2 and 4, each row drains the same freshly seeded workload:
 --   scanhost (batch)     stock scanner, scanhost's library: batch FCALLs;
 --   scanhost (pipelined) stock scanner, the per-item functions loaded under
 --                        the name "flowfabric" (a stand-in for FlowFabric's
@@ -39,6 +45,12 @@ int clock_gettime(int clk, struct bench_timespec *ts);
 
 local N = tonumber(os.getenv("BENCH_ITEMS") or "") or 100000
 local REPS = tonumber(os.getenv("BENCH_REPS") or "") or 3
+local LAT_N = tonumber(os.getenv("BENCH_LAT_ITEMS") or "") or 10000
+local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
+local ONLY = {}
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency"):gmatch("[%w_]+") do
+  ONLY[name] = true
+end
 local P = 256
 local PIPE = 10000 -- commands per pipeline for seeding and the ceiling
 local BATCH = 500  -- items per batch FCALL in the batch ceiling
@@ -120,10 +132,11 @@ end
 
 -- ------------------------------------------------------------------ hosts
 
-local srv, admin
+local srv, admin, proxy
+local LINK -- URL the measured clients use (nil: redis-server directly)
 
 local function host(o)
-  local cfg = { redis = srv.url, partitions = P, budget_partitions = 32, quota_partitions = 32,
+  local cfg = { redis = LINK or srv.url, partitions = P, budget_partitions = 32, quota_partitions = 32,
     lanes = { "default" }, scanners = "scanners", functions = "lua-lib/functions",
     log_level = "error",
     -- Each test host has its own loop, whose clock only advances while it
@@ -160,6 +173,41 @@ local function library_source(name, with_batch)
     end
   end
   return table.concat(parts)
+end
+
+-- The delay proxy in front of srv (build/bench/delayproxy, built by
+-- tests/bench/run); stop() kills it by its pid.
+local function start_proxy(delay_ms)
+  local bin = "build/bench/delayproxy"
+  assert(io.open(bin), bin .. " is missing: run tests/bench/run (it builds it)"):close()
+  local port = free_port()
+  local pid = sh(string.format("%s --listen %d --upstream 127.0.0.1:%d --delay-ms %s >%s/proxy.log 2>&1 & echo $!",
+    bin, port, srv.port, tostring(delay_ms), srv.dir))
+  assert(pid:match("^%d+$"), "delayproxy did not start")
+  local p = { port = port, pid = pid, url = "redis://127.0.0.1:" .. port }
+  function p.stop() os.execute("kill " .. pid .. " 2>/dev/null") end
+  for _ = 1, 100 do
+    if sh("redis-cli -p " .. port .. " ping") == "PONG" then return p end
+    os.execute("sleep 0.05")
+  end
+  p.stop()
+  error("delayproxy is not answering on port " .. port)
+end
+
+-- rtt_ms(url, n) -> mean, median round trip of n sequential PINGs through
+-- the host's client (after 20 warm-up PINGs), in ms.
+local function rtt_ms(url, n)
+  local h = host({ redis = url })
+  for _ = 1, 20 do assert(h:call("PING") == "PONG") end
+  local ts, t0 = {}, clock()
+  for i = 1, n do
+    local t = clock()
+    assert(h:call("PING") == "PONG")
+    ts[i] = (clock() - t) * 1000
+  end
+  local mean = (clock() - t0) / n * 1000
+  h:close()
+  return mean, median(ts)
 end
 
 local function use_library(name)
@@ -219,12 +267,13 @@ local function run_scanhost(name, lib)
   seed(name)
   local h = host({ scanner_config = { [name] = { drain_budget = 1e6 } } })
   assert(h:load_library() == lib)
-  local t0 = clock()
+  local rt0, t0 = h:round_trips(), clock()
   local p, e = h:once(name)
   local dt = clock() - t0
+  local rt = h:round_trips() - rt0
   h:close()
   assert(p == N and e == 0, string.format("%s/%s: processed %d, errors %d", name, lib, p, e))
-  return dt
+  return dt, rt
 end
 
 -- The 0.1.1 pattern: one cycle (50 items on each of the 256 partitions).
@@ -233,12 +282,13 @@ local function run_baseline(name)
   seed(name)
   local h = host({ scanners = "tests/bench/scanners", scanner_config = { ff011_baseline = { mode = name } } })
   h:load_library()
-  local t0 = clock()
+  local rt0, t0 = h:round_trips(), clock()
   local p, e = h:once("ff011_baseline")
   local dt = clock() - t0
+  local rt = h:round_trips() - rt0
   h:close()
   assert(p == math.min(N, 50 * P) and e == 0, "baseline: processed " .. p .. ", errors " .. e)
-  return p, dt
+  return p, dt, rt
 end
 
 -- ceiling_cmds(name, batched) -> the FCALLs for every seeded item.
@@ -289,13 +339,17 @@ local function run_ceiling(name, batched)
   return dt
 end
 
-local function drain_scenario(name, interval)
+-- drain_scenario(name, interval, link): link = { title, rtt } for a run
+-- through the delay proxy (LINK set by the caller), nil on loopback.
+local function drain_scenario(name, interval, link)
   local m = reps(function()
-    local bp, bdt = run_baseline(name)
+    local bp, bdt, brt = run_baseline(name)
+    local bt, bt_rt = run_scanhost(name, "scanhost")
+    local pt, pt_rt = run_scanhost(name, "flowfabric")
     return {
-      batch = N / run_scanhost(name, "scanhost"),
-      piped = N / run_scanhost(name, "flowfabric"),
-      base = bp / bdt, base_cycle = bdt,
+      batch = N / bt, batch_rt = bt_rt,
+      piped = N / pt, piped_rt = pt_rt,
+      base = bp / bdt, base_cycle = bdt, base_rt = brt,
       ceil = N / run_ceiling(name, false),
       ceil_b = N / run_ceiling(name, true),
     }
@@ -304,7 +358,8 @@ local function drain_scenario(name, interval)
   -- `interval` seconds (or when the previous one ends, if it is longer).
   local cycles = math.ceil(N / (50 * P))
   local base_drain = (cycles - 1) * math.max(interval, m.base_cycle) + m.base_cycle
-  print(string.format("\n## Scenario: " .. SCEN[name].title .. ", median of %d runs\n", thousands(N), REPS))
+  print(string.format("\n## Scenario: " .. SCEN[name].title .. "%s, median of %d runs\n", thousands(N),
+    link and link.title or "", REPS))
   print("| run | items/s | drain time | / ceiling | / baseline |")
   print("|---|---:|---:|---:|---:|")
   local function row(label, rate, drain)
@@ -316,6 +371,19 @@ local function drain_scenario(name, interval)
   row("baseline: FlowFabric 0.1.1 pattern", m.base, base_drain)
   row("ceiling: per-item FCALLs pipelined", m.ceil)
   row("ceiling: batch FCALLs pipelined (reference)", m.ceil_b)
+  if link then
+    print(string.format("\nbaseline drain time: %s (0.1.1 takes up to 12,800 items per cycle).",
+      cycles == 1 and "one cycle, measured" or (cycles .. " cycles, projected from one")))
+    print(string.format("round trips per drain (counted by the client; each waits one RTT, ~%.2f ms here): "
+      .. "baseline %s (one cycle: TIME and ZRANGEBYSCORE per partition, one FCALL per item) = %.1f s of "
+      .. "waiting; scanhost %s (batch) / %s (per-item) = %.2f s / %.2f s; ceiling %d.",
+      link.rtt, thousands(m.base_rt), m.base_rt * link.rtt / 1000, thousands(m.batch_rt),
+      thousands(m.piped_rt), m.batch_rt * link.rtt / 1000, m.piped_rt * link.rtt / 1000, math.ceil(N / PIPE)))
+    print(string.format("ratios: drain time baseline / scanhost %.1f× (batch), %.1f× (per-item); "
+      .. "scanhost / ceiling %.2f (batch), %.2f (per-item)", base_drain / (N / m.batch),
+      base_drain / (N / m.piped), m.batch / m.ceil, m.piped / m.ceil))
+    return m
+  end
   print(string.format("\nbaseline drain time: %d cycles of 12,800 items, one every max(%.2g s interval, "
     .. "%.2f s cycle)%s.", cycles, interval, m.base_cycle,
     name == "lease_expiry" and "; in fact 0.1.1 stalls after the first cycle, re-reading its own "
@@ -399,24 +467,58 @@ local function idle_scenario()
     .. "(max resident, median; target <= 10 MB)", median(rss) / 1024))
 end
 
+-- ---------------------------------------------------------------- latency
+
+-- Scenario 4: scenarios 2 and 1 with LAT_N items, every measured client
+-- (scanhost, baseline, ceiling) connected through the delay proxy.
+local function latency_scenario()
+  proxy = start_proxy(LAT_DELAY_MS)
+  local direct, direct_med = rtt_ms(srv.url, 200)
+  local linked, linked_med = rtt_ms(proxy.url, 200)
+  print(string.format("\n## Latency: a %.2g ms RTT link (tests/bench/delayproxy.c, %.2g ms each way)\n",
+    2 * LAT_DELAY_MS, LAT_DELAY_MS))
+  print(string.format("`tc qdisc ... netem` is unavailable here (no sch_netem), so scanhost, the baseline and "
+    .. "the ceiling connect through a userspace proxy that holds every chunk %.2g ms in each direction. "
+    .. "Seeding goes to redis-server directly. Measured RTT (200 sequential PINGs through the host's "
+    .. "client): mean %.3f ms, median %.3f ms through the proxy; mean %.3f ms, median %.3f ms direct.",
+    LAT_DELAY_MS, linked, linked_med, direct, direct_med))
+  local saved_n = N
+  N, LINK = LAT_N, proxy.url
+  local title = " through a " .. string.format("%.2g", 2 * LAT_DELAY_MS) .. " ms RTT link"
+  local ok, err = pcall(function()
+    drain_scenario("delayed_promoter", 0.75, { title = title, rtt = linked_med })
+    drain_scenario("lease_expiry", 1.5, { title = title, rtt = linked_med })
+  end)
+  N, LINK = saved_n, nil
+  if ok then
+    local after, after_med = rtt_ms(proxy.url, 200)
+    print(string.format("\nRTT through the proxy after these runs: mean %.3f ms, median %.3f ms.", after, after_med))
+  end
+  proxy.stop()
+  proxy = nil
+  if not ok then error(err, 0) end
+end
+
 -- --------------------------------------------------------------------- main
 
 local function main()
   srv = start_server()
   admin = host()
   print("# scanhost bench (issue 5)\n")
-  print(string.format("machine: %s CPUs (nproc), %s; %s; items %s, runs per figure %d",
+  print(string.format("machine: %s CPUs (nproc), %s; %s; items %s (latency scenario: %s), runs per figure %d",
     sh("nproc"), sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'"),
-    sh("redis-server --version | cut -d' ' -f1-3"), thousands(N), REPS))
+    sh("redis-server --version | cut -d' ' -f1-3"), thousands(N), thousands(LAT_N), REPS))
   local t0 = clock()
-  drain_scenario("lease_expiry", 1.5)
-  drain_scenario("delayed_promoter", 0.75)
-  idle_scenario()
+  if ONLY.lease_expiry then drain_scenario("lease_expiry", 1.5) end
+  if ONLY.delayed_promoter then drain_scenario("delayed_promoter", 0.75) end
+  if ONLY.idle then idle_scenario() end
+  if ONLY.latency then latency_scenario() end
   print(string.format("\nbench time: %.0f s", clock() - t0))
 end
 
 local ok, err = xpcall(main, debug.traceback)
 if admin then admin:close() end
+if proxy then proxy.stop() end
 if srv then srv.stop() end
 if not ok then
   io.stderr:write(tostring(err), "\n")
