@@ -7,18 +7,12 @@ local keys = require "ff.keys"
 local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
 
-local function delayed_sets(ctx, tag)
-  local out = {}
-  for i, lane in ipairs(ctx.lanes) do out[i] = keys.lane(tag, lane, "delayed") end
-  return out
-end
-
 return {
   name = "delayed_promoter",
   family = "execution",
   interval = 0.75,
   defaults = scan.defaults(),
-  select = scan.select_due(delayed_sets),
+  select = scan.select_due(function(ctx, tag) return keys.lane_sets(tag, ctx.lanes, "delayed") end),
   scan = function(ctx, _, data)
     local now = data and data.now or scan.now(ctx)
     if not now then return 0, 1 end

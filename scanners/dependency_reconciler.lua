@@ -126,19 +126,13 @@ local function scan(ctx)
   return processed, errors
 end
 
--- lane_sets(ctx, tag, suffix) -> that lane set of every configured lane
--- (select(): a partition where all of them are absent needs no scan).
-local function lane_sets(ctx, tag, suffix)
-  local out = {}
-  for i, lane in ipairs(ctx.lanes) do out[i] = keys.lane(tag, lane, suffix) end
-  return out
-end
-
 return {
   name = "dependency_reconciler",
   family = "execution",
   interval = 15,
   defaults = { batch = 50, edges = 20 },
-  select = scan_util.select_nonempty(function(ctx, tag) return lane_sets(ctx, tag, "blocked:dependencies") end),
+  select = scan_util.select_nonempty(function(ctx, tag)
+    return keys.lane_sets(tag, ctx.lanes, "blocked:dependencies")
+  end),
   scan = scan,
 }

@@ -219,19 +219,13 @@ local function scan(ctx)
   return processed, errors
 end
 
--- lane_sets(ctx, tag, suffix) -> that lane set of every configured lane
--- (select(): a partition where all of them are absent needs no scan).
-local function lane_sets(ctx, tag, suffix)
-  local out = {}
-  for i, lane in ipairs(ctx.lanes) do out[i] = keys.lane(tag, lane, suffix) end
-  return out
-end
-
 return {
   name = "retention_trimmer",
   family = "execution",
   interval = 60,
   defaults = { batch = 20, scan = 200, retention_ms = 86400000, chunk = 500 },
-  select = scan_sel.select_nonempty(function(ctx, tag) return lane_sets(ctx, tag, "terminal") end),
+  select = scan_sel.select_nonempty(function(ctx, tag)
+    return keys.lane_sets(tag, ctx.lanes, "terminal")
+  end),
   scan = scan,
 }

@@ -265,20 +265,13 @@ local function scan(ctx)
   return processed, errors
 end
 
--- blocked_sets(ctx, tag) -> every blocked set scan() walks on that partition.
-local function blocked_sets(ctx, tag)
-  local out = {}
-  for _, lane in ipairs(ctx.lanes) do
-    for _, st in ipairs(SETS) do out[#out + 1] = keys.lane(tag, lane, st.suffix) end
-  end
-  return out
-end
-
 return {
   name = "unblock",
   family = "execution",
   interval = 5,
   defaults = { batch = 100 },
-  select = scan_util.select_nonempty(blocked_sets),
+  select = scan_util.select_nonempty(function(ctx, tag)
+    return keys.lane_sets(tag, ctx.lanes, SETS[1].suffix, SETS[2].suffix, SETS[3].suffix)
+  end),
   scan = scan,
 }

@@ -42,6 +42,16 @@ function M.attempt(tag, eid, idx, suffix)
   if suffix then k = k .. ":" .. suffix end
   return k
 end
+
+-- lane_sets(tag, lanes, suffix...) -> the lane-scoped keys with these suffixes
+-- for every lane (e.g. what a lane-scoped scanner's select() probes).
+function M.lane_sets(tag, lanes, ...)
+  local out = {}
+  for _, lane in ipairs(lanes) do
+    for i = 1, select("#", ...) do out[#out + 1] = M.lane(tag, lane, (select(i, ...))) end
+  end
+  return out
+end
 -- stream(tag, eid, idx): attempt output stream; stream_meta adds ":meta".
 function M.stream(tag, eid, idx) return join("ff:stream", tag, eid, idx) end
 function M.stream_meta(tag, eid, idx) return M.stream(tag, eid, idx) .. ":meta" end
