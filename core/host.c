@@ -104,16 +104,20 @@ static void op_scan(void *data, int partition)
 	task_start(s->active, partition, on_task_done, s);
 }
 
-static void on_select_done(void *data, uint32_t processed, uint32_t errors)
+static void on_select_done(void *data, uint32_t unused_processed, uint32_t unused_errors)
 {
-	(void)processed;
+	(void)unused_processed;
+	(void)unused_errors;
 	struct scanner *s = data;
 	struct script *sc = s->active;
-	bool ok = task_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK);
+	uint32_t processed, errors;
+	bool ok = task_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK,
+	                              &processed, &errors);
 	if (!ok && !sc->task.failed)
 		log_msg(LOG_ERROR, s->name, "select() must return a table of partition = data");
 	note_runaway(s);
-	runner_select_done(&s->runner, ok ? errors : errors + 1);
+	/* a failed select() is one error (logged with its traceback) */
+	runner_select_done(&s->runner, processed, ok ? errors : 1);
 	check_stopped(s->host);
 }
 
@@ -125,7 +129,7 @@ static void op_select(void *data, int first, int count)
 	s->wanted_first = first;
 	if (s->active->runaway) {
 		memset(s->wanted, 0, RUNNER_SELECT_CHUNK);
-		runner_select_done(&s->runner, 0);
+		runner_select_done(&s->runner, 0, 0);
 		return;
 	}
 	task_start_select(s->active, first, count, on_select_done, s);

@@ -86,10 +86,11 @@ static void next(struct runner *r)
 	}
 }
 
-void runner_select_done(struct runner *r, uint32_t errors)
+void runner_select_done(struct runner *r, uint32_t processed, uint32_t errors)
 {
 	if (r->state != RUNNER_SELECTING)
 		return;
+	r->current.processed += processed;
 	r->current.errors += errors;
 	if (r->in_scan)
 		r->done_in_scan = true;

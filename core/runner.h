@@ -72,8 +72,9 @@ void runner_start(struct runner *r);
 /* The armed timer fired. */
 void runner_wake(struct runner *r);
 void runner_partition_done(struct runner *r, uint32_t processed, uint32_t errors);
-/* The select() of the current chunk finished (errors: its own errors). */
-void runner_select_done(struct runner *r, uint32_t errors);
+/* The select() of the current chunk finished; processed/errors: work it did
+ * itself (a select() may already act on the items it found). */
+void runner_select_done(struct runner *r, uint32_t processed, uint32_t errors);
 /* Shutdown: a sleeping runner stops now, a scanning one after its partition. */
 void runner_stop(struct runner *r);
 

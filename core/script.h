@@ -122,9 +122,12 @@ void task_start_fn(struct script *s, int partition, task_done_fn done, void *dat
 bool task_busy(const struct script *s);
 bool script_has_select(const struct script *s);
 /* After a select task: turns its result into wanted[0..n) for partitions
- * first.. and keeps the table as scan()'s third argument. Returns false (and
- * wants everything) when select() failed or returned no table. */
-bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n);
+ * first.. and keeps the table as scan()'s third argument; select()'s optional
+ * second and third results (items it processed itself, its errors) go to
+ * processed/errors. Returns false (and wants everything) when select()
+ * failed or returned no table. */
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n,
+                         uint32_t *processed, uint32_t *errors);
 
 /* Runaway protection: scanner states run with the JIT off so that this
  * count hook fires; it aborts Lua code running past the armed deadline. */

@@ -235,16 +235,23 @@ bool script_has_select(const struct script *s)
 	return s->select_ref != LUA_NOREF;
 }
 
-bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n)
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n,
+                         uint32_t *processed, uint32_t *errors)
 {
 	lua_State *L = s->L;
 	struct task *t = &s->task;
 	luaL_unref(L, LUA_REGISTRYINDEX, s->selected_ref);
 	s->selected_ref = LUA_NOREF;
 	bool ok = !t->failed && t->nresults >= 1 && lua_istable(L, -t->nresults);
+	*processed = *errors = 0;
 	if (ok) {
 		lua_pushvalue(L, -t->nresults);
 		s->selected_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		/* optional 2nd and 3rd results: work select() did itself */
+		if (t->nresults >= 2)
+			*processed = count_result(L, -t->nresults + 1);
+		if (t->nresults >= 3)
+			*errors = count_result(L, -t->nresults + 2);
 	}
 	lua_pop(L, t->failed ? 1 : t->nresults);
 	if (ok)

@@ -72,7 +72,7 @@ static void sel(void *d, int first, int count)
 	select_calls[nselect][1] = count;
 	nselect++;
 	if (select_sync)
-		runner_select_done(f->r, 0);
+		runner_select_done(f->r, 5, 0);
 }
 
 static bool wanted(void *d, int p)
@@ -228,6 +228,7 @@ static void select_chunks(void)
 	CHECK(f.nscans == 200); /* only the wanted ones: 0, 3, ..., 597 */
 	CHECK(f.scans[1] == 3);
 	CHECK(f.last.partitions == 600); /* every partition was visited */
+	CHECK(f.last.processed == 3 * 5 + 200); /* select's own work + the scans */
 
 	/* asynchronous select, with shutdown requested between chunks */
 	setup(&f, &r, &c, 600, 1);
@@ -238,11 +239,11 @@ static void select_chunks(void)
 	select_sync = false;
 	runner_start(&r);
 	CHECK(nselect == 1 && f.nscans == 0 && r.state == RUNNER_SELECTING);
-	runner_select_done(&r, 2); /* select's own errors count */
+	runner_select_done(&r, 3, 2); /* select's own work counts */
 	CHECK(f.nscans == 86 && nselect == 2); /* 0..255 wanted, then the next select */
 	f.stopping = true;
-	runner_select_done(&r, 0);
-	CHECK(f.last_stopped && f.nscans == 86 && f.last.errors == 2);
+	runner_select_done(&r, 0, 0);
+	CHECK(f.last_stopped && f.nscans == 86 && f.last.errors == 2 && f.last.processed == 3 + 86);
 	select_sync = true;
 }
 
