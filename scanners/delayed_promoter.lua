@@ -7,21 +7,19 @@ local keys = require "ff.keys"
 local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
 
+local function targets(ctx, tag, now)
+  local out = {}
+  for i, lane in ipairs(ctx.lanes) do
+    out[i] = { index = keys.lane(tag, lane, "delayed"), op = ops.promote_delayed(lane, now) }
+  end
+  return out
+end
+
 return {
   name = "delayed_promoter",
   family = "execution",
   interval = 0.75,
   defaults = scan.defaults(),
-  select = scan.select_due(function(ctx, tag) return keys.lane_sets(tag, ctx.lanes, "delayed") end),
-  scan = function(ctx, _, data)
-    local now = data and data.now or scan.now(ctx)
-    if not now then return 0, 1 end
-    local acc = scan.new_acc()
-    for _, lane in ipairs(ctx.lanes) do
-      local index = keys.lane(ctx.tag, lane, "delayed")
-      scan.due_items(ctx, acc, { index = index, now = now, op = ops.promote_delayed(lane, now),
-        first = scan.first_page(data, index) })
-    end
-    return acc.processed, acc.errors
-  end,
+  select = scan.select_due(targets),
+  scan = scan.scan_due(targets),
 }

@@ -6,13 +6,15 @@ local keys = require "ff.keys"
 local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
 
+local function targets(_, tag)
+  return { { index = keys.lease_expiry(tag), op = ops.mark_lease_expired } }
+end
+
 return {
   name = "lease_expiry",
   family = "execution",
   interval = 1.5,
   defaults = scan.defaults(),
-  select = scan.select_due(function(_, tag) return { keys.lease_expiry(tag) } end),
-  scan = function(ctx, _, data)
-    return scan.run_due(ctx, { index = keys.lease_expiry(ctx.tag), op = ops.mark_lease_expired, data = data })
-  end,
+  select = scan.select_due(targets),
+  scan = scan.scan_due(targets),
 }

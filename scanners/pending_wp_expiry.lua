@@ -6,14 +6,15 @@ local keys = require "ff.keys"
 local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
 
+local function targets(_, tag)
+  return { { index = keys.pending_waitpoint_expiry(tag), op = ops.close_waitpoint } }
+end
+
 return {
   name = "pending_wp_expiry",
   family = "execution",
   interval = 5,
   defaults = scan.defaults({ batch = 100 }),
-  select = scan.select_due(function(_, tag) return { keys.pending_waitpoint_expiry(tag) } end),
-  scan = function(ctx, _, data)
-    return scan.run_due(ctx, { index = keys.pending_waitpoint_expiry(ctx.tag), op = ops.close_waitpoint,
-      data = data })
-  end,
+  select = scan.select_due(targets),
+  scan = scan.scan_due(targets),
 }

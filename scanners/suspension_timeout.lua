@@ -7,14 +7,15 @@ local keys = require "ff.keys"
 local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
 
+local function targets(_, tag)
+  return { { index = keys.suspension_timeout(tag), op = ops.expire_suspension } }
+end
+
 return {
   name = "suspension_timeout",
   family = "execution",
   interval = 2,
   defaults = scan.defaults(),
-  select = scan.select_due(function(_, tag) return { keys.suspension_timeout(tag) } end),
-  scan = function(ctx, _, data)
-    return scan.run_due(ctx, { index = keys.suspension_timeout(ctx.tag), op = ops.expire_suspension,
-      data = data })
-  end,
+  select = scan.select_due(targets),
+  scan = scan.scan_due(targets),
 }

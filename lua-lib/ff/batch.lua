@@ -9,7 +9,8 @@
 -- (30-batch.lua: same item function, per-item replies), otherwise one pipeline
 -- of FCALL <fn>. Either way every item gets exactly the reply (or error) that
 -- its own FCALL would have produced, so accounting and the failure tracker do
--- not depend on the transport.
+-- not depend on the transport. run_many() does the same for the pages of many
+-- partitions at once (select_due: a whole chunk in two round trips).
 local M = {}
 
 local function append(dst, src)
@@ -28,27 +29,33 @@ function M.err_of(r)
   return nil
 end
 
--- prepare(ctx, op, items) -> calls: { item, keys, args } or { item, err }.
--- One pipeline for every item's pre-read; a failed pre-read fails that item
--- alone, exactly like the one-at-a-time path did.
-function M.prepare(ctx, op, items)
-  local pre = {}
-  if op.pre then
-    local cmds = {}
-    for i, item in ipairs(items) do cmds[i] = op.pre(ctx, item) end
-    pre = ctx.redis:pipeline(cmds)
-  end
-  local calls = {}
-  for i, item in ipairs(items) do
-    local perr = M.err_of(pre[i])
-    if perr then
-      calls[i] = { item = item, err = "pre-read failed: " .. perr }
-    else
-      local keys, args = op.call(ctx, item, pre[i])
-      calls[i] = { item = item, keys = keys, args = args }
+-- prepare(ctx, jobs): one pipeline for the pre-reads of every job (none when
+-- no op has a pre-read); sets job.calls = { item, keys, args } or
+-- { item, err }. A failed pre-read fails that item alone, exactly like the
+-- one-at-a-time path did. Each job's op builds its keys with job.ctx.
+local function prepare(ctx, jobs)
+  local cmds, base = {}, {}
+  for j, job in ipairs(jobs) do
+    base[j] = #cmds
+    if job.op.pre then
+      for _, item in ipairs(job.items) do cmds[#cmds + 1] = job.op.pre(job.ctx, item) end
     end
   end
-  return calls
+  local pre = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
+  for j, job in ipairs(jobs) do
+    job.calls = {}
+    for i, item in ipairs(job.items) do
+      local r = nil
+      if job.op.pre then r = pre[base[j] + i] end
+      local perr = M.err_of(r)
+      if perr then
+        job.calls[i] = { item = item, err = "pre-read failed: " .. perr }
+      else
+        local keys, args = job.op.call(job.ctx, item, r)
+        job.calls[i] = { item = item, keys = keys, args = args }
+      end
+    end
+  end
 end
 
 -- use_batch(ctx): the batch variants exist only in scanhost's own library.
@@ -71,11 +78,16 @@ local function commands(ctx, op, ready)
   return cmds
 end
 
--- replies(ctx, ready, results) -> per-ready-call reply (or {err=}). A batch
--- call that failed as a whole (transport, BUSY, shape) fails every item.
-local function replies(ctx, ready, results)
-  if not M.use_batch(ctx) then return results end
-  local r = results[1]
+-- replies(ctx, ready, results, first) -> per-ready-call reply (or {err=});
+-- the job's results start at results[first]. A batch call that failed as a
+-- whole (transport, BUSY, shape) fails every item.
+local function replies(ctx, ready, results, first)
+  if not M.use_batch(ctx) then
+    local out = {}
+    for i = 1, #ready do out[i] = results[first + i - 1] end
+    return out
+  end
+  local r = results[first]
   local whole = M.err_of(r)
   if not whole and (type(r) ~= "table" or #r ~= #ready) then whole = "malformed batch reply" end
   if not whole then return r end
@@ -84,29 +96,43 @@ local function replies(ctx, ready, results)
   return out
 end
 
--- run(ctx, op, items, extra) -> calls, extra_results
--- Each call gets .reply or .err. `extra` commands (e.g. a ZMSCORE of the page)
--- ride in the same round trip, after the calls, so they see their effects.
+-- run_many(ctx, jobs): the calls of several pages (jobs, e.g. one per
+-- partition: { ctx = the partition's ctx, op, items, extra }) in at most two
+-- round trips in all: the pre-reads of every job, then every job's calls
+-- (one batch FCALL or its per-item FCALLs), each followed by its `extra`
+-- commands (e.g. a ZMSCORE of the page) so they see the calls' effects.
+-- Sets job.calls (each with .reply or .err) and job.extra_results.
+function M.run_many(ctx, jobs)
+  prepare(ctx, jobs)
+  local cmds = {}
+  for _, job in ipairs(jobs) do
+    job.ready = {}
+    for _, c in ipairs(job.calls) do
+      if not c.err then job.ready[#job.ready + 1] = c end
+    end
+    job.first = #cmds + 1
+    if #job.ready > 0 then append(cmds, commands(ctx, job.op, job.ready)) end
+    job.extra_first = #cmds + 1
+    append(cmds, job.extra or {})
+  end
+  local results = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
+  for _, job in ipairs(jobs) do
+    local per_item = #job.ready > 0 and replies(ctx, job.ready, results, job.first) or {}
+    for i, c in ipairs(job.ready) do
+      local r = per_item[i]
+      c.err = M.err_of(r)
+      if not c.err then c.reply = r end
+    end
+    job.extra_results = {}
+    for i = 1, #(job.extra or {}) do job.extra_results[i] = results[job.extra_first + i - 1] end
+  end
+end
+
+-- run(ctx, op, items, extra) -> calls, extra_results: run_many on one page.
 function M.run(ctx, op, items, extra)
-  local calls = M.prepare(ctx, op, items)
-  local ready = {}
-  for _, c in ipairs(calls) do
-    if not c.err then ready[#ready + 1] = c end
-  end
-  local cmds = #ready > 0 and commands(ctx, op, ready) or {}
-  local ncalls = #cmds
-  append(cmds, extra or {})
-  if #cmds == 0 then return calls, {} end
-  local results = ctx.redis:pipeline(cmds)
-  local per_item = replies(ctx, ready, results)
-  for i, c in ipairs(ready) do
-    local r = per_item[i]
-    c.err = M.err_of(r)
-    if not c.err then c.reply = r end
-  end
-  local extra_results = {}
-  for i = ncalls + 1, #cmds do extra_results[#extra_results + 1] = results[i] end
-  return calls, extra_results
+  local job = { ctx = ctx, op = op, items = items, extra = extra }
+  M.run_many(ctx, { job })
+  return job.calls, job.extra_results
 end
 
 return M

@@ -12,15 +12,14 @@ local M = {}
 -- scanner{ name, index, reason, interval } -> scanner table for scanners/*.lua
 function M.scanner(o)
   local op = ops.expire_execution(o.reason)
+  local function targets(_, tag) return { { index = keys.idx(tag, o.index), op = op } } end
   return {
     name = o.name,
     family = "execution",
     interval = o.interval,
     defaults = scan.defaults(),
-    select = scan.select_due(function(_, tag) return { keys.idx(tag, o.index) } end),
-    scan = function(ctx, _, data)
-      return scan.run_due(ctx, { index = keys.idx(ctx.tag, o.index), op = op, data = data })
-    end,
+    select = scan.select_due(targets),
+    scan = scan.scan_due(targets),
   }
 end
 

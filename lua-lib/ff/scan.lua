@@ -20,7 +20,9 @@
 --    first page of every partition is always handled, so a hot partition never
 --    starves the others;
 --  * select_due(): one TIME and one pipeline of first pages for a whole chunk
---    of partitions, so an idle cycle costs 2 round trips;
+--    of partitions, so an idle cycle costs 2 round trips; the first pages are
+--    then acted on for all partitions at once (pre-reads in one round trip,
+--    calls in one more), and only partitions whose drain goes on reach scan();
 --  * adaptive page size (ff.adaptive) within batch_min .. batch_max.
 local batch = require "ff.batch"
 local adaptive = require "ff.adaptive"
@@ -122,91 +124,166 @@ local function count_left(ctx, acc, index, scores)
   return n
 end
 
--- handle_page(ctx, acc, opts, page) -> entries left in the index (0 when the
--- page was not full: no further page is needed), or nil on error.
-local function handle_page(ctx, acc, opts, page)
-  local members, full = page.members, #page.members >= page.size
-  local items = {}
-  for _, item in ipairs(members) do
-    if not ctx.failures:should_skip(item) then items[#items + 1] = item end
+-- handle_pages(ctx, acc, jobs): act on pages of due items, one page per job
+-- (job = { ctx = its partition's ctx, op, index, page }), all in one round
+-- trip of calls plus one of pre-reads if the op has one (ff.batch.run_many).
+-- Items in backoff are not called. Sets job.full and job.left: the entries of
+-- a full page still in the index after the calls (0 for a page that was not
+-- full: no further page is needed), or nil on error.
+local function handle_pages(ctx, acc, jobs)
+  local run = {}
+  for _, job in ipairs(jobs) do
+    local members = job.page.members
+    job.full = #members >= job.page.size
+    job.left = job.full and #members or 0
+    job.items = {}
+    for _, item in ipairs(members) do
+      if not ctx.failures:should_skip(item) then job.items[#job.items + 1] = item end
+    end
+    if #job.items > 0 then
+      job.extra = job.full and { { "ZMSCORE", job.index, unpack(members) } } or nil
+      run[#run + 1] = job
+    end
   end
-  if #items == 0 then return full and #members or 0 end
-  local extra = full and { { "ZMSCORE", opts.index, unpack(members) } } or nil
+  if #run == 0 then return end
   local t0 = ctx:elapsed()
-  local calls, ex = batch.run(ctx, opts.op, items, extra)
-  local overloaded = false
-  for _, c in ipairs(calls) do
-    overloaded = overloaded or adaptive.overloaded(c.err)
-    M.account(ctx, acc, c.item, c.reply, c.err)
+  batch.run_many(ctx, run)
+  local full, overloaded = false, false
+  for _, job in ipairs(run) do
+    for _, c in ipairs(job.calls) do
+      overloaded = overloaded or adaptive.overloaded(c.err)
+      M.account(job.ctx, acc, c.item, c.reply, c.err)
+    end
+    full = full or job.full
+    if job.full then job.left = count_left(job.ctx, acc, job.index, job.extra_results[1]) end
   end
-  adaptive.observe(ctx.config, { full = full, latency = ctx:elapsed() - t0, overloaded = overloaded })
-  if not full then return 0 end
-  return count_left(ctx, acc, opts.index, ex[1])
+  -- one observation per round trip, timed per page: the pages of many
+  -- partitions sharing a round trip do not count as one slow page
+  adaptive.observe(ctx.config, { full = full, latency = (ctx:elapsed() - t0) / #run,
+    overloaded = overloaded })
 end
 
--- due_items(ctx, acc, opts): drain the due part of one index.
--- opts = { index, now, op (see ff.batch), first = page from select (optional),
---          max_pages (default ctx.config.max_pages) }.
--- Entries a page leaves behind (backoff, no-op replies, refusals, lease
--- entries kept by design) are read past with an offset, so they never hide
--- newer due items; pages that leave entries behind are bounded by max_pages,
--- all extra pages by the drain budget.
-function M.due_items(ctx, acc, opts)
-  local max_pages = opts.max_pages or ctx.config.max_pages or 1
-  local offset, stale, page = 0, 0, opts.first
+-- resume(ctx, job, at) -> where the drain of job's index goes on after its
+-- page ({ offset, stale }: entries to read past, pages that left entries
+-- behind), or nil when it ends: the page was not full or failed, `max_pages`
+-- pages left entries behind, shutdown, or the cycle's drain budget is spent.
+local function resume(ctx, job, at)
+  if not job.full or not job.left then return nil end
+  local stale = at.stale + (job.left > 0 and 1 or 0)
+  if stale >= (ctx.config.max_pages or 1) or ctx:stopping() or M.budget_spent(ctx) then return nil end
+  return { offset = at.offset + job.left, stale = stale }
+end
+
+local START = { offset = 0, stale = 0 }
+
+-- due_items(ctx, acc, t, now, at): drain the due part of the index t.index
+-- with t.op, from `at` (see resume; default: the first page). Entries a page
+-- leaves behind (backoff, no-op replies, refusals, lease entries kept by
+-- design) are read past with an offset, so they never hide newer due items.
+function M.due_items(ctx, acc, t, now, at)
+  at = at or START
   repeat
-    page = page or read_page(ctx, acc, opts.index, opts.now, offset)
+    local page = read_page(ctx, acc, t.index, now, at.offset)
     if not page then return end
-    local left = handle_page(ctx, acc, opts, page)
-    if not left or #page.members < page.size then return end
-    if left > 0 then stale = stale + 1 end
-    offset, page = offset + left, nil
-  until stale >= max_pages or ctx:stopping() or M.budget_spent(ctx)
+    local job = { ctx = ctx, op = t.op, index = t.index, page = page }
+    handle_pages(ctx, acc, { job })
+    at = resume(ctx, job, at)
+  until not at
 end
 
--- run_due(ctx, opts) -> processed, errors: due_items on one index.
--- opts = { index, op, data = scan()'s third argument (from select_due) }.
-function M.run_due(ctx, opts)
-  local acc = M.new_acc()
-  local now = opts.data and opts.data.now or M.now(ctx)
-  if not now then return 0, 1 end
-  M.due_items(ctx, acc, { index = opts.index, now = now, op = opts.op,
-    first = M.first_page(opts.data, opts.index) })
-  return acc.processed, acc.errors
+-- A due-item scanner names its targets: targets_of(ctx, tag, now) ->
+-- { { index = key, op = ff.batch op }, ... }, the due indexes of the partition
+-- `tag` and the op that acts on their items (no op: select_due only selects).
+
+-- scan_due(targets_of) -> a scan(ctx, partition, data) function draining every
+-- target. After select_due, data = { now, from = { [index] = at } }: only
+-- those indexes, each from where select() stopped, with select()'s now.
+function M.scan_due(targets_of)
+  return function(ctx, _, data)
+    local acc = M.new_acc()
+    local now = data and data.now or M.now(ctx)
+    if not now then return 0, 1 end
+    for _, t in ipairs(targets_of(ctx, ctx.tag, now)) do
+      local at = data and data.from[t.index]
+      if at or not data then M.due_items(ctx, acc, t, now, at) end
+    end
+    return acc.processed, acc.errors
+  end
 end
 
--- first_page(data, index) -> the page select_due read for index, or nil.
-function M.first_page(data, index)
-  return data and data.pages and data.pages[index]
+-- Item logs written during select() name the item's partition.
+local PartitionLog = {}
+PartitionLog.__index = PartitionLog
+for _, level in ipairs({ "debug", "info", "warn", "error" }) do
+  PartitionLog[level] = function(self, msg, fields)
+    local f = { item_partition = self.p }
+    for k, v in pairs(fields or {}) do f[k] = v end
+    return self.log[level](self.log, msg, f)
+  end
 end
 
--- select_due(indexes_of) -> a select(ctx, partitions) function for scanners.
--- indexes_of(ctx, tag) -> the due indexes scan() reads on that partition.
--- One TIME and one pipeline of first pages: partitions with nothing due are
--- left out; the others get { now, pages = { [index] = page } } so scan()
--- reuses both. A failed read is left for scan() to retry and count.
-function M.select_due(indexes_of)
+-- at_partition(ctx, p) -> ctx as seen from partition p (select()'s ctx.tag is
+-- that of the chunk's first partition).
+local function at_partition(ctx, p)
+  if p == ctx.partition then return ctx end
+  return setmetatable({ partition = p, tag = ctx:tag_for(p),
+    log = setmetatable({ log = ctx.log, p = p }, PartitionLog) }, { __index = ctx })
+end
+
+-- select_due(targets_of) -> a select(ctx, partitions) function. One TIME and
+-- one pipeline of first pages for the whole chunk; then every first page with
+-- an op is acted on at once, for all partitions: one pipeline of pre-reads
+-- (if the op has one) and one round trip of calls (per 4 x batch_max due
+-- members; one for a few items per partition). Returns wanted, processed,
+-- errors, where wanted holds only the partitions scan() must go on with:
+-- { now, from = { [index] = at } } for a full page whose drain continues
+-- (resume), a failed read (left for scan() to retry and count), or a
+-- non-empty target without an op.
+function M.select_due(targets_of)
   return function(ctx, partitions)
     local now, err = ctx:now_ms()
     if not now then error("TIME failed: " .. tostring(err)) end
     local size = adaptive.size(ctx.config)
-    local cmds, owners = {}, {}
+    local cmds, jobs = {}, {}
     for _, p in ipairs(partitions) do
-      for _, index in ipairs(indexes_of(ctx, ctx:tag_for(p))) do
-        cmds[#cmds + 1] = { "ZRANGEBYSCORE", index, "-inf", now, "LIMIT", 0, size }
-        owners[#owners + 1] = { p, index }
+      local pctx = at_partition(ctx, p)
+      for _, t in ipairs(targets_of(pctx, pctx.tag, now)) do
+        cmds[#cmds + 1] = { "ZRANGEBYSCORE", t.index, "-inf", now, "LIMIT", 0, size }
+        jobs[#jobs + 1] = { p = p, ctx = pctx, op = t.op, index = t.index }
       end
     end
     local res = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
-    local out = {}
-    for i, r in ipairs(res) do
-      local p, index = owners[i][1], owners[i][2]
-      if r.err or #r > 0 then
-        out[p] = out[p] or { now = now, pages = {} }
-        if not r.err then out[p].pages[index] = { members = r, size = size } end
+    local wanted, acc, act = {}, M.new_acc(), {}
+    local function want(job, at)
+      wanted[job.p] = wanted[job.p] or { now = now, from = {} }
+      wanted[job.p].from[job.index] = at
+    end
+    for i, job in ipairs(jobs) do
+      local r = res[i]
+      if r.err then
+        want(job, START)
+      elseif #r > 0 then
+        job.page = { members = r, size = size }
+        if job.op then act[#act + 1] = job else want(job, START) end
       end
     end
-    return out
+    -- whole pages, at most 4 x batch_max members per round trip: the server
+    -- time of one round trip stays bounded (command_timeout, the shared
+    -- connection, shutdown) however deep the backlog
+    local cap, i = 4 * math.max(size, ctx.config.batch_max or size), 1
+    while i <= #act and not ctx:stopping() do
+      local group, n = {}, 0
+      repeat
+        group[#group + 1] = act[i]
+        n, i = n + #act[i].page.members, i + 1
+      until i > #act or n + #act[i].page.members > cap
+      handle_pages(ctx, acc, group)
+      for _, job in ipairs(group) do
+        local at = resume(ctx, job, START)
+        if at then want(job, at) end
+      end
+    end
+    return wanted, acc.processed, acc.errors
   end
 end
 
