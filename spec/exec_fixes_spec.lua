@@ -15,19 +15,11 @@ describe("issue 3 fixes", function()
     r = env.r
   end)
   teardown(function() env:stop() end)
-  local hosts = {}
   before_each(function() env:flush() end)
-  after_each(function()
-    for _, h in ipairs(hosts) do h:close() end
-    hosts = {}
-  end)
+  after_each(function() env:close_hosts() end)
 
   -- A fresh host (fresh failure tracker), closed after the test.
-  local function host(o)
-    local h = env.new_host(o)
-    hosts[#hosts + 1] = h
-    return h
-  end
+  local function host(o) return env:host(o) end
 
   -- A core key of the wrong type makes every function call a RESP error.
   local function broken_core(eid)

@@ -8,23 +8,8 @@ local K = require "ff.keys"
 
 local function tag(n) return string.format("{fp:%d}", n) end
 
--- Replace every integer text within [t0, t1] by "NOW" (recursively).
-local function normalize(v, t0, t1)
-  if type(v) == "table" then
-    local out = {}
-    for k, x in pairs(v) do out[k] = normalize(x, t0, t1) end
-    return out
-  end
-  local n = tonumber(v)
-  if n and n >= t0 and n <= t1 then return "NOW" end
-  return v
-end
-
--- The per-item functions alone, under the name "flowfabric".
-local function per_item_library()
-  local src = env_mod.library_source():gsub("#!lua name=scanhost", "#!lua name=flowfabric", 1)
-  return (src:gsub("\n%-%- 30%-batch%.lua.*$", "\n"))
-end
+local normalize = env_mod.normalize
+local per_item_library = env_mod.per_item_library
 
 local DUE = { "lease_expiry", "delayed_promoter", "attempt_timeout", "execution_deadline",
   "suspension_timeout", "pending_wp_expiry" }
@@ -32,7 +17,6 @@ local P = 64
 
 describe("select() acts on its first pages", function()
   local env, r
-  local hosts = {}
 
   setup(function()
     env = env_mod.start({ partitions = 8 })
@@ -41,8 +25,7 @@ describe("select() acts on its first pages", function()
   teardown(function() env:stop() end)
   before_each(function() env:flush() end)
   after_each(function()
-    for _, h in ipairs(hosts) do h:close() end
-    hosts = {}
+    env:close_hosts()
     assert(r:call("FUNCTION", "FLUSH"))
     assert.equal("scanhost", r:load_library())
   end)
@@ -50,9 +33,7 @@ describe("select() acts on its first pages", function()
   local function host(o)
     o = o or {}
     o.partitions = o.partitions or P
-    local h = env.new_host(o)
-    hosts[#hosts + 1] = h
-    return h
+    return env:host(o)
   end
 
   local function use(lib)

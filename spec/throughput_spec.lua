@@ -10,29 +10,11 @@ local adaptive = require "ff.adaptive"
 
 local dump = env_mod.dump
 
--- Replace every integer text within [t0, t1] by "NOW" (recursively), so two
--- runs at different times compare equal.
-local function normalize(v, t0, t1)
-  if type(v) == "table" then
-    local out = {}
-    for k, x in pairs(v) do out[k] = normalize(x, t0, t1) end
-    return out
-  end
-  local n = tonumber(v)
-  if n and n >= t0 and n <= t1 then return "NOW" end
-  return v
-end
-
--- The per-item functions alone, under the name "flowfabric": the host then
--- uses them like FlowFabric's library (pipelined per-item calls, no batch).
-local function per_item_library()
-  local src = env_mod.library_source():gsub("#!lua name=scanhost", "#!lua name=flowfabric", 1)
-  return (src:gsub("\n%-%- 30%-batch%.lua.*$", "\n"))
-end
+local normalize = env_mod.normalize
+local per_item_library = env_mod.per_item_library
 
 describe("issue 5: throughput", function()
   local env, r
-  local hosts = {}
 
   setup(function()
     env = env_mod.start({ partitions = 8 })
@@ -41,16 +23,13 @@ describe("issue 5: throughput", function()
   teardown(function() env:stop() end)
   before_each(function() env:flush() end)
   after_each(function()
-    for _, h in ipairs(hosts) do h:close() end
-    hosts = {}
+    env:close_hosts()
     assert(r:call("FUNCTION", "FLUSH"))
     assert.equal("scanhost", r:load_library())
   end)
 
   local function host(o)
-    local h = env.new_host(o)
-    hosts[#hosts + 1] = h
-    return h
+    return env:host(o)
   end
 
   -- use(lib): "scanhost" (batch functions) or "flowfabric" (per-item only).

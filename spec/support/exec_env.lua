@@ -37,6 +37,17 @@ function M.start(opts)
     for k, v in pairs(o or {}) do c[k] = v end
     return T.new(c)
   end
+  -- env:host(o): a fresh handle (fresh failure trackers) closed by env:close_hosts()
+  local hosts = {}
+  function env:host(o)
+    local h = self.new_host(o)
+    hosts[#hosts + 1] = h
+    return h
+  end
+  function env:close_hosts()
+    for _, h in ipairs(hosts) do h:close() end
+    hosts = {}
+  end
   env.r = env.new_host()
   local lib, err = env.r:load_library()
   assert(lib == "scanhost", "load_library: " .. tostring(lib) .. " " .. tostring(err))
@@ -48,6 +59,27 @@ function M.start(opts)
     self.srv:stop()
   end
   return env
+end
+
+-- per_item_library(): the per-item functions alone, under the name
+-- "flowfabric": the host then uses them like FlowFabric's library
+-- (pipelined per-item calls, no batch variants).
+function M.per_item_library()
+  local src = M.library_source():gsub("#!lua name=scanhost", "#!lua name=flowfabric", 1)
+  return (src:gsub("\n%-%- 30%-batch%.lua.*$", "\n"))
+end
+
+-- normalize(v, t0, t1): every integer text within [t0, t1] replaced by "NOW"
+-- (recursively), so two runs at different times compare equal.
+function M.normalize(v, t0, t1)
+  if type(v) == "table" then
+    local out = {}
+    for k, x in pairs(v) do out[k] = M.normalize(x, t0, t1) end
+    return out
+  end
+  local n = tonumber(v)
+  if n and n >= t0 and n <= t1 then return "NOW" end
+  return v
 end
 
 -- Helpers for assertions ------------------------------------------------------
