@@ -8,6 +8,7 @@ local F = require "ff.fixtures"
 local K = require "ff.keys"
 
 local hgetall, zscore, dump = env_mod.hgetall, env_mod.zscore, env_mod.dump
+local normalize = env_mod.normalize
 
 describe("execution scanners", function()
   local env, r
@@ -20,18 +21,6 @@ describe("execution scanners", function()
   end)
   teardown(function() env:stop() end)
   before_each(function() env:flush() end)
-
-  -- Replace every integer text within [t0, t1] by "NOW" (recursively).
-  local function normalize(v, t0, t1)
-    if type(v) == "table" then
-      local out = {}
-      for k, x in pairs(v) do out[k] = normalize(x, t0, t1) end
-      return out
-    end
-    local n = tonumber(v)
-    if n and n >= t0 and n <= t1 then return "NOW" end
-    return v
-  end
 
   local function snapshot(fn)
     local t0 = env_mod.now_ms(r)
