@@ -22,13 +22,40 @@ describe("fault 5: error replies", function()
     P.sh("rm -rf " .. dir)
   end)
 
-  -- items of the first half are due now, the second half `later` ms from now
-  local function seed(later)
+  -- items of the first half are due now; the second half is parked an hour
+  -- ahead until release() makes it due, so no step depends on how fast the
+  -- machine reaches it
+  local function seed()
     local now = FX.server_ms(srv)
     FX.seed_delayed(srv, NP, PER, function(n, i)
       if i <= PER / 2 then return now - 1000 end
-      return now + later
+      return now + 3600000
     end, dir)
+  end
+
+  local MAKE_DUE = [[
+local np, per = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call("TIME")
+local now = tostring(t[1] * 1000 + math.floor(t[2] / 1000))
+for n = 0, np - 1 do
+  local tag = "{fp:" .. n .. "}"
+  for i = per / 2 + 1, per do
+    local eid = string.format("{fp:%d}:00000000-0000-4000-8000-%012x", n, i)
+    redis.call("HSET", "ff:exec:" .. tag .. ":" .. eid .. ":core", "delay_until", now)
+    redis.call("ZADD", "ff:idx:" .. tag .. ":lane:default:delayed", now, eid)
+  end
+end
+return 1]]
+
+  -- release(...): the second half becomes due, atomically with the command
+  -- given (a MULTI transaction), e.g. the CONFIG SET that starts a fault
+  local function release(...)
+    local rec = FX.recorder()
+    rec:call("MULTI")
+    rec:call("EVAL", MAKE_DUE, 0, NP, PER)
+    if select("#", ...) > 0 then rec:call(...) end
+    rec:call("EXEC")
+    FX.pipe(srv, rec, dir)
   end
 
   local function start(extra)
@@ -66,12 +93,13 @@ describe("fault 5: error replies", function()
     name = "oom"
     srv = FX.RS.start({ maxmemory = "0" })
     dir = P.tmpdir()
-    seed(1500)
+    seed()
     start()
     assert.truthy(half_done())
-    -- the memory limit drops below what is used: every write is refused
+    -- the second half falls due as the memory limit drops below what is
+    -- used: every write is refused
     local used = FX.numbers(srv:cli("INFO memory"):match("used_memory:%d+"))[1]
-    srv:cli("CONFIG SET maxmemory " .. math.floor(used / 2))
+    release("CONFIG", "SET", "maxmemory", math.floor(used / 2))
     local t0 = P.now()
     P.sleep(3.5)
     local out = proc:output()
@@ -93,9 +121,10 @@ describe("fault 5: error replies", function()
     name = "busy"
     srv = FX.RS.start({ args = "--busy-reply-threshold 100" })
     dir = P.tmpdir()
-    seed(1000)
+    seed()
     start()
     assert.truthy(half_done())
+    release()
     local t0 = P.now()
     P.sh(("redis-cli -p %d EVAL 'while true do end' 0 >/dev/null 2>&1 &"):format(srv.port))
     P.sleep(3)
@@ -126,7 +155,7 @@ describe("fault 5: error replies", function()
     name = "loading"
     srv = FX.RS.start({ aof = true, args = "--key-load-delay 100" })
     dir = P.tmpdir()
-    seed(2500)
+    seed()
     -- filler keys in the AOF base (an RDB preamble, loaded at 100 us a key)
     FX.eval(srv, "for i = 1, 12000 do redis.call('SET', 'filler:' .. i, 'x') end return 1")
     srv:cli("BGREWRITEAOF")
@@ -142,6 +171,7 @@ describe("fault 5: error replies", function()
     assert.is_true(srv:restart(30))
     local load_s = P.now() - t0
     assert.is_true(load_s > 1, "the AOF load was too fast to test LOADING: " .. load_s)
+    release()
     assert.truthy(all_done())
     local loading = proc:count("LOADING")
     assert.is_true(loading > 0, "no LOADING reply seen")

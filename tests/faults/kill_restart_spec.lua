@@ -67,6 +67,8 @@ describe("fault 1: redis SIGKILLed and restarted during a drain", function()
 
   it(("drains %d items through %d kills: no crash, no loss, no double transition"):format(TOTAL, KILLS), function()
     local now = FX.numbers(srv:cli("TIME"))[1] * 1000
+    -- the kill schedule follows the due times, however long start-up takes
+    local t0 = P.now()
     local rec = FX.recorder()
     for n = 0, NP - 1 do
       for i = 1, PER do
@@ -94,7 +96,6 @@ describe("fault 1: redis SIGKILLed and restarted during a drain", function()
       return t[1] or 0, t[2] or 0, t[3] or 0, t[4] or 0, t[5] or 0
     end
     local progress, restart_s = {}, {}
-    local t0 = P.now()
     for k = 1, KILLS do
       -- kill k at k/(KILLS+1) of the due window
       local at = 1 + SPREAD / 1000 * k / (KILLS + 1)

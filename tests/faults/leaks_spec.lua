@@ -36,6 +36,8 @@ describe("fault 7: leaks", function()
   after_each(function()
     if proc then proc:stop() end
     FX.keep_log(proc, "leaks")
+    -- valgrind's own reports, for a failure seen only on another machine
+    P.sh(("cp %s/vg-*.txt build/test-logs/faults/ 2>/dev/null"):format(dir))
     proc = nil
     if srv then srv:stop() end
     P.sh("rm -rf " .. dir)
@@ -44,7 +46,7 @@ describe("fault 7: leaks", function()
   it("the daemon under valgrind through every fault path: 0 errors, 0 bytes lost", function()
     assert.truthy(P.sh("command -v valgrind >/dev/null"), "valgrind is not installed")
     local now = FX.server_ms(srv)
-    FX.seed_delayed(srv, 4, 50, function(n, i) return now + 200 * i end, dir)
+    FX.seed_delayed(srv, 4, 40, function(n, i) return now + 200 * i end, dir)
     local sdir = dir .. "/scanners"
     FX.copy_scanners({ "delayed_promoter", "lease_expiry" }, sdir)
     P.write(sdir .. "/counter.lua", COUNTER)
@@ -59,30 +61,32 @@ return { name = "spin", family = "execution", interval = 0.5,
     local vlog = dir .. "/vg-daemon.txt"
     proc = P.start(dir, ("-c %s --scanners %s --redis %s --partitions 4"):format(conf, sdir, srv.url),
       VG:format(vlog))
-    assert.truthy(proc:wait_log("connected to redis at", 30))
-    assert.truthy(proc:wait_log("runaway script", 30))
+    assert.truthy(proc:wait_log("connected to redis at", 30), "never connected")
+    assert.truthy(proc:wait_log("runaway script", 30), "runaway scan not reported")
     -- reloads: broken, then valid
     P.write(sdir .. "/counter.lua", "return { name = 'counter', scan = function( end }")
     proc:signal("USR1")
-    assert.truthy(proc:wait_log("failed to load", 20))
+    assert.truthy(proc:wait_log("failed to load", 20), "broken script not reported")
     P.write(sdir .. "/counter.lua", COUNTER .. "\n-- v2\n")
     P.write(sdir .. "/spin.lua", COUNTER:gsub("counter", "spin"))
     proc:signal("USR1")
-    assert.truthy(P.wait_for(function() return proc:count("SIGUSR1: reloading") >= 2 end, 20))
+    assert.truthy(P.wait_for(function() return proc:count("SIGUSR1: reloading") >= 2 end, 20), "second reload not seen")
     -- Redis killed and restarted
     srv:kill("KILL")
-    assert.truthy(P.wait_for(function() return not FX.alive(srv:pid()) end, 5))
+    assert.truthy(P.wait_for(function() return not FX.alive(srv:pid()) end, 5), "redis survived SIGKILL")
     assert.is_true(srv:restart(20))
-    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 2 end, 30))
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 2 end, 30), "no reconnect")
     -- a stall past command_timeout
     srv:kill("STOP")
     P.sleep(2.5)
     srv:kill("CONT")
-    assert.truthy(proc:wait_log("timed out", 20))
-    -- the function library flushed
+    assert.truthy(proc:wait_log("timed out", 20), "stall not timed out")
+    -- the function library flushed, then due work arrives: the first FCALL
+    -- meets "Function not found" however long the steps above took
     srv:cli("FUNCTION FLUSH")
-    assert.truthy(P.wait_for(function() return srv:cli("FUNCTION LIST"):find("ff_promote_delayed", 1, true) end, 30))
-    assert.truthy(P.wait_for(function() return FX.delayed_done(srv, 4, 50) == 200 end, 40))
+    FX.seed_delayed(srv, 4, 50, function() return FX.server_ms(srv) end, dir, 41)
+    assert.truthy(P.wait_for(function() return srv:cli("FUNCTION LIST"):find("ff_promote_delayed", 1, true) end, 30), "library not reloaded")
+    assert.truthy(P.wait_for(function() return FX.delayed_done(srv, 4, 50) == 200 end, 40), "drain incomplete")
     assert.are.equal(0, FX.term(proc, 60))
     local errors, definite, indirect, text = verdict(vlog)
     assert.are.same({ 0, "0", "0" }, { errors, definite, indirect }, text)

@@ -115,11 +115,11 @@ function M.term(proc, timeout)
 end
 
 -- seed_delayed(srv, np, per, due(n, i) -> ms): delayed_promoter items
--- {fp:n} i = 1..per, written with the fixture recipe.
-function M.seed_delayed(srv, np, per, due, dir)
+-- {fp:n} i = first..per (first defaults to 1), written with the fixture recipe.
+function M.seed_delayed(srv, np, per, due, dir, first)
   local rec = M.recorder()
   for n = 0, np - 1 do
-    for i = 1, per do
+    for i = first or 1, per do
       local d = tostring(math.floor(due(n, i)))
       F.delayed_promoter.acting(rec, { n = n, i = i, score = d, fields = { delay_until = d } })
     end
