@@ -65,10 +65,11 @@ describe("scanhost core features", function()
     proc = P.start(dir, ("-c %s/cfg.lua --scanners %s --redis %s --partitions 2"):format(dir, dir, srv.url))
     assert.truthy(proc:wait_log("runaway script: ran for more than 0.5 s without yielding", 5))
     assert.truthy(proc:wait_log("scanner stopped: its script ran away", 5))
-    local c1 = tonumber((srv:cli("GET counter"):gsub("%s+$", "")))
-    P.sleep(0.6)
-    local c2 = tonumber((srv:cli("GET counter"):gsub("%s+$", "")))
-    assert.is_true(c2 > c1) -- the other scanner kept running
+    -- the other scanner keeps running (it may not have run yet when the runaway was stopped)
+    local function counter() return tonumber((srv:cli("GET counter"):gsub("%s+$", ""))) end
+    assert.truthy(P.wait_for(counter, 5), "counter never ran")
+    local c1 = counter()
+    assert.truthy(P.wait_for(function() return counter() > c1 end, 5), "counter stopped")
     assert.are.equal(1, proc:count("runaway script: ran for more")) -- stopped, not retried
     -- a fixed version brings it back on reload
     P.write(dir .. "/runaway.lua", (RUNAWAY:gsub("while true do end", "ctx.redis:call('SET', 'fixed', 1)")))
@@ -121,9 +122,11 @@ return { name = "caller", family = "execution", interval = 0.1,
     P.sleep(0.5)
     local pauses = proc:count("pausing new cycles")
     assert.is_true(pauses >= 1 and pauses < 12) -- backing off, not hammering every 100 ms
-    srv:cli("SCRIPT KILL")
-    local before = tonumber((srv:cli("GET counter"):gsub("%s+$", "")))
-    assert.truthy(P.wait_for(function()
-      return tonumber((srv:cli("GET counter"):gsub("%s+$", ""))) > before + 3 end, 10))
+    assert.truthy(srv:cli("SCRIPT KILL"):find("OK", 1, true))
+    -- the script stops at its next hook check: until then GET may still answer BUSY
+    local function counter() return tonumber((srv:cli("GET counter"):gsub("%s+$", ""))) end
+    assert.truthy(P.wait_for(counter, 5), "redis still BUSY after SCRIPT KILL")
+    local before = counter()
+    assert.truthy(P.wait_for(function() return (counter() or 0) > before + 3 end, 10))
   end)
 end)
