@@ -129,6 +129,9 @@ bool script_has_select(const struct script *s);
 bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n,
                          uint32_t *processed, uint32_t *errors);
 
+/* Turns the JIT off in L's whole VM and drops every trace already compiled:
+ * turning it off alone keeps existing traces running. */
+void jit_off(lua_State *L);
 /* Runaway protection: scanner states run with the JIT off so that this
  * count hook fires; it aborts Lua code running past the armed deadline. */
 void runaway_install(lua_State *L);

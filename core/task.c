@@ -44,10 +44,16 @@ double runaway_seconds(void)
 	return runaway_limit;
 }
 
+void jit_off(lua_State *L)
+{
+	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_FLUSH);
+}
+
 void runaway_install(lua_State *L)
 {
 	/* compiled traces never call count hooks: interpret scanner code */
-	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+	jit_off(L);
 	lua_sethook(L, runaway_hook, LUA_MASKCOUNT, 1000);
 }
 

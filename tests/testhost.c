@@ -346,9 +346,10 @@ int luaopen_scanhost_test(lua_State *L)
 	/* h:run re-enters the VM (lua_resume) from a C function and may raise
 	 * from it; with LuaJIT 2.1's trace stitching that corrupts the state
 	 * when the caller is JIT-compiled (seen as random segfaults under
-	 * busted). Scanner states already run with the JIT off; so does any
-	 * process that loads the test module. */
-	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+	 * busted, in lj_snap_restore on a trace exit). Scanner states already
+	 * run with the JIT off; so does any process that loads the test module,
+	 * and the traces busted compiled before it loaded it are dropped. */
+	jit_off(L);
 	luaL_newmetatable(L, TESTHOST_MT);
 	lua_newtable(L);
 	luaL_register(L, NULL, methods);
