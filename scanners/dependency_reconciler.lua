@@ -8,6 +8,8 @@
 -- same child still count (D2). Children that stay blocked are walked past with a
 -- cursor, so 50 long-waiting children do not hide the rest. A never-claimed child
 -- (empty current_attempt_index) gets attempt index 0, never a malformed key name.
+-- A terminal upstream whose terminal_outcome is not one of the five outcomes is
+-- bad data: an error for the child (reported), never a reason to skip it.
 local keys = require "ff.keys"
 local partition = require "ff.partition"
 local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
@@ -15,8 +17,13 @@ local zwalk = require "ff.zwalk"
 
 local cursors = {} -- blocked:dependencies key -> offset, kept across cycles
 
+-- The terminal outcomes of spec 00 (anything else is not passed to the function,
+-- which would read it as "impossible" and skip the child for good).
+local OUTCOMES = { success = true, failed = true, cancelled = true, expired = true, skipped = true }
+
 -- Terminal outcome of an upstream execution ("" = not terminal / not valid),
--- cached per partition scan; nil, err on a read error (not cached).
+-- cached per partition scan; nil, err on a read error or an unknown outcome
+-- (not cached).
 local function upstream_outcome(ctx, cache, uid)
   if cache[uid] then return cache[uid] end
   local n = partition.parse_execution_id(uid)
@@ -28,7 +35,10 @@ local function upstream_outcome(ctx, cache, uid)
     "lifecycle_phase", "terminal_outcome")
   if not r then return nil, err end
   local outcome = ""
-  if r[1] == "terminal" and r[2] and r[2] ~= "" and r[2] ~= "none" then outcome = r[2] end
+  if r[1] == "terminal" and r[2] and r[2] ~= "" and r[2] ~= "none" then
+    if not OUTCOMES[r[2]] then return nil, "upstream " .. uid .. " has terminal_outcome " .. r[2] end
+    outcome = r[2]
+  end
   cache[uid] = outcome
   return outcome
 end

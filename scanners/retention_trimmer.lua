@@ -12,7 +12,11 @@
 --   half-deleted; an index entry whose core is already gone (an interrupted purge)
 --   is finished using the index score as completion time;
 -- * attempts listed in :attempts are deleted too (R4), and the execution leaves
---   its flow (members set, per-member and adjacency keys) (R5, R6).
+--   its flow (members set, per-member and adjacency keys) (R5, R6);
+-- * a total_attempt_count that is absent or not an integer up to `max_attempts`
+--   is not trusted (a huge one would build an endless key list): the attempt
+--   hashes that exist are counted instead, as for a core that is gone; a present
+--   bad value is reported (warn).
 local keys = require "ff.keys"
 local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local json = require "ff.json"
@@ -54,8 +58,8 @@ local function read_record(ctx, eid)
   local err = first_err(res)
   if err then return nil, err end
   local f = res[2]
-  return { exists = res[1] == 1, completed_at = f[1], attempts = u64(f[2] or "") or 0,
-    flow_id = f[3] or "", policy = res[3] }
+  return { exists = res[1] == 1, completed_at = f[1], attempts = u64(f[2] or ""),
+    attempts_text = f[2], flow_id = f[3] or "", policy = res[3] }
 end
 
 -- Lists the sub-key ids; returns d | nil, err (any failed read aborts the purge).
@@ -167,7 +171,11 @@ local function purge(ctx, eid, score, lane, now)
   if now < done + retention_of(rec.policy, ctx.config.retention_ms) then return "not_due" end
   local d, derr = discover(ctx, eid)
   if not d then return nil, derr end
-  if not rec.exists then
+  if not rec.exists or not rec.attempts or rec.attempts > ctx.config.max_attempts then
+    if rec.exists and rec.attempts_text then
+      ctx.log:warn("unusable total_attempt_count, deleting the attempts that exist",
+        { execution_id = eid, total_attempt_count = rec.attempts_text })
+    end
     rec.attempts, derr = probe_attempts(ctx, eid)
     if not rec.attempts then return nil, derr end
   end
@@ -223,7 +231,7 @@ return {
   name = "retention_trimmer",
   family = "execution",
   interval = 60,
-  defaults = { batch = 20, scan = 200, retention_ms = 86400000, chunk = 500 },
+  defaults = { batch = 20, scan = 200, retention_ms = 86400000, chunk = 500, max_attempts = 10000 },
   select = scan_sel.select_nonempty(function(ctx, tag)
     return keys.lane_sets(tag, ctx.lanes, "terminal")
   end),

@@ -243,6 +243,33 @@ describe("ff_resolve_dependency", function()
     assert.same({ 0, "invalid_argument", "now_ms" }, resolve("success", "later"))
     assert.same(before, S.dump(h))
   end)
+
+  -- found by tests/faults/malformed_flow_spec.lua: HINCRBY refused the counter
+  -- after the edge was already marked and removed from deps:unresolved
+  it("fix: a counter HINCRBY would refuse (huge, zero-padded) changes nothing", function()
+    for _, bad in ipairs({ ("9"):rep(40), "01", "-0" }) do
+      S.reset(h)
+      FX.dependency(h, NOW)
+      h:call("HSET", K.exec(I.E1, "deps:meta"), "unsatisfied_required_count", bad)
+      local before = S.dump(h)
+      assert.same({ 0, "invalid_state", "unsatisfied_required_count" }, resolve("success", NOW))
+      assert.same({ 0, "invalid_state", "unsatisfied_required_count" }, resolve("failed", NOW))
+      assert.same(before, S.dump(h))
+    end
+  end)
+
+  -- found by tests/faults/malformed_flow_spec.lua: the index member is the core's
+  -- execution_id, so a corrupt one put a foreign member into eligible/terminal
+  it("fix: an execution_id that does not name the core changes nothing", function()
+    for _, bad in ipairs({ "", "x!", I.E2 }) do
+      S.reset(h)
+      FX.dependency(h, NOW, { core = { execution_id = bad } })
+      local before = S.dump(h)
+      assert.same({ 0, "invalid_state", "execution_id" }, resolve("success", NOW))
+      assert.same({ 0, "invalid_state", "execution_id" }, resolve("failed", NOW))
+      assert.same(before, S.dump(h))
+    end
+  end)
 end)
 
 describe("ff_reset_budget", function()
@@ -331,5 +358,20 @@ describe("ff_reset_budget", function()
     before = S.dump(h)
     assert.same({ 0, "invalid_state", "reset_count" }, reset_budget(NOW))
     assert.same(before, S.dump(h))
+  end)
+
+  -- found by tests/faults/malformed_flow_spec.lua: HINCRBY refused a huge or
+  -- zero-padded reset_count after usage was zeroed, and a huge interval wrote
+  -- next_reset_at "-9223372036854775808"
+  it("fix: integers HINCRBY refuses or a double cannot hold change nothing", function()
+    for _, c in ipairs({ { "reset_count", ("9"):rep(40) }, { "reset_count", "01" },
+      { "reset_count", "-0" }, { "reset_interval_ms", ("9"):rep(40) } }) do
+      S.reset(h)
+      FX.budget_reset(h, NOW)
+      h:call("HSET", K.budget(), c[1], c[2])
+      local before = S.dump(h)
+      assert.same({ 0, "invalid_state", c[1] }, reset_budget(NOW))
+      assert.same(before, S.dump(h))
+    end
   end)
 end)

@@ -100,6 +100,22 @@ describe("retention_trimmer", function()
     assert.same({}, S.dump(h))
   end)
 
+  -- found by tests/faults/malformed_flow_spec.lua: a huge count built an endless
+  -- key list (the scanner ran away and stopped for good); "" orphaned attempt 0.
+  -- A host of its own, so a runaway cannot stop the scanner for later tests.
+  it("fix: an unusable total_attempt_count deletes the attempts that exist", function()
+    local srv2, h2 = S.start()
+    finally(function() S.stop(srv2, h2) end)
+    for _, bad in ipairs({ "", "x!", "10001", ("9"):rep(40) }) do
+      S.reset(h2)
+      FX.retention(h2, S.now(h2))
+      h2:call("HSET", K.core(I.E1), "total_attempt_count", bad)
+      h2:call("HSET", keys.attempt(I.tag, I.E1, 1), "attempt_state", "ended_failure")
+      assert.same({ 1, 0 }, { h2:once("retention_trimmer") })
+      assert.same({}, S.dump(h2))
+    end
+  end)
+
   it("fix R6: a purged execution leaves its flow", function()
     FX.retention(h, S.now(h))
     h:call("HSET", K.core(I.E1), "flow_id", I.F)
@@ -174,6 +190,18 @@ describe("dependency_reconciler", function()
     local before = S.dump(h)
     assert.same({ 0, 0 }, once("dependency_reconciler"))
     assert.same(before, S.dump(h))
+  end)
+
+  -- found by tests/faults/malformed_flow_spec.lua: an unknown outcome was passed
+  -- on, and the function skipped the child for good as if the upstream had failed
+  it("fix: an upstream with an unknown terminal_outcome is an error and changes nothing", function()
+    for _, bad in ipairs({ "x!", "SUCCESS", ("9"):rep(40) }) do
+      S.reset(h)
+      FX.dependency(h, S.now(h), { upstream = { lifecycle_phase = "terminal", terminal_outcome = bad } })
+      local before = S.dump(h)
+      assert.same({ 0, 1 }, once("dependency_reconciler"))
+      assert.same(before, S.dump(h))
+    end
   end)
 
   it("fix D1: a failing FCALL is an error", function()

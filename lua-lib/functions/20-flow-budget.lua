@@ -15,8 +15,13 @@ local ffb = {}
 
 -- Strict decimal integer (optional minus sign); anything else → nil.
 -- Stored timestamps/counters are always integer text, so "1.5", " 7" or "" are bad data.
+-- Canonical form (no leading zero) of at most 15 digits only: a double holds it
+-- exactly, and HINCRBY accepts it and cannot overflow (it refuses "01" or 2^63-1,
+-- which would raise after earlier writes of the same call).
 function ffb.int(v)
-  if type(v) ~= "string" or not v:match("^%-?%d+$") then return nil end
+  local digits = type(v) == "string" and v:match("^%-?(%d+)$")
+  if not digits or #digits > 15 or (#digits > 1 and digits:sub(1, 1) == "0") then return nil end
+  if v == "-0" then return nil end
   return tonumber(v)
 end
 
@@ -123,10 +128,17 @@ function ffb.promote(keys, core, now, score)
   redis.call("ZADD", keys[5], score, member)
 end
 
+-- The child's ZSET member is the core's execution_id (0.1.1); it must name the
+-- core's own key, or a corrupt value would put a foreign member in the indexes.
+function ffb.member_ok(keys, core)
+  return core.execution_id == C.eid_from_core_key(keys[1])
+end
+
 function ffb.resolve_satisfied(keys, args, dep, unsatisfied)
   local core, found = ffb.hgetall(keys[1])
   local score
   if found and ffb.promotable(core, unsatisfied - 1) then
+    if not ffb.member_ok(keys, core) then return { 0, "invalid_state", "execution_id" } end
     local bad
     score, bad = C.eligible_score(core)
     if score == nil then return { 0, "invalid_state", bad } end
@@ -166,12 +178,14 @@ function ffb.skip_child(keys, core, now)
 end
 
 function ffb.resolve_impossible(keys, args)
+  local core, found = ffb.hgetall(keys[1])
+  local skip = found and core.terminal_outcome == "none"
+  if skip and not ffb.member_ok(keys, core) then return { 0, "invalid_state", "execution_id" } end
   ffb.mark_edge(keys, args, "impossible")
   redis.call("HINCRBY", keys[2], "unsatisfied_required_count", -1)
   redis.call("HINCRBY", keys[2], "impossible_required_count", 1)
   redis.call("HSET", keys[2], "last_dependency_update_at", args[3])
-  local core, found = ffb.hgetall(keys[1])
-  if found and core.terminal_outcome == "none" then
+  if skip then
     ffb.skip_child(keys, core, args[3])
     return { 1, "OK", "impossible", "child_skipped" }
   end
