@@ -130,28 +130,6 @@ describe("fault 4: malformed data (flow/budget/quota)", function()
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
 
-  -- snapshot(): key -> { type, c = member -> value text }
-  local function snapshot()
-    local snap = {}
-    for _, key in ipairs(h:call("KEYS", "*")) do
-      local ty = h:call("TYPE", key)
-      local c = {}
-      if ty == "hash" or ty == "zset" then
-        local flat = ty == "hash" and h:call("HGETALL", key)
-          or h:call("ZRANGE", key, 0, -1, "WITHSCORES")
-        for j = 1, #flat, 2 do c[flat[j]] = flat[j + 1] end
-      elseif ty == "set" then
-        for _, m in ipairs(h:call("SMEMBERS", key)) do c[m] = "1" end
-      elseif ty == "string" then
-        c.value = h:call("GET", key)
-      elseif ty == "list" then
-        c.value = table.concat(h:call("LRANGE", key, 0, -1), "\0")
-      end
-      snap[key] = { type = ty, c = c }
-    end
-    return snap
-  end
-
   -- diff(a, b) -> list of { key, member, removed } that differ; a key created,
   -- deleted or retyped is a WHOLE event plus one event per member on either side.
   local function diff(a, b)
@@ -199,11 +177,6 @@ describe("fault 4: malformed data (flow/budget/quota)", function()
     return table.concat(lines, "\n")
   end
 
-  local function fresh()
-    h:call("FLUSHALL")
-    h:logs()
-  end
-
   for _, recipe in ipairs(RECIPES) do
     describe(recipe.name, function()
       local fields, own_keys, W, good_keys, ref_before, ref_after = {}, {}, {}, {}, nil, nil
@@ -211,9 +184,9 @@ describe("fault 4: malformed data (flow/budget/quota)", function()
 
       setup(function()
         -- the recipe's own keys and fields: the recipe alone
-        fresh()
+        FX.fresh(h)
         recipe.build(h, now_ms())
-        local alone = snapshot()
+        local alone = FX.snapshot(h)
         for key in pairs(alone) do own_keys[#own_keys + 1] = key end
         table.sort(own_keys)
         for _, key in ipairs(own_keys) do
@@ -228,13 +201,13 @@ describe("fault 4: malformed data (flow/budget/quota)", function()
           end
         end
         -- the reference: recipe + neighbour, good data, one cycle
-        fresh()
+        FX.fresh(h)
         local now = now_ms()
         recipe.build(h, now)
         recipe.neighbour(h, now)
-        ref_before = snapshot()
+        ref_before = FX.snapshot(h)
         h:once(recipe.scanner)
-        ref_after = snapshot()
+        ref_after = FX.snapshot(h)
         for _, c in ipairs(diff(ref_before, ref_after)) do W[c.key .. "\0" .. c.member] = true end
         for key in pairs(ref_before) do good_keys[key] = true end
         for key in pairs(ref_after) do good_keys[key] = true end
@@ -311,17 +284,17 @@ describe("fault 4: malformed data (flow/budget/quota)", function()
       local function check_case(label, spoiled, spoil)
         label = recipe.name .. " " .. label
         figures.cases = figures.cases + 1
-        fresh()
+        FX.fresh(h)
         local now = now_ms()
         recipe.build(h, now)
         recipe.neighbour(h, now)
         spoil()
-        local before = snapshot()
+        local before = FX.snapshot(h)
         local ok, processed, errors = pcall(h.once, h, recipe.scanner)
         if not ok then figures.crashes = figures.crashes + 1 end
         if not expect(ok, label .. ": the cycle failed: " .. tostring(processed)) then return end
         assert.is_true(h:call("PING") == "PONG", label .. ": host unusable")
-        local after = snapshot()
+        local after = FX.snapshot(h)
         local lines = h:logs()
         if os.getenv("FAULTS_VERBOSE") then
           io.stderr:write(("# %s: processed=%d errors=%d changes=%d\n"):format(label, processed, errors,

@@ -72,32 +72,6 @@ describe("fault 4: malformed data", function()
     return (s:gsub("%f[%d]1%d%d%d%d%d%d%d%d%d%d%d%d%f[%D]", "<ts>"))
   end
 
-  -- snapshot(): key -> { type, content } with members as map entries
-  local function snapshot()
-    local snap = {}
-    for _, key in ipairs(h:call("KEYS", "*")) do
-      local ty = h:call("TYPE", key)
-      local c = {}
-      if ty == "hash" then
-        local flat = h:call("HGETALL", key)
-        for j = 1, #flat, 2 do c[flat[j]] = flat[j + 1] end
-      elseif ty == "zset" then
-        local flat = h:call("ZRANGE", key, 0, -1, "WITHSCORES")
-        for j = 1, #flat, 2 do c[flat[j]] = flat[j + 1] end
-      elseif ty == "set" then
-        for _, m in ipairs(h:call("SMEMBERS", key)) do c[m] = true end
-      elseif ty == "string" then
-        c.value = h:call("GET", key)
-      elseif ty == "list" then
-        c.value = table.concat(h:call("LRANGE", key, 0, -1), "\0")
-      elseif ty == "stream" then
-        c.len = h:call("XLEN", key)
-      end
-      snap[key] = { type = ty, c = c }
-    end
-    return snap
-  end
-
   -- view(snap, n, i): the part of a snapshot that belongs to item (n, i):
   -- its own keys whole, and its entries in shared keys; normalized text.
   local function view(snap, n, i, skip_field)
@@ -140,11 +114,6 @@ describe("fault 4: malformed data", function()
     end
     table.sort(lines)
     return table.concat(lines, "\n")
-  end
-
-  local function fresh()
-    h:call("FLUSHALL")
-    h:logs()
   end
 
   local function neighbours(recipe)
@@ -200,17 +169,17 @@ describe("fault 4: malformed data", function()
 
       setup(function()
         -- the reference: good records only, after the same cycles
-        fresh()
+        FX.fresh(h)
         neighbours(recipe)
         run_cycles(recipe.scanner)
-        reference = snapshot()
+        reference = FX.snapshot(h)
         -- what a good record at the bad record's place becomes
-        fresh()
+        FX.fresh(h)
         BAD = BAD + 1
         seed(recipe, N, BAD)
-        local before = snapshot()
+        local before = FX.snapshot(h)
         run_cycles(recipe.scanner)
-        good_after = snapshot()
+        good_after = FX.snapshot(h)
         good_bad = BAD
         -- the bad record's hashes, fields and own keys (as suffixes)
         fields, item_keys = {}, {}
@@ -241,17 +210,17 @@ describe("fault 4: malformed data", function()
       local function check_case(label, mutate, field)
         label = recipe.scanner .. " " .. label
         figures.cases = figures.cases + 1
-        fresh()
+        FX.fresh(h)
         BAD = BAD + 1
         seed(recipe, N, BAD)
         mutate()
         neighbours(recipe)
-        local before = snapshot()
+        local before = FX.snapshot(h)
         local ok, processed, errors, reports = pcall(run_cycles, recipe.scanner)
         if not ok then figures.crashes = figures.crashes + 1 end
         if not expect(ok, label .. ": the cycle failed: " .. tostring(processed)) then return end
         assert.is_true(h:call("PING") == "PONG", label .. ": host unusable")
-        local after = snapshot()
+        local after = FX.snapshot(h)
         -- good records: exactly as without the bad one
         for _, it in ipairs({ { N, 2 }, { N, 3 }, { N + 1, 1 } }) do
           local got, want = view(after, it[1], it[2]), view(reference, it[1], it[2])

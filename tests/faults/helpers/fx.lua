@@ -154,6 +154,37 @@ function M.server_ms(srv)
   return t[1] * 1000 + math.floor((t[2] or 0) / 1000)
 end
 
+-- snapshot(h) -> key -> { type, c }: the whole keyspace through a test host,
+-- c mapping hash fields, zset members (to scores) and set members (to "1");
+-- strings and lists as c.value, streams as c.len.
+function M.snapshot(h)
+  local snap = {}
+  for _, key in ipairs(h:call("KEYS", "*")) do
+    local ty = h:call("TYPE", key)
+    local c = {}
+    if ty == "hash" or ty == "zset" then
+      local flat = ty == "hash" and h:call("HGETALL", key) or h:call("ZRANGE", key, 0, -1, "WITHSCORES")
+      for j = 1, #flat, 2 do c[flat[j]] = flat[j + 1] end
+    elseif ty == "set" then
+      for _, m in ipairs(h:call("SMEMBERS", key)) do c[m] = "1" end
+    elseif ty == "string" then
+      c.value = h:call("GET", key)
+    elseif ty == "list" then
+      c.value = table.concat(h:call("LRANGE", key, 0, -1), "\0")
+    elseif ty == "stream" then
+      c.len = tostring(h:call("XLEN", key))
+    end
+    snap[key] = { type = ty, c = c }
+  end
+  return snap
+end
+
+-- fresh(h): an empty keyspace (the library stays) and no captured log lines.
+function M.fresh(h)
+  h:call("FLUSHALL")
+  h:logs()
+end
+
 -- Keeps a copy of a scanhost log under build/test-logs/faults/ (for failures).
 function M.keep_log(proc, name)
   if not proc then return end
