@@ -341,12 +341,7 @@ describe("fault 4: malformed data (flow/budget/quota)", function()
         for _, key in ipairs(own_keys) do
           local is_string = ref_before[key].type == "string"
           for _, kind in ipairs({ is_string and "hash" or "string", "list" }) do
-            check_case(key .. " as " .. kind, { key = key }, function()
-              assert(h:call("DEL", key) == 1)
-              if kind == "string" then h:call("SET", key, "garbage")
-              elseif kind == "hash" then h:call("HSET", key, "garbage", "garbage")
-              else h:call("RPUSH", key, "garbage") end
-            end)
+            check_case(key .. " as " .. kind, { key = key }, function() FX.retype(h, key, kind) end)
           end
         end
         assert.are.equal("", table.concat(problems, "\n"))

@@ -288,12 +288,7 @@ describe("fault 4: malformed data", function()
         problems = {}
         for _, key in ipairs(item_keys) do
           for _, kind in ipairs({ "string", "list" }) do
-            check_case(key:gsub("^.*:", "") .. " as " .. kind, function()
-              local k = rename(key)
-              assert(h:call("DEL", k) == 1)
-              if kind == "string" then h:call("SET", k, "garbage")
-              else h:call("RPUSH", k, "garbage") end
-            end)
+            check_case(key:gsub("^.*:", "") .. " as " .. kind, function() FX.retype(h, rename(key), kind) end)
           end
         end
         assert.are.equal("", table.concat(problems, "\n"))

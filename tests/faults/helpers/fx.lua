@@ -179,6 +179,15 @@ function M.snapshot(h)
   return snap
 end
 
+-- retype(h, key, kind): replaces an existing key by one of another type
+-- ("string", "hash" or "list") holding "garbage".
+function M.retype(h, key, kind)
+  assert(h:call("DEL", key) == 1, "no key " .. key)
+  if kind == "string" then h:call("SET", key, "garbage")
+  elseif kind == "hash" then h:call("HSET", key, "garbage", "garbage")
+  else h:call("RPUSH", key, "garbage") end
+end
+
 -- fresh(h): an empty keyspace (the library stays) and no captured log lines.
 function M.fresh(h)
   h:call("FLUSHALL")
