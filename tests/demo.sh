@@ -16,12 +16,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
+if redis-cli -p "$PORT" ping >/dev/null 2>&1; then
+  echo "demo: port $PORT is in use; choose another with DEMO_PORT=..."
+  exit 1
+fi
 # setsid: Ctrl-C reaches scanhost, which stops first; the trap then stops Redis.
 setsid redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --save '' --appendonly no \
   --logfile "$DIR/redis.log" &
 REDIS_PID=$!
 i=0
 until redis-cli -p "$PORT" ping >/dev/null 2>&1; do
+  # ours exited (port taken?): never seed another server that answers there
+  kill -0 "$REDIS_PID" 2>/dev/null || { echo "redis-server exited:"; tail -3 "$DIR/redis.log"; exit 1; }
   i=$((i + 1))
   [ "$i" -lt 100 ] || { echo "redis-server did not start on port $PORT"; exit 1; }
   sleep 0.05

@@ -13,9 +13,25 @@ local function sh(cmd)
 end
 
 local function pick_port()
-  -- spread specs over a range so parallel runs rarely collide; retried on failure
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
-  return 20000 + math.random(0, 9999)
+  -- spread specs over a range so parallel runs rarely collide; retried on
+  -- failure. /dev/urandom, not math.random seeded from the clock: two starts
+  -- in the same second got the same port.
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local b = f:read(2)
+  f:close()
+  return 20000 + (b:byte(1) * 256 + b:byte(2)) % 10000
+end
+
+-- True when the server started in dir is running: redis-server writes its
+-- pidfile only after binding the port. A start that lost the port to another
+-- server exits (after --daemonize has already returned 0), while the other
+-- server still answers PING on that port.
+local function running_in(dir)
+  local f = io.open(dir .. "/redis.pid")
+  if not f then return false end
+  local pid = f:read("*n")
+  f:close()
+  return pid ~= nil and sh(("kill -0 %d 2>/dev/null"):format(pid))
 end
 
 function M.start(opts)
@@ -37,7 +53,7 @@ function M.start(opts)
       port, dir, dir, dir, opts.aof and "yes" or "no", extra)
     if sh(cmd .. " >/dev/null 2>&1") then
       for _ = 1, 100 do
-        if sh(string.format("redis-cli -p %d ping >/dev/null 2>&1", port)) then
+        if running_in(dir) and sh(string.format("redis-cli -p %d ping >/dev/null 2>&1", port)) then
           local srv = { port = port, dir = dir, url = "redis://127.0.0.1:" .. port,
                         cmd = cmd, password = opts.password }
           if opts.password then
@@ -72,7 +88,7 @@ function M.start(opts)
               local p = io.popen(("redis-cli -p %d %sping 2>&1"):format(self.port, auth))
               local out = p:read("*a")
               p:close()
-              if out:find("PONG", 1, true) then return true end
+              if out:find("PONG", 1, true) and running_in(self.dir) then return true end
               sh("sleep 0.05")
             end
             return false
@@ -87,6 +103,7 @@ function M.start(opts)
           end
           return srv
         end
+        if sh(("grep -q 'aborting' %s/redis.log 2>/dev/null"):format(dir)) then break end -- port taken
         sh("sleep 0.05")
       end
     end
