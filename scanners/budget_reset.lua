@@ -22,7 +22,7 @@ local function reset_one(ctx, bid, now)
     return false, 1, 0
   end
   if status == "skip" then
-    ctx.log:debug("budget reset refused", { budget_id = bid, code = detail })
+    scan_util.log_skip(ctx, r, "budget reset refused", { budget_id = bid, code = detail })
     return detail ~= "budget_not_found", 0, 0
   end
   ctx.log:warn("budget reset failed", { budget_id = bid, error = detail })

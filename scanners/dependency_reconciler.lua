@@ -79,6 +79,10 @@ local function resolve_edge(ctx, st, child, edge)
     resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now })
   local status, detail = scan_util.classify(r, ferr)
   if status == "error" then return nil, detail end
+  if status == "skip" then
+    scan_util.log_skip(ctx, r, "resolve_dependency refused", { child = child, edge = edge, code = detail })
+    return 0
+  end
   ctx.log:debug("resolve_dependency", { child = child, edge = edge, status = status, detail = detail })
   if status == "processed" and detail ~= "already_resolved" then return 1 end
   return 0

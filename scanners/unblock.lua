@@ -211,7 +211,7 @@ local function unblock(ctx, set, lane, eid, reason)
     return false, 1, 0
   end
   if status == "skip" then
-    ctx.log:debug("unblock refused", { execution_id = eid, code = detail })
+    scan_util.log_skip(ctx, r, "unblock refused", { execution_id = eid, code = detail })
     return true, 0, 0
   end
   ctx.log:warn("unblock failed", { execution_id = eid, error = detail })

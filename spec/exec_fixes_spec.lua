@@ -150,9 +150,17 @@ describe("issue 3 fixes", function()
       F.delayed_promoter.bad_priority(r, { i = 2 })
       F.suspension_timeout.fault(r, { i = 3 })
       local before = dump(r)
-      local h = host({ lanes = { "default" } })
+      local h = host({ lanes = { "default" }, capture_logs = true, log_level = "warn" })
       for _, s in ipairs({ "lease_expiry", "delayed_promoter", "suspension_timeout" }) do
         assert.same({ 0, 0 }, { h:once(s) })
+        -- a skip, but one an operator must hear of: one warning naming the field
+        local warned = {}
+        for _, line in ipairs(h:logs()) do
+          if line:find('msg="item skipped: malformed data"', 1, true) then warned[#warned + 1] = line end
+        end
+        assert.equal(1, #warned, s)
+        assert.matches("code=invalid_state", warned[1])
+        assert.matches("field=%w", warned[1])
       end
       assert.same(before, dump(r))
     end)

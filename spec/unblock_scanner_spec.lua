@@ -200,6 +200,22 @@ describe("unblock / route", function()
     assert_still_blocked("blocked:route", before)
   end)
 
+  it("a record the function refuses as malformed stays blocked, with a warning naming the field", function()
+    local srv2, h2 = S.start({ capture_logs = true, log_level = "warn" })
+    finally(function() S.stop(srv2, h2) end)
+    FX.unblock_budget(h2, S.now(h2), { core = { priority = "x!" } })
+    local before = S.dump(h2)
+    assert.same({ 0, 0 }, { h2:once("unblock") })
+    assert.same(before, S.dump(h2))
+    local warned = {}
+    for _, line in ipairs(h2:logs()) do
+      if line:find('msg="unblock refused: malformed data"', 1, true) then warned[#warned + 1] = line end
+    end
+    assert.equal(1, #warned)
+    assert.matches("code=invalid_state", warned[1])
+    assert.matches("field=priority", warned[1])
+  end)
+
   it("fix U4: a caps load error keeps it blocked (0.1.1 unblocked)", function()
     FX.unblock_route(h, S.now(h))
     h:call("DEL", "ff:worker:w1:caps")

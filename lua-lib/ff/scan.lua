@@ -67,9 +67,27 @@ function M.account(ctx, acc, item, reply, err)
   if kind == "processed" then
     acc.processed = acc.processed + 1
   else
-    ctx.log:debug("item skipped", { item = item, code = tostring(detail) })
+    M.log_skip(ctx, reply, "item skipped", { item = item, code = tostring(detail) })
   end
   return kind
+end
+
+-- bad_data(reply): a function's refusal because the stored record is malformed
+-- ({0, "invalid_state" | "invalid_input", field}), as opposed to a normal no-op.
+function M.bad_data(reply)
+  return reply[1] == 0 and (reply[2] == "invalid_state" or reply[2] == "invalid_input")
+end
+
+-- log_skip(ctx, reply, msg, fields): a skip is logged at debug, except a
+-- refusal for malformed data: that record stays put until someone repairs it,
+-- so it is a warning naming the field.
+function M.log_skip(ctx, reply, msg, fields)
+  if M.bad_data(reply) then
+    fields.field = tostring(reply[3])
+    ctx.log:warn(msg .. ": malformed data", fields)
+  else
+    ctx.log:debug(msg, fields)
+  end
 end
 
 -- now(ctx) -> now_ms | nil (after logging the failure).
