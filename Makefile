@@ -96,13 +96,16 @@ install: bin/scanhost
 	rm -rf $(DESTDIR)$(PREFIX)/share/scanhost/scanners $(DESTDIR)$(PREFIX)/share/scanhost/lua-lib
 	cp -R scanners lua-lib config $(DESTDIR)$(PREFIX)/share/scanhost/
 
+FORMAT_SRCS = core/*.c core/*.h tests/*.c tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c
+
 lint:
 	clang-tidy --quiet $(CORE_SRCS) core/main.c -- $(CPPFLAGS) -std=c11
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr $(CPPFLAGS) core/
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 format:
-	clang-format -i core/*.c core/*.h tests/*.c tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FORMAT_SRCS)
 
 clean:
 	rm -rf bin build

@@ -3,8 +3,8 @@
 #include "config.h"
 
 #include <getopt.h>
-#include <math.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +75,7 @@ static bool valid_lane(const char *s)
 	return true;
 }
 
-static bool add_lane(struct config *c, const char *lane, const char *key, char *err,
-                     size_t errlen)
+static bool add_lane(struct config *c, const char *lane, const char *key, char *err, size_t errlen)
 {
 	if (!valid_lane(lane))
 		return fail(err, errlen, key, "each lane must be 1..64 printable ASCII characters");
@@ -124,8 +123,8 @@ static bool get_count(lua_State *L, const char *key, int *dst, char *err, size_t
 	return true;
 }
 
-static bool get_seconds(lua_State *L, const char *key, double *dst, double lo, double hi,
-                        char *err, size_t errlen)
+static bool get_seconds(lua_State *L, const char *key, double *dst, double lo, double hi, char *err,
+                        size_t errlen)
 {
 	lua_Number v = lua_tonumber(L, -1);
 	if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi)) {
@@ -191,7 +190,8 @@ static bool key_log_level(struct config *c, lua_State *L, const char *k, char *e
 
 static bool key_log_format(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
-	if (lua_type(L, -1) != LUA_TSTRING || !log_format_parse(lua_tostring(L, -1), &c->log_format))
+	if (lua_type(L, -1) != LUA_TSTRING ||
+	    !log_format_parse(lua_tostring(L, -1), &c->log_format))
 		return fail(e, n, k, "must be \"text\" or \"json\"");
 	return true;
 }
@@ -206,7 +206,8 @@ static bool key_lanes(struct config *c, lua_State *L, const char *k, char *e, si
 	c->nlanes = 0;
 	for (int i = 1; i <= len; i++) {
 		lua_rawgeti(L, -1, i);
-		bool ok = lua_type(L, -1) == LUA_TSTRING && add_lane(c, lua_tostring(L, -1), k, e, n);
+		bool ok =
+		    lua_type(L, -1) == LUA_TSTRING && add_lane(c, lua_tostring(L, -1), k, e, n);
 		lua_pop(L, 1);
 		if (!ok)
 			return e[0] ? false : fail(e, n, k, "lane names must be strings");
@@ -227,7 +228,8 @@ static bool key_scanners(struct config *c, lua_State *L, const char *k, char *e,
 		         lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
 		if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1)) {
 			lua_pop(L, 2);
-			return fail(e, n, where, "must be a table of options keyed by scanner name");
+			return fail(e, n, where,
+			            "must be a table of options keyed by scanner name");
 		}
 		lua_pop(L, 1);
 	}
@@ -269,8 +271,7 @@ static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)
 	return fail(err, errlen, key, "unknown config key");
 }
 
-static bool load_file(struct config *c, const char *path, bool must_exist, char *err,
-                      size_t errlen)
+static bool load_file(struct config *c, const char *path, bool must_exist, char *err, size_t errlen)
 {
 	struct stat st;
 	if (stat(path, &st) != 0) {
@@ -305,8 +306,19 @@ struct cli {
 };
 
 enum {
-	OPT_REDIS = 256, OPT_SCANNERS, OPT_LUA_PATH, OPT_ONLY, OPT_PARTITIONS, OPT_BUDGET,
-	OPT_QUOTA, OPT_ONCE, OPT_CHECK, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_VERSION, OPT_LANES,
+	OPT_REDIS = 256,
+	OPT_SCANNERS,
+	OPT_LUA_PATH,
+	OPT_ONLY,
+	OPT_PARTITIONS,
+	OPT_BUDGET,
+	OPT_QUOTA,
+	OPT_ONCE,
+	OPT_CHECK,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_VERSION,
+	OPT_LANES,
 	OPT_FUNCTIONS,
 };
 
@@ -435,8 +447,8 @@ static bool apply_cli(struct config *c, const struct cli *cl, char *err, size_t 
 	if (cl->scanners && !copy_path(c->scanners_dir, sizeof(c->scanners_dir), cl->scanners,
 	                               "--scanners", err, errlen))
 		return false;
-	if (cl->lua_path && !copy_path(c->lua_path, sizeof(c->lua_path), cl->lua_path,
-	                               "--lua-path", err, errlen))
+	if (cl->lua_path &&
+	    !copy_path(c->lua_path, sizeof(c->lua_path), cl->lua_path, "--lua-path", err, errlen))
 		return false;
 	if (cl->functions && !copy_path(c->functions_dir, sizeof(c->functions_dir), cl->functions,
 	                                "--functions", err, errlen))
@@ -460,8 +472,8 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 		return false;
 	if (c->help || c->version)
 		return true;
-	if (cl.config && !copy_path(c->config_path, sizeof(c->config_path), cl.config, "--config",
-	                            err, errlen))
+	if (cl.config &&
+	    !copy_path(c->config_path, sizeof(c->config_path), cl.config, "--config", err, errlen))
 		return false;
 	if (!load_file(c, c->config_path, cl.config != NULL, err, errlen))
 		return false;

@@ -14,7 +14,7 @@
 #include "url.h"
 
 #define CONFIG_MAX_LANES 64
-#define CONFIG_MAX_ONLY 64
+#define CONFIG_MAX_ONLY  64
 
 struct config {
 	char redis[1024];

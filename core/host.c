@@ -82,8 +82,10 @@ static void note_runaway(struct scanner *s)
 	if (!s->active || !s->active->runaway || s->runaway_reported)
 		return;
 	s->runaway_reported = true;
-	log_msg(LOG_ERROR, s->name, "scanner stopped: its script ran away (no yield for %g s); "
-	        "fix the file and send SIGUSR1", s->host->env.scan_timeout);
+	log_msg(LOG_ERROR, s->name,
+	        "scanner stopped: its script ran away (no yield for %g s); "
+	        "fix the file and send SIGUSR1",
+	        s->host->env.scan_timeout);
 }
 
 static void on_task_done(void *data, uint32_t processed, uint32_t errors)
@@ -155,12 +157,16 @@ static void op_cycle_end(void *data, const struct runner_cycle *c, bool stopped)
 	fmt_u64(errors, sizeof(errors), c->errors);
 	fmt_u64(elapsed, sizeof(elapsed), (uint64_t)(c->elapsed * 1000));
 	snprintf(parts, sizeof(parts), "%d", c->partitions);
-	struct log_field f[] = { { "partitions", parts }, { "processed", processed },
-		                 { "errors", errors }, { "elapsed_ms", elapsed }, { NULL, NULL } };
+	struct log_field f[] = { { "partitions", parts },
+		                 { "processed", processed },
+		                 { "errors", errors },
+		                 { "elapsed_ms", elapsed },
+		                 { NULL, NULL } };
 	bool busy = c->processed > 0 || c->errors > 0;
 	log_event(busy ? LOG_INFO : LOG_DEBUG, s->name, -1,
 	          stopped ? "scan cycle interrupted by shutdown"
-	                  : busy ? "scan cycle complete" : "scan cycle complete (nothing to do)",
+	          : busy  ? "scan cycle complete"
+	                  : "scan cycle complete (nothing to do)",
 	          f);
 	s->last = *c;
 	if (!s->runner.once)
@@ -265,7 +271,9 @@ static void schedule(struct scanner *s)
 	char parts[16];
 	snprintf(parts, sizeof(parts), "%d", s->runner.partitions);
 	struct log_field f[] = { { "family", family_name(s->active->family) },
-		                 { "interval_s", interval }, { "partitions", parts }, { NULL, NULL } };
+		                 { "interval_s", interval },
+		                 { "partitions", parts },
+		                 { NULL, NULL } };
 	log_event(LOG_INFO, s->name, -1, "scanner started", f);
 	runner_start(&s->runner);
 }
@@ -275,11 +283,15 @@ static void log_loaded(const struct script *sc, bool replacing)
 	char digest[20], interval[32];
 	snprintf(digest, sizeof(digest), "%016" PRIx64, sc->digest);
 	snprintf(interval, sizeof(interval), "%g", sc->interval);
-	struct log_field f[] = { { "file", sc->path }, { "family", family_name(sc->family) },
-		                 { "interval_s", interval }, { "digest", digest },
-		                 { "enabled", sc->enabled ? "true" : "false" }, { NULL, NULL } };
+	struct log_field f[] = { { "file", sc->path },
+		                 { "family", family_name(sc->family) },
+		                 { "interval_s", interval },
+		                 { "digest", digest },
+		                 { "enabled", sc->enabled ? "true" : "false" },
+		                 { NULL, NULL } };
 	log_event(LOG_INFO, sc->name, -1,
-	          replacing ? "script reloaded; takes effect at the next cycle" : "script loaded", f);
+	          replacing ? "script reloaded; takes effect at the next cycle" : "script loaded",
+	          f);
 }
 
 /* Installs a freshly loaded script in its slot. Returns false on a name
@@ -289,8 +301,10 @@ static bool install(struct host *h, struct script *sc, struct scanner **claimed,
 	struct scanner *slot = host_find(h, sc->name);
 	for (int i = 0; i < nclaimed; i++) {
 		if (claimed[i] == slot) {
-			log_msg(LOG_ERROR, sc->name, "duplicate scanner name in %s (already defined by %s); "
-			        "file ignored", sc->path, latest(slot)->path);
+			log_msg(LOG_ERROR, sc->name,
+			        "duplicate scanner name in %s (already defined by %s); "
+			        "file ignored",
+			        sc->path, latest(slot)->path);
 			return false;
 		}
 	}
@@ -382,7 +396,8 @@ int host_load_scanners(struct host *h)
 	for (struct scanner *s = h->scanners; s; s = s->next) {
 		if (latest(s) && !was_claimed(s, claimed, nclaimed) && !s->removed) {
 			s->removed = true;
-			log_msg(LOG_INFO, s->name, "script removed; the scanner stops at its next cycle");
+			log_msg(LOG_INFO, s->name,
+			        "script removed; the scanner stops at its next cycle");
 			if (!s->scheduled || s->runner.state == RUNNER_STOPPED) {
 				script_retire(s->pending);
 				s->pending = NULL;
@@ -557,8 +572,8 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
-bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop,
-               const struct clock *clock, char *err, size_t errlen)
+bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
+               char *err, size_t errlen)
 {
 	memset(h, 0, sizeof(*h));
 	h->cfg = cfg;
@@ -650,8 +665,9 @@ void host_print_summary(struct host *h, FILE *out)
 	for (struct scanner *s = h->scanners; s; s = s->next) {
 		if (!s->scheduled)
 			continue;
-		fprintf(out, "scanner=%s partitions=%d processed=%" PRIu64 " errors=%" PRIu64
-		             " elapsed_ms=%" PRIu64 "\n",
+		fprintf(out,
+		        "scanner=%s partitions=%d processed=%" PRIu64 " errors=%" PRIu64
+		        " elapsed_ms=%" PRIu64 "\n",
 		        s->name, s->last.partitions, s->last.processed, s->last.errors,
 		        (uint64_t)(s->last.elapsed * 1000));
 	}

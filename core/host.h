@@ -34,7 +34,7 @@ struct scanner {
 	bool once_done;
 	bool runaway_reported;
 	struct runner_cycle last;
-	uint8_t *wanted;        /* select(): partitions [wanted_first, +RUNNER_SELECT_CHUNK) to scan */
+	uint8_t *wanted; /* select(): partitions [wanted_first, +RUNNER_SELECT_CHUNK) to scan */
 	int wanted_first;
 };
 
@@ -48,21 +48,21 @@ struct host {
 	const char *lanes[CONFIG_MAX_LANES];
 	ev_signal sig_term, sig_int, sig_usr1;
 	ev_timer grace, connect_deadline, library_retry;
-	bool ready;     /* connected and the function library checked */
-	bool started;   /* runners started (first ready) */
+	bool ready;   /* connected and the function library checked */
+	bool started; /* runners started (first ready) */
 	bool once;
-	bool manual;    /* test module: never start runners on connect */
+	bool manual; /* test module: never start runners on connect */
 	bool auth_failed;
 	int exit_code;
 	int load_errors;
-	double library_rechecked_at; /* last re-check after a missing function */
-	double paused_until;       /* BUSY/LOADING backoff: no cycle starts before */
-	unsigned pause_level;      /* consecutive pauses: the backoff doubles */
+	double library_rechecked_at;     /* last re-check after a missing function */
+	double paused_until;             /* BUSY/LOADING backoff: no cycle starts before */
+	unsigned pause_level;            /* consecutive pauses: the backoff doubles */
 	void (*on_idle)(struct host *h); /* --once: a scanner finished its cycle */
 };
 
-bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop,
-               const struct clock *clock, char *err, size_t errlen);
+bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
+               char *err, size_t errlen);
 /* Loads every script of the scanners directory (first load or SIGUSR1).
  * Returns the number of files that failed. */
 int host_load_scanners(struct host *h);

@@ -184,8 +184,8 @@ static void on_own_listed(void *priv, redisReply *r, const char *err)
 	if (failed(lib, r, err, "FUNCTION LIST"))
 		return;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-		log_info("no function library found; loading scanhost's '%s' version %s", LIBRARY_OWN,
-		         lib->version);
+		log_info("no function library found; loading scanhost's '%s' version %s",
+		         LIBRARY_OWN, lib->version);
 		load_own(lib, false);
 		return;
 	}
@@ -199,8 +199,8 @@ static void on_own_listed(void *priv, redisReply *r, const char *err)
 		          LIBRARY_OWN);
 		finish(lib, NULL);
 	} else if (strcmp(found, lib->version) == 0) {
-		log_info("scanhost's function library '%s' version %s is already loaded", LIBRARY_OWN,
-		         found);
+		log_info("scanhost's function library '%s' version %s is already loaded",
+		         LIBRARY_OWN, found);
 		finish(lib, LIBRARY_OWN);
 	} else {
 		log_info("scanhost's function library '%s' is version %s; replacing it with %s",

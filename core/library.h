@@ -14,16 +14,16 @@
 #include "redis.h"
 
 #define LIBRARY_FLOWFABRIC "flowfabric"
-#define LIBRARY_OWN "scanhost"
-#define LIBRARY_MARKER "-- scanhost-library-version: "
+#define LIBRARY_OWN        "scanhost"
+#define LIBRARY_MARKER     "-- scanhost-library-version: "
 
 struct library {
-	char *source;      /* full library text, NULL when there are no sources */
+	char *source; /* full library text, NULL when there are no sources */
 	size_t len;
-	char version[17];  /* hex digest of the sources */
+	char version[17];   /* hex digest of the sources */
 	const char *in_use; /* after a check: LIBRARY_FLOWFABRIC, LIBRARY_OWN or NULL */
 	bool busy;
-	bool transient;     /* the last check failed on LOADING/BUSY or I/O: retry it */
+	bool transient; /* the last check failed on LOADING/BUSY or I/O: retry it */
 	void (*done)(void *data, const char *in_use);
 	void *data;
 	struct rconn *conn;

@@ -29,7 +29,7 @@ void log_event(enum log_level level, const char *scanner, int partition, const c
 
 /* printf-style shorthand for events without extra fields. */
 void log_msg(enum log_level level, const char *scanner, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, NULL, __VA_ARGS__)

@@ -19,22 +19,22 @@
 #include "log.h"
 #include "script.h"
 
-#define CTX_MT "scanhost.ctx"
+#define CTX_MT      "scanhost.ctx"
 #define FAILURES_MT "scanhost.failures"
-#define LOG_MT "scanhost.log"
+#define LOG_MT      "scanhost.log"
 
 static const char ctx_prelude[] =
-	"local methods = ...\n"
-	"function methods.now_ms(self)\n"
-	"  local t, err = self.redis:call('TIME')\n"
-	"  if not t then return nil, err end\n"
-	"  local sec, usec = tonumber(t[1]), tonumber(t[2])\n"
-	"  if not sec or not usec then return nil, 'malformed TIME reply' end\n"
-	"  return sec * 1000 + math.floor(usec / 1000)\n"
-	"end\n"
-	"function methods.tag_for(self, p)\n"
-	"  return '{' .. self.tag_prefix .. ':' .. p .. '}'\n"
-	"end\n";
+    "local methods = ...\n"
+    "function methods.now_ms(self)\n"
+    "  local t, err = self.redis:call('TIME')\n"
+    "  if not t then return nil, err end\n"
+    "  local sec, usec = tonumber(t[1]), tonumber(t[2])\n"
+    "  if not sec or not usec then return nil, 'malformed TIME reply' end\n"
+    "  return sec * 1000 + math.floor(usec / 1000)\n"
+    "end\n"
+    "function methods.tag_for(self, p)\n"
+    "  return '{' .. self.tag_prefix .. ':' .. p .. '}'\n"
+    "end\n";
 
 static struct script *check_ud(lua_State *L, const char *mt)
 {
@@ -83,8 +83,10 @@ static int failures_record_failure(lua_State *L)
 		char failures[16], backoff[16];
 		snprintf(failures, sizeof(failures), "%u", TRACKER_FAILURE_THRESHOLD);
 		snprintf(backoff, sizeof(backoff), "%u", TRACKER_BACKOFF_CYCLES);
-		struct log_field f[] = { { "item", key }, { "failures", failures },
-			                 { "backoff_cycles", backoff }, { NULL, NULL } };
+		struct log_field f[] = { { "item", key },
+			                 { "failures", failures },
+			                 { "backoff_cycles", backoff },
+			                 { NULL, NULL } };
 		log_event(LOG_ERROR, s->name, s->task.partition,
 		          "persistent failure, skipping item for 10 scan cycles", f);
 	}
@@ -115,9 +117,7 @@ static const char *field_text(lua_State *L, int idx)
 	case LUA_TBOOLEAN:
 		lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
 		return lua_tostring(L, -1);
-	default:
-		lua_pushstring(L, lua_typename(L, lua_type(L, idx)));
-		return lua_tostring(L, -1);
+	default: lua_pushstring(L, lua_typename(L, lua_type(L, idx))); return lua_tostring(L, -1);
 	}
 }
 
@@ -149,10 +149,22 @@ static int log_at(lua_State *L, enum log_level level)
 	return 0;
 }
 
-static int log_debug_(lua_State *L) { return log_at(L, LOG_DEBUG); }
-static int log_info_(lua_State *L) { return log_at(L, LOG_INFO); }
-static int log_warn_(lua_State *L) { return log_at(L, LOG_WARN); }
-static int log_error_(lua_State *L) { return log_at(L, LOG_ERROR); }
+static int log_debug_(lua_State *L)
+{
+	return log_at(L, LOG_DEBUG);
+}
+static int log_info_(lua_State *L)
+{
+	return log_at(L, LOG_INFO);
+}
+static int log_warn_(lua_State *L)
+{
+	return log_at(L, LOG_WARN);
+}
+static int log_error_(lua_State *L)
+{
+	return log_at(L, LOG_ERROR);
+}
 
 static const luaL_Reg failures_methods[] = {
 	{ "should_skip", failures_should_skip },

@@ -52,7 +52,7 @@ static struct argv_buf *new_argv(lua_State *L, int cap)
 	if (cap > MAX_ARGS)
 		luaL_error(L, "scanhost: too many arguments (max %d)", MAX_ARGS);
 	struct argv_buf *b =
-		lua_newuserdata(L, sizeof(*b) + (size_t)cap * (sizeof(char *) + sizeof(size_t)));
+	    lua_newuserdata(L, sizeof(*b) + (size_t)cap * (sizeof(char *) + sizeof(size_t)));
 	b->argc = 0;
 	b->cap = cap;
 	b->argv = (const char **)(b + 1);
@@ -78,7 +78,7 @@ static void add_arg(lua_State *L, struct argv_buf *b, int idx, const char *what)
 		lua_Number v = lua_tonumber(L, idx);
 		char tmp[32];
 		int n = (v == floor(v) && fabs(v) < 1e18) ? snprintf(tmp, sizeof(tmp), "%.0f", v)
-		                                         : snprintf(tmp, sizeof(tmp), "%.17g", v);
+		                                          : snprintf(tmp, sizeof(tmp), "%.17g", v);
 		lua_pushlstring(L, tmp, (size_t)n); /* kept alive on the stack */
 		lua_replace(L, idx);
 		t = LUA_TSTRING;
@@ -313,7 +313,8 @@ static int lredis_pipeline(lua_State *L)
 	for (int i = 1; i <= n; i++) {
 		lua_rawgeti(L, 2, i);
 		if (!lua_istable(L, -1) || lua_objlen(L, -1) == 0)
-			return luaL_error(L, "scanhost: pipeline command %d must be a non-empty array", i);
+			return luaL_error(
+			    L, "scanhost: pipeline command %d must be a non-empty array", i);
 		lua_pop(L, 1);
 	}
 	lua_createtable(L, n, 0);
@@ -329,8 +330,11 @@ static int lredis_pipeline(lua_State *L)
 			lua_rawgeti(L, -1, j);
 			int ty = lua_type(L, -1);
 			if (ty != LUA_TSTRING && ty != LUA_TNUMBER)
-				return luaL_error(L, "scanhost: pipeline command %d argument %d must be a "
-				                     "string or a number, got %s", i, j, lua_typename(L, ty));
+				return luaL_error(
+				    L,
+				    "scanhost: pipeline command %d argument %d must be a "
+				    "string or a number, got %s",
+				    i, j, lua_typename(L, ty));
 			lua_pop(L, 1);
 		}
 		lua_pop(L, 1);

@@ -22,13 +22,9 @@ void reply_push(lua_State *L, const redisReply *r)
 	if (!lua_checkstack(L, 4))
 		luaL_error(L, "reply nested too deeply");
 	switch (r->type) {
-	case REDIS_REPLY_INTEGER:
-		push_integer(L, r->integer);
-		break;
+	case REDIS_REPLY_INTEGER: push_integer(L, r->integer); break;
 	case REDIS_REPLY_STRING:
-	case REDIS_REPLY_STATUS:
-		lua_pushlstring(L, r->str, r->len);
-		break;
+	case REDIS_REPLY_STATUS: lua_pushlstring(L, r->str, r->len); break;
 	case REDIS_REPLY_ARRAY:
 		lua_createtable(L, (int)r->elements, 0);
 		for (size_t i = 0; i < r->elements; i++) {
@@ -42,8 +38,6 @@ void reply_push(lua_State *L, const redisReply *r)
 		lua_setfield(L, -2, "err"); /* fresh table without metatable: raw */
 		break;
 	case REDIS_REPLY_NIL:
-	default:
-		lua_pushboolean(L, 0);
-		break;
+	default: lua_pushboolean(L, 0); break;
 	}
 }

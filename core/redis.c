@@ -97,7 +97,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 			c->ac = NULL;
 			c->state = RC_IDLE;
 			if (!c->drop_reason[0])
-				snprintf(c->drop_reason, sizeof(c->drop_reason), "connection lost: %s",
+				snprintf(c->drop_reason, sizeof(c->drop_reason),
+				         "connection lost: %s",
 				         ac->errstr[0] ? ac->errstr : "closed");
 		}
 		err = c->drop_reason[0] ? c->drop_reason : "connection lost";
@@ -166,8 +167,8 @@ static void handshake_step(struct rconn *c, redisReply *reply, bool is_auth)
 		return; /* the connection went away; reconnect is already scheduled */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		char why[200];
-		snprintf(why, sizeof(why), "%s: %s", is_auth ? "authentication failed" : "SELECT failed",
-		         reply->str);
+		snprintf(why, sizeof(why), "%s: %s",
+		         is_auth ? "authentication failed" : "SELECT failed", reply->str);
 		rconn_drop(c, why);
 		if (is_auth)
 			emit(c, RCONN_AUTH_FAILED, why);

@@ -105,15 +105,12 @@ static void begin_cycle(struct runner *r)
 		return;
 	}
 	switch (r->ops->cycle_begin(r->data)) {
-	case RUNNER_END:
-		r->state = RUNNER_STOPPED;
-		return;
+	case RUNNER_END: r->state = RUNNER_STOPPED; return;
 	case RUNNER_POSTPONE:
 		r->state = RUNNER_SLEEPING;
 		r->ops->arm(r->data, r->interval);
 		return;
-	case RUNNER_RUN:
-		break;
+	case RUNNER_RUN: break;
 	}
 	r->cycle_start = clock_now(r->clock);
 	r->current = (struct runner_cycle){ 0 };

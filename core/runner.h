@@ -43,8 +43,13 @@ struct runner_ops {
 	bool (*stopping)(void *data);
 };
 
-enum runner_state { RUNNER_IDLE, RUNNER_SELECTING, RUNNER_SCANNING, RUNNER_SLEEPING,
-	           RUNNER_STOPPED };
+enum runner_state {
+	RUNNER_IDLE,
+	RUNNER_SELECTING,
+	RUNNER_SCANNING,
+	RUNNER_SLEEPING,
+	RUNNER_STOPPED
+};
 
 struct runner {
 	const struct runner_ops *ops;

@@ -80,8 +80,8 @@ void script_setup_paths(lua_State *L, const struct hostenv *env)
 	lua_pop(L, 1);
 }
 
-__attribute__((format(printf, 3, 4))) static bool fail(char *err, size_t errlen,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static bool fail(char *err, size_t errlen, const char *fmt,
+                                                       ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -123,19 +123,24 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 	bool fam_ok = lua_type(L, -1) == LUA_TSTRING && family_parse(fam, &s->family);
 	lua_pop(L, 1);
 	if (!fam_ok)
-		return fail(err, errlen, "%s: family must be \"execution\", \"flow\", \"budget\" or "
-		            "\"quota\" (scanner %s)", s->path, s->name);
+		return fail(err, errlen,
+		            "%s: family must be \"execution\", \"flow\", \"budget\" or "
+		            "\"quota\" (scanner %s)",
+		            s->path, s->name);
 	lua_getfield(L, -1, "interval");
 	s->interval = lua_tonumber(L, -1);
 	bool iv_ok = lua_type(L, -1) == LUA_TNUMBER && s->interval > 0 && s->interval <= 86400;
 	lua_pop(L, 1);
 	if (!iv_ok)
-		return fail(err, errlen, "%s: interval must be a number of seconds in (0, 86400] "
-		            "(scanner %s)", s->path, s->name);
+		return fail(err, errlen,
+		            "%s: interval must be a number of seconds in (0, 86400] "
+		            "(scanner %s)",
+		            s->path, s->name);
 	lua_getfield(L, -1, "scan");
 	if (!lua_isfunction(L, -1)) {
 		lua_pop(L, 1);
-		return fail(err, errlen, "%s: scan must be a function (scanner %s)", s->path, s->name);
+		return fail(err, errlen, "%s: scan must be a function (scanner %s)", s->path,
+		            s->name);
 	}
 	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_getfield(L, -1, "select");
@@ -145,14 +150,15 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		bool absent = lua_isnil(L, -1);
 		lua_pop(L, 1);
 		if (!absent)
-			return fail(err, errlen, "%s: select must be a function (scanner %s)", s->path,
-			            s->name);
+			return fail(err, errlen, "%s: select must be a function (scanner %s)",
+			            s->path, s->name);
 	}
 	lua_getfield(L, -1, "defaults");
 	bool defaults_ok = lua_isnil(L, -1) || lua_istable(L, -1);
 	lua_pop(L, 1);
 	if (!defaults_ok)
-		return fail(err, errlen, "%s: defaults must be a table (scanner %s)", s->path, s->name);
+		return fail(err, errlen, "%s: defaults must be a table (scanner %s)", s->path,
+		            s->name);
 	return true;
 }
 
@@ -160,22 +166,16 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 static bool copy_value(lua_State *from, int idx, lua_State *to, int depth)
 {
 	switch (lua_type(from, idx)) {
-	case LUA_TBOOLEAN:
-		lua_pushboolean(to, lua_toboolean(from, idx));
-		return true;
-	case LUA_TNUMBER:
-		lua_pushnumber(to, lua_tonumber(from, idx));
-		return true;
+	case LUA_TBOOLEAN: lua_pushboolean(to, lua_toboolean(from, idx)); return true;
+	case LUA_TNUMBER: lua_pushnumber(to, lua_tonumber(from, idx)); return true;
 	case LUA_TSTRING: {
 		size_t n;
 		const char *p = lua_tolstring(from, idx, &n);
 		lua_pushlstring(to, p, n);
 		return true;
 	}
-	case LUA_TTABLE:
-		break;
-	default:
-		return false;
+	case LUA_TTABLE: break;
+	default: return false;
 	}
 	if (depth > 8 || !lua_checkstack(from, 4) || !lua_checkstack(to, 4))
 		return false;
@@ -230,7 +230,8 @@ static bool check_override(struct script *s, lua_State *C, char *err, size_t err
 	if (strcmp(key, "interval") == 0) {
 		double v = lua_tonumber(C, -1);
 		if (lua_type(C, -1) != LUA_TNUMBER || v <= 0 || v > 86400)
-			return fail(err, errlen, "%s: must be a number of seconds in (0, 86400]", where);
+			return fail(err, errlen, "%s: must be a number of seconds in (0, 86400]",
+			            where);
 		s->interval = v;
 		return true;
 	}
@@ -255,8 +256,9 @@ static bool merge_config(struct script *s, char *err, size_t errlen)
 	lua_getfield(L, -2, "defaults");
 	if (lua_istable(L, -1) && !copy_value(L, -1, L, 0)) {
 		lua_pop(L, 2);
-		return fail(err, errlen, "%s: defaults may hold only scalars and tables (scanner %s)",
-		            s->path, s->name);
+		return fail(err, errlen,
+		            "%s: defaults may hold only scalars and tables (scanner %s)", s->path,
+		            s->name);
 	}
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
@@ -305,7 +307,8 @@ static bool run_top_level(struct script *s, const char *path, char *err, size_t 
 		return fail(err, errlen, "%s: runaway script: the top level ran for more than %g s",
 		            path, runaway_seconds());
 	if (rc == LUA_YIELD)
-		return fail(err, errlen, "%s: the top level must not yield (no I/O at load time)", path);
+		return fail(err, errlen, "%s: the top level must not yield (no I/O at load time)",
+		            path);
 	if (rc != 0) {
 		const char *msg = lua_tostring(co, -1);
 		luaL_traceback(L, co, msg ? msg : "(error object is not a string)", 0);

@@ -59,11 +59,11 @@ enum task_state { TASK_IDLE, TASK_RUNNING, TASK_YIELDED };
 struct task {
 	struct script *script;
 	lua_State *co;
-	int co_ref;      /* registry anchor: the coroutine cannot be collected mid-request */
-	unsigned gen;    /* bumped at every resume and at the end: stale replies are dropped */
+	int co_ref;   /* registry anchor: the coroutine cannot be collected mid-request */
+	unsigned gen; /* bumped at every resume and at the end: stale replies are dropped */
 	enum task_state state;
 	int partition;
-	int pending;     /* requests in flight (0 or 1: a task waits for one at a time) */
+	int pending; /* requests in flight (0 or 1: a task waits for one at a time) */
 	task_done_fn done;
 	void *done_data;
 	/* Test module only: leave the body's results (or its error with
@@ -85,14 +85,14 @@ struct script {
 	double interval;
 	bool enabled;
 	int scan_ref;
-	int select_ref; /* optional select(ctx, partitions), or LUA_NOREF */
-	int selected_ref; /* the last select() result: scan()'s third argument */
-	bool runaway;   /* aborted for running too long without yielding */
+	int select_ref;     /* optional select(ctx, partitions), or LUA_NOREF */
+	int selected_ref;   /* the last select() result: scan()'s third argument */
+	bool runaway;       /* aborted for running too long without yielding */
 	double cycle_start; /* monotonic start of the current cycle: ctx:elapsed() */
-	int config_ref; /* merged options table: ctx.config */
-	int ctx_ref;    /* the ctx table reused by every partition scan */
+	int config_ref;     /* merged options table: ctx.config */
+	int ctx_ref;        /* the ctx table reused by every partition scan */
 	struct task task;
-	bool retired;   /* replaced or removed: close once the task is idle */
+	bool retired; /* replaced or removed: close once the task is idle */
 };
 
 /* Loads and validates a scanner file into a fresh lua_State. On failure
@@ -126,8 +126,8 @@ bool script_has_select(const struct script *s);
  * second and third results (items it processed itself, its errors) go to
  * processed/errors. Returns false (and wants everything) when select()
  * failed or returned no table. */
-bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n,
-                         uint32_t *processed, uint32_t *errors);
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n, uint32_t *processed,
+                         uint32_t *errors);
 
 /* Turns the JIT off in L's whole VM and drops every trace already compiled:
  * turning it off alone keeps existing traces running. */

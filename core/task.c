@@ -78,8 +78,9 @@ struct task *task_current(lua_State *L, struct script *s)
 {
 	struct task *t = &s->task;
 	if (t->state != TASK_RUNNING || t->co != L)
-		luaL_error(L, "scanhost: Redis calls are only allowed from the scanner's own "
-		              "coroutine (inside scan(), not at top level, not in a nested coroutine)");
+		luaL_error(
+		    L, "scanhost: Redis calls are only allowed from the scanner's own "
+		       "coroutine (inside scan(), not at top level, not in a nested coroutine)");
 	return t;
 }
 
@@ -158,7 +159,8 @@ void task_resume(struct task *t, int nargs)
 		return;
 	}
 	if (rc != 0) {
-		report_error(t, rc == LUA_ERRMEM ? "scan() ran out of memory" : "scan() raised an error");
+		report_error(t, rc == LUA_ERRMEM ? "scan() ran out of memory"
+		                                 : "scan() raised an error");
 		finish(t, 0, 1);
 		return;
 	}
@@ -241,8 +243,8 @@ bool script_has_select(const struct script *s)
 	return s->select_ref != LUA_NOREF;
 }
 
-bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n,
-                         uint32_t *processed, uint32_t *errors)
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n, uint32_t *processed,
+                         uint32_t *errors)
 {
 	lua_State *L = s->L;
 	struct task *t = &s->task;

@@ -114,8 +114,7 @@ static struct tracker_entry *get_or_create(struct tracker *t, const char *key, s
 
 static bool in_backoff(const struct tracker_entry *e, uint64_t cycle)
 {
-	return e->consecutive_failures >= TRACKER_FAILURE_THRESHOLD &&
-	       e->skip_until_cycle > cycle;
+	return e->consecutive_failures >= TRACKER_FAILURE_THRESHOLD && e->skip_until_cycle > cycle;
 }
 
 /* Keep only the entries still in backoff, as the seed's GC does. */

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #define TRACKER_FAILURE_THRESHOLD 3u
-#define TRACKER_BACKOFF_CYCLES 10u
-#define TRACKER_GC_THRESHOLD 500u
-#define TRACKER_GC_PERIOD 50u
+#define TRACKER_BACKOFF_CYCLES    10u
+#define TRACKER_GC_THRESHOLD      500u
+#define TRACKER_GC_PERIOD         50u
 
 struct tracker_entry;
 

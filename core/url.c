@@ -49,8 +49,7 @@ static bool parse_userinfo(const char *s, size_t n, struct redis_url *out)
 	       copy_part(out->password, sizeof(out->password), colon + 1, n - ulen - 1);
 }
 
-static bool parse_hostport(const char *s, size_t n, struct redis_url *out, char *err,
-                           size_t errlen)
+static bool parse_hostport(const char *s, size_t n, struct redis_url *out, char *err, size_t errlen)
 {
 	const char *colon = NULL;
 	for (size_t i = n; i > 0; i--) {

@@ -7,11 +7,11 @@
 
 struct redis_url {
 	bool is_unix;
-	char host[256];      /* TCP host, or the socket path for unix:// */
-	int port;            /* 1..65535 (TCP only) */
-	char username[128];  /* redis://user:pass@ (ACL user), may be empty */
-	char password[256];  /* may be empty */
-	int db;              /* SELECT index, 0 = none */
+	char host[256];     /* TCP host, or the socket path for unix:// */
+	int port;           /* 1..65535 (TCP only) */
+	char username[128]; /* redis://user:pass@ (ACL user), may be empty */
+	char password[256]; /* may be empty */
+	int db;             /* SELECT index, 0 = none */
 };
 
 /* Returns false and writes a message (never containing the password) to err. */

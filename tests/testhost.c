@@ -92,7 +92,8 @@ static void read_lanes(lua_State *L, struct config *c)
 		c->nlanes = 0;
 		for (int i = 1; i <= (int)lua_objlen(L, -1) && i <= CONFIG_MAX_LANES; i++) {
 			lua_rawgeti(L, -1, i);
-			snprintf(c->lanes[c->nlanes++], sizeof(c->lanes[0]), "%s", luaL_checkstring(L, -1));
+			snprintf(c->lanes[c->nlanes++], sizeof(c->lanes[0]), "%s",
+			         luaL_checkstring(L, -1));
 			lua_pop(L, 1);
 		}
 	}
@@ -318,28 +319,30 @@ static int th_close(lua_State *L)
 }
 
 static const luaL_Reg methods[] = {
-	{ "run", th_run },       { "load_library", th_load_library },
-	{ "once", th_once },     { "tracker", th_tracker },
-	{ "round_trips", th_round_trips }, { "logs", th_logs },
+	{ "run", th_run },
+	{ "load_library", th_load_library },
+	{ "once", th_once },
+	{ "tracker", th_tracker },
+	{ "round_trips", th_round_trips },
+	{ "logs", th_logs },
 	{ "close", th_close },
 	{ NULL, NULL },
 };
 
 /* Conveniences written in Lua on top of run(). */
 static const char helpers[] =
-	"local M = ...\n"
-	"local unpack = unpack or table.unpack\n"
-	"function M.call(h, ...)\n"
-	"  local n, args = select('#', ...), {...}\n"
-	"  return h:run(function(ctx) return ctx.redis:call(unpack(args, 1, n)) end)\n"
-	"end\n"
-	"function M.fcall(h, name, keys, args)\n"
-	"  return h:run(function(ctx) return ctx.redis:fcall(name, keys, args) end)\n"
-	"end\n"
-	"function M.pipeline(h, cmds)\n"
-	"  return h:run(function(ctx) return ctx.redis:pipeline(cmds) end)\n"
-	"end\n"
-	;
+    "local M = ...\n"
+    "local unpack = unpack or table.unpack\n"
+    "function M.call(h, ...)\n"
+    "  local n, args = select('#', ...), {...}\n"
+    "  return h:run(function(ctx) return ctx.redis:call(unpack(args, 1, n)) end)\n"
+    "end\n"
+    "function M.fcall(h, name, keys, args)\n"
+    "  return h:run(function(ctx) return ctx.redis:fcall(name, keys, args) end)\n"
+    "end\n"
+    "function M.pipeline(h, cmds)\n"
+    "  return h:run(function(ctx) return ctx.redis:pipeline(cmds) end)\n"
+    "end\n";
 
 int luaopen_scanhost_test(lua_State *L)
 {

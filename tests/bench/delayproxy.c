@@ -152,7 +152,8 @@ static void on_writable(struct ev_loop *l, ev_io *w, int revents)
 		int err = 0;
 		socklen_t len = sizeof err;
 		if (getsockopt(d->dst, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-			fprintf(stderr, "delayproxy: upstream connect: %s\n", strerror(err ? err : errno));
+			fprintf(stderr, "delayproxy: upstream connect: %s\n",
+			        strerror(err ? err : errno));
 			conn_close(c);
 			return;
 		}
@@ -301,8 +302,8 @@ int main(int argc, char **argv)
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 128) < 0
-	    || fcntl(lfd, F_SETFL, O_NONBLOCK) < 0) {
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+	    listen(lfd, 128) < 0 || fcntl(lfd, F_SETFL, O_NONBLOCK) < 0) {
 		perror("delayproxy: listen");
 		return 1;
 	}

@@ -51,25 +51,45 @@ static void puts_(struct gen *g, const char *s)
 }
 
 static const char *const KEYS[] = {
-	"redis", "partitions", "budget_partitions", "quota_partitions", "lanes",
-	"command_timeout", "connect_timeout", "shutdown_timeout", "scan_timeout", "log_level",
-	"log_format", "scanners_dir", "functions_dir", "lua_path", "scanners",
+	"redis",           "partitions",      "budget_partitions", "quota_partitions", "lanes",
+	"command_timeout", "connect_timeout", "shutdown_timeout",  "scan_timeout",     "log_level",
+	"log_format",      "scanners_dir",    "functions_dir",     "lua_path",         "scanners",
 };
 #define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 
 static const char *const WORDS[] = {
-	"info", "debug", "json", "text", "default", "lease_expiry", "enabled", "interval",
-	"batch", "redis://127.0.0.1:6379", "unix:///tmp/x.sock",
-	"unix://rel", "/tmp", "", "blue,green", "0", "-1", "65535", "65536",
+	"info",
+	"debug",
+	"json",
+	"text",
+	"default",
+	"lease_expiry",
+	"enabled",
+	"interval",
+	"batch",
+	"redis://127.0.0.1:6379",
+	"unix:///tmp/x.sock",
+	"unix://rel",
+	"/tmp",
+	"",
+	"blue,green",
+	"0",
+	"-1",
+	"65535",
+	"65536",
 };
 #define NWORDS (sizeof(WORDS) / sizeof(WORDS[0]))
 
 /* URLs carrying the secret: used only as the value of `redis` / --redis,
  * the one place a password belongs (other keys may quote what they got) */
 static const char *const URLS[] = {
-	"redis://:" SECRET "@127.0.0.1:6379/2", "redis://u:" SECRET "@h:99999",
-	"redis://:" SECRET "@:1", "redis://:" SECRET "@h:1/x", "http://:" SECRET "@h:1",
-	"redis://:" SECRET "@h:", "redis://:" SECRET,
+	"redis://:" SECRET "@127.0.0.1:6379/2",
+	"redis://u:" SECRET "@h:99999",
+	"redis://:" SECRET "@:1",
+	"redis://:" SECRET "@h:1/x",
+	"http://:" SECRET "@h:1",
+	"redis://:" SECRET "@h:",
+	"redis://:" SECRET,
 };
 #define NURLS (sizeof(URLS) / sizeof(URLS[0]))
 
@@ -143,7 +163,8 @@ static void gen_value(struct gen *g, int depth)
 	char buf[64];
 	switch (byte(g) % (depth > 3 ? 5 : 6)) {
 	case 0: {
-		int32_t v = (int32_t)(byte(g) | byte(g) << 8 | byte(g) << 16 | (uint32_t)byte(g) << 24);
+		int32_t v =
+		    (int32_t)(byte(g) | byte(g) << 8 | byte(g) << 16 | (uint32_t)byte(g) << 24);
 		snprintf(buf, sizeof(buf), "(%d)", (int)(byte(g) & 1 ? v : v % 70000));
 		puts_(g, buf);
 		break;
@@ -164,25 +185,29 @@ static void gen_value(struct gen *g, int depth)
 		}
 		break;
 	}
-	case 2:
-		gen_string(g);
-		break;
-	case 3:
-		puts_(g, byte(g) & 1 ? "true" : "false");
-		break;
-	case 4:
-		puts_(g, "nil");
-		break;
-	default:
-		gen_table(g, depth);
-		break;
+	case 2: gen_string(g); break;
+	case 3: puts_(g, byte(g) & 1 ? "true" : "false"); break;
+	case 4: puts_(g, "nil"); break;
+	default: gen_table(g, depth); break;
 	}
 }
 
 static const char *const FLAGS[] = {
-	"--partitions", "--budget-partitions", "--quota-partitions", "--lanes", "--only",
-	"--log-level", "--log-format", "--redis", "--scanners", "--functions", "--lua-path",
-	"--once", "--check", "-x", "--bogus",
+	"--partitions",
+	"--budget-partitions",
+	"--quota-partitions",
+	"--lanes",
+	"--only",
+	"--log-level",
+	"--log-format",
+	"--redis",
+	"--scanners",
+	"--functions",
+	"--lua-path",
+	"--once",
+	"--check",
+	"-x",
+	"--bogus",
 };
 #define NFLAGS (sizeof(FLAGS) / sizeof(FLAGS[0]))
 
@@ -250,8 +275,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c.partitions < 1 || c.partitions > 65535 || c.budget_partitions < 1 ||
 		    c.quota_partitions < 1 || c.nlanes < 1 || c.nlanes > CONFIG_MAX_LANES)
 			abort();
-		if (!(c.command_timeout > 0) || !(c.connect_timeout > 0) || !(c.shutdown_timeout >= 0) ||
-		    isinf(c.command_timeout) || isinf(c.connect_timeout))
+		if (!(c.command_timeout > 0) || !(c.connect_timeout > 0) ||
+		    !(c.shutdown_timeout >= 0) || isinf(c.command_timeout) ||
+		    isinf(c.connect_timeout))
 			abort();
 	}
 	config_free(&c);

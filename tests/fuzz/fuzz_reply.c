@@ -39,7 +39,8 @@ static void check(lua_State *Ls, int idx, const redisReply *r)
 		} else {
 			char buf[32];
 			snprintf(buf, sizeof(buf), "%lld", r->integer);
-			if (lua_type(Ls, idx) != LUA_TSTRING || strcmp(lua_tostring(Ls, idx), buf) != 0)
+			if (lua_type(Ls, idx) != LUA_TSTRING ||
+			    strcmp(lua_tostring(Ls, idx), buf) != 0)
 				abort();
 		}
 		break;
@@ -78,8 +79,7 @@ static void check(lua_State *Ls, int idx, const redisReply *r)
 			lua_pop(Ls, 1);
 		}
 		break;
-	default:
-		abort();
+	default: abort();
 	}
 }
 

@@ -39,9 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		/* every message is one of the fixed texts: none can quote a secret */
 		static const char *const known[] = {
-			"empty URL", "unix:// URL needs an absolute socket path", "socket path too long",
-			"URL must start with redis:// or unix://", "user name or password too long",
-			"missing host", "host too long", "port must be a number in 1..65535",
+			"empty URL",
+			"unix:// URL needs an absolute socket path",
+			"socket path too long",
+			"URL must start with redis:// or unix://",
+			"user name or password too long",
+			"missing host",
+			"host too long",
+			"port must be a number in 1..65535",
 			"database must be a non-negative number",
 		};
 		int found = 0;

@@ -91,13 +91,13 @@ static void precedence(void)
 	unsetenv("SCANHOST_REDIS");
 }
 
-#define EXPECT_ERROR(file, key)                                    \
-	do {                                                       \
-		struct config c_;                                  \
-		char e_[512] = "";                                 \
-		CHECK(!build(&c_, file, 0, NULL, e_));             \
-		CHECK(strstr(e_, key) != NULL);                    \
-		config_free(&c_);                                  \
+#define EXPECT_ERROR(file, key)                                                                    \
+	do {                                                                                       \
+		struct config c_;                                                                  \
+		char e_[512] = "";                                                                 \
+		CHECK(!build(&c_, file, 0, NULL, e_));                                             \
+		CHECK(strstr(e_, key) != NULL);                                                    \
+		config_free(&c_);                                                                  \
 	} while (0)
 
 static void file_errors(void)
@@ -140,8 +140,7 @@ static void cli_errors(void)
 	CHECK(!build(&c, NULL, 2, a5, err) && strstr(err, "--once"));
 	config_free(&c);
 	char *a6[] = { "--redis", "redis://:topsecret@h:0" };
-	CHECK(!build(&c, NULL, 2, a6, err) && strstr(err, "--redis") &&
-	      !strstr(err, "topsecret"));
+	CHECK(!build(&c, NULL, 2, a6, err) && strstr(err, "--redis") && !strstr(err, "topsecret"));
 	config_free(&c);
 	char *a7[] = { "-c", "/nonexistent/scanhost.lua" };
 	CHECK(!build(&c, NULL, 2, a7, err) && strstr(err, "not found"));

@@ -79,7 +79,8 @@ int main(void)
 	CHECK(holds(L, mkstr(REDIS_REPLY_STRING, "bulk"), "r == 'bulk'"));
 	CHECK(holds(L, mkstr(REDIS_REPLY_STATUS, "OK"), "r == 'OK'"));
 	CHECK(holds(L, mk(REDIS_REPLY_NIL), "r == false"));
-	CHECK(holds(L, mkstr(REDIS_REPLY_ERROR, "ERR x"), "type(r) == 'table' and r.err == 'ERR x'"));
+	CHECK(
+	    holds(L, mkstr(REDIS_REPLY_ERROR, "ERR x"), "type(r) == 'table' and r.err == 'ERR x'"));
 	redisReply *bin = mk(REDIS_REPLY_STRING);
 	bin->str = malloc(3);
 	memcpy(bin->str, "a\0b", 3);

@@ -10,8 +10,8 @@ struct fake {
 	int scans[64];
 	int nscans;
 	bool stopping;
-	bool sync;          /* complete each scan inside scan() */
-	double scan_cost;   /* seconds each scan advances the clock */
+	bool sync;        /* complete each scan inside scan() */
+	double scan_cost; /* seconds each scan advances the clock */
 	enum runner_verdict verdict;
 	struct runner_cycle last;
 	int cycles_ended;
@@ -82,12 +82,21 @@ static bool wanted(void *d, int p)
 }
 
 static const struct runner_ops select_ops = {
-	.arm = arm, .cycle_begin = begin, .scan = scan, .select = sel, .wanted = wanted,
-	.cycle_end = end, .stopping = stopping,
+	.arm = arm,
+	.cycle_begin = begin,
+	.scan = scan,
+	.select = sel,
+	.wanted = wanted,
+	.cycle_end = end,
+	.stopping = stopping,
 };
 
 static const struct runner_ops ops = {
-	.arm = arm, .cycle_begin = begin, .scan = scan, .cycle_end = end, .stopping = stopping,
+	.arm = arm,
+	.cycle_begin = begin,
+	.scan = scan,
+	.cycle_end = end,
+	.stopping = stopping,
 };
 
 static void setup(struct fake *f, struct runner *r, struct clock *c, int parts, double iv)
@@ -112,7 +121,7 @@ static void full_cycle_then_sleep(void)
 	CHECK(f.cycles_ended == 1 && !f.last_stopped);
 	CHECK(f.last.processed == 4 && f.last.errors == 1 && f.last.partitions == 4);
 	CHECK(f.armed > 1.0999 && f.armed < 1.1001); /* 1.5 - 0.4 elapsed */
-	runner_wake(&r); /* the timer fires: the next cycle starts */
+	runner_wake(&r);                             /* the timer fires: the next cycle starts */
 	CHECK(f.nscans == 8 && f.cycles_ended == 2);
 }
 
@@ -227,7 +236,7 @@ static void select_chunks(void)
 	CHECK(select_calls[2][0] == 512 && select_calls[2][1] == 88);
 	CHECK(f.nscans == 200); /* only the wanted ones: 0, 3, ..., 597 */
 	CHECK(f.scans[1] == 3);
-	CHECK(f.last.partitions == 600); /* every partition was visited */
+	CHECK(f.last.partitions == 600);        /* every partition was visited */
 	CHECK(f.last.processed == 3 * 5 + 200); /* select's own work + the scans */
 
 	/* asynchronous select, with shutdown requested between chunks */
@@ -239,7 +248,7 @@ static void select_chunks(void)
 	select_sync = false;
 	runner_start(&r);
 	CHECK(nselect == 1 && f.nscans == 0 && r.state == RUNNER_SELECTING);
-	runner_select_done(&r, 3, 2); /* select's own work counts */
+	runner_select_done(&r, 3, 2);          /* select's own work counts */
 	CHECK(f.nscans == 86 && nselect == 2); /* 0..255 wanted, then the next select */
 	f.stopping = true;
 	runner_select_done(&r, 0, 0);

@@ -14,7 +14,7 @@ static void threshold_and_backoff(void)
 	CHECK(!tracker_should_skip(&t, K("e1")));
 	CHECK(!tracker_record_failure(&t, K("e1")));
 	CHECK(!tracker_record_failure(&t, K("e1")));
-	CHECK(!tracker_should_skip(&t, K("e1"))); /* 2 failures: not yet */
+	CHECK(!tracker_should_skip(&t, K("e1")));   /* 2 failures: not yet */
 	CHECK(tracker_record_failure(&t, K("e1"))); /* the third enters backoff */
 	CHECK(tracker_should_skip(&t, K("e1")));    /* rest of cycle 1 */
 	for (int c = 2; c <= 10; c++) {             /* cycles 2..10 skipped */
@@ -72,7 +72,7 @@ static void gc_rules(void)
 	for (int c = 46; c < 50; c++)
 		tracker_advance_cycle(&t);
 	CHECK(tracker_size(&t) == 501); /* cycle 49: no GC yet */
-	tracker_advance_cycle(&t);     /* cycle 50: GC, 501 > 500 */
+	tracker_advance_cycle(&t);      /* cycle 50: GC, 501 > 500 */
 	CHECK(tracker_size(&t) == 101);
 	CHECK(tracker_should_skip(&t, K("hot-7")));
 	CHECK(!tracker_should_skip(&t, K("once-7")));

@@ -23,7 +23,8 @@ static void fail_range(struct tracker *t, int from, int to, int times)
 	char key[64];
 	for (int i = from; i < to; i++) {
 		/* keys shaped like real execution ids */
-		int len = snprintf(key, sizeof(key), "{fp:%03d}:00000000-0000-4000-8000-%012x", i % 256, i);
+		int len = snprintf(key, sizeof(key), "{fp:%03d}:00000000-0000-4000-8000-%012x",
+		                   i % 256, i);
 		for (int f = 0; f < times; f++)
 			tracker_record_failure(t, key, (size_t)len);
 	}

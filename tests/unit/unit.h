@@ -8,22 +8,22 @@
 
 static int unit_passed, unit_failed;
 
-#define CHECK(cond)                                                                 \
-	do {                                                                        \
-		if (cond) {                                                         \
-			unit_passed++;                                              \
-		} else {                                                            \
-			unit_failed++;                                              \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                   \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			unit_passed++;                                                             \
+		} else {                                                                           \
+			unit_failed++;                                                             \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
+		}                                                                                  \
 	} while (0)
 
 #define CHECK_STR(a, b) CHECK(strcmp((a), (b)) == 0)
 
-#define UNIT_DONE()                                                          \
-	do {                                                                 \
-		printf("%d passed, %d failed\n", unit_passed, unit_failed); \
-		return unit_failed ? 1 : 0;                                  \
+#define UNIT_DONE()                                                                                \
+	do {                                                                                       \
+		printf("%d passed, %d failed\n", unit_passed, unit_failed);                        \
+		return unit_failed ? 1 : 0;                                                        \
 	} while (0)
 
 #endif
