@@ -60,6 +60,20 @@ describe("ctx.redis bindings", function()
     assert.equal("PONG", h:call("PING")) -- and the host goes on
   end)
 
+  -- Traces compiled before the module loaded kept running with the JIT merely
+  -- switched off, and h:run's re-entry from C crashed them (lj_snap_restore).
+  it("loading the module leaves the JIT off and no trace compiled before", function()
+    local p = io.popen([[luajit -e "
+local s = 0; for i = 1, 1000 do s = s + i end
+local before = require('jit.util').traceinfo(1) ~= nil
+package.cpath = 'build/?.so;' .. package.cpath
+require 'scanhost_test'
+print(before, require('jit.util').traceinfo(1) ~= nil, (jit.status()))" 2>&1]])
+    local out = p:read("*a")
+    p:close()
+    assert.equal("true\tfalse\tfalse\n", out)
+  end)
+
   it("gives server time and partition tags", function()
     local now, tag, tag9 = h:run(function(ctx) return ctx:now_ms(), ctx.tag, ctx:tag_for(9) end)
     local t = h:call("TIME")
