@@ -9,8 +9,11 @@ DIR=$(mktemp -d /tmp/scanhost-demo.XXXXXX)
 REDIS_PID=""
 
 cleanup() {
-  redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
-  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
+  # by pid, never by port: the port may belong to another server (refused below)
+  if [ -n "$REDIS_PID" ]; then
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+  fi
   rm -rf "$DIR"
 }
 trap cleanup EXIT
