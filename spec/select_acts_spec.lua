@@ -9,7 +9,6 @@ local K = require "ff.keys"
 local function tag(n) return string.format("{fp:%d}", n) end
 
 local normalize = env_mod.normalize
-local per_item_library = env_mod.per_item_library
 
 local DUE = { "lease_expiry", "delayed_promoter", "attempt_timeout", "execution_deadline",
   "suspension_timeout", "pending_wp_expiry" }
@@ -26,23 +25,13 @@ describe("select() acts on its first pages", function()
   before_each(function() env:flush() end)
   after_each(function()
     env:close_hosts()
-    assert(r:call("FUNCTION", "FLUSH"))
-    assert.equal("scanhost", r:load_library())
+    env:use("scanhost")
   end)
 
   local function host(o)
     o = o or {}
     o.partitions = o.partitions or P
     return env:host(o)
-  end
-
-  local function use(lib)
-    assert(r:call("FUNCTION", "FLUSH"))
-    if lib == "flowfabric" then
-      assert(r:call("FUNCTION", "LOAD", per_item_library()))
-    else
-      assert.equal("scanhost", r:load_library())
-    end
   end
 
   -- once(h, name) -> { processed, errors }, round trips
@@ -78,7 +67,7 @@ describe("select() acts on its first pages", function()
 
   for _, lib in ipairs({ "scanhost", "flowfabric" }) do
     describe("(" .. lib .. " library)", function()
-      before_each(function() use(lib) end)
+      before_each(function() env:use(lib) end)
 
       it("a cycle over 64 partitions with a few due items each costs a constant number of round trips", function()
         for n = 0, P - 1 do
@@ -210,7 +199,7 @@ describe("select() acts on its first pages", function()
   -- drain(lib, cfg) -> normalized final state, {processed, errors} per scanner
   local function drain(lib, cfg)
     env:flush()
-    use(lib)
+    env:use(lib)
     seed_mixed()
     local t0 = env_mod.now_ms(r)
     local sc = {}

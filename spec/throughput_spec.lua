@@ -11,7 +11,6 @@ local adaptive = require "ff.adaptive"
 local dump = env_mod.dump
 
 local normalize = env_mod.normalize
-local per_item_library = env_mod.per_item_library
 
 describe("issue 5: throughput", function()
   local env, r
@@ -24,22 +23,11 @@ describe("issue 5: throughput", function()
   before_each(function() env:flush() end)
   after_each(function()
     env:close_hosts()
-    assert(r:call("FUNCTION", "FLUSH"))
-    assert.equal("scanhost", r:load_library())
+    env:use("scanhost")
   end)
 
   local function host(o)
     return env:host(o)
-  end
-
-  -- use(lib): "scanhost" (batch functions) or "flowfabric" (per-item only).
-  local function use(lib)
-    assert(r:call("FUNCTION", "FLUSH"))
-    if lib == "flowfabric" then
-      assert(r:call("FUNCTION", "LOAD", per_item_library()))
-    else
-      assert.equal("scanhost", r:load_library())
-    end
   end
 
   -- A mixed workload on partitions 1..3 for every due-item scanner: acting
@@ -74,7 +62,7 @@ describe("issue 5: throughput", function()
   -- drain(lib, cfg) -> normalized final state, {processed, errors} per scanner
   local function drain(lib, cfg)
     env:flush()
-    use(lib)
+    env:use(lib)
     seed_mixed()
     local t0 = env_mod.now_ms(r)
     local sc = {}
@@ -108,7 +96,7 @@ describe("issue 5: throughput", function()
   describe("a poison item mid-pipeline", function()
     for _, lib in ipairs({ "scanhost", "flowfabric" }) do
       it("fails alone and enters backoff (" .. lib .. ")", function()
-        use(lib)
+        env:use(lib)
         for i = 1, 6 do F.lease_expiry.acting(r, { i = i, score = tostring(1000 + i * 10) }) end
         local poison = F.eid(5, 99)
         F.call(r, "SET", K.core(F.T, poison), "x")

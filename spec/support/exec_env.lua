@@ -48,16 +48,26 @@ function M.start(opts)
     for _, h in ipairs(hosts) do h:close() end
     hosts = {}
   end
-  env.r = env.new_host()
-  local lib, err = env.r:load_library()
-  assert(lib == "scanhost", "load_library: " .. tostring(lib) .. " " .. tostring(err))
   function env:flush()
     assert(self.r:call("FLUSHDB"))
+  end
+  -- env:use(lib): the library the hosts find: "scanhost" (with the batch
+  -- functions) or "flowfabric" (the per-item functions alone, as FlowFabric's).
+  function env:use(lib)
+    assert(self.r:call("FUNCTION", "FLUSH"))
+    if lib == "flowfabric" then
+      assert(self.r:call("FUNCTION", "LOAD", M.per_item_library()))
+    else
+      local lib, err = self.r:load_library()
+      assert(lib == "scanhost", "load_library: " .. tostring(lib) .. " " .. tostring(err))
+    end
   end
   function env:stop()
     self.r:close()
     self.srv:stop()
   end
+  env.r = env.new_host()
+  env:use("scanhost")
   return env
 end
 

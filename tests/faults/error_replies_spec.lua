@@ -89,13 +89,19 @@ return 1]]
     return worst <= 3 * (math.floor(cycles / 11) + 1), worst
   end
 
-  it("OOM: writes refused, items back off, then drain completes", function()
-    name = "oom"
-    srv = FX.RS.start({ maxmemory = "0" })
+  -- begin(case, server options): a server, the seeded items, scanhost, and
+  -- the first half drained
+  local function begin(case, opts)
+    name = case
+    srv = FX.RS.start(opts)
     dir = P.tmpdir()
     seed()
     start()
     assert.truthy(half_done())
+  end
+
+  it("OOM: writes refused, items back off, then drain completes", function()
+    begin("oom", { maxmemory = "0" })
     -- the second half falls due as the memory limit drops below what is
     -- used: every write is refused
     local used = FX.numbers(srv:cli("INFO memory"):match("used_memory:%d+"))[1]
@@ -118,12 +124,7 @@ return 1]]
   end)
 
   it("BUSY: a script that never ends, then SCRIPT KILL", function()
-    name = "busy"
-    srv = FX.RS.start({ args = "--busy-reply-threshold 100" })
-    dir = P.tmpdir()
-    seed()
-    start()
-    assert.truthy(half_done())
+    begin("busy", { args = "--busy-reply-threshold 100" })
     release()
     local t0 = P.now()
     P.sh(("redis-cli -p %d EVAL 'while true do end' 0 >/dev/null 2>&1 &"):format(srv.port))

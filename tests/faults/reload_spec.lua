@@ -3,7 +3,7 @@
 -- No crash, the last valid version is what runs at the end, every item is
 -- promoted exactly once, and RSS does not grow with the number of reloads.
 local FX = require "tests.faults.helpers.fx"
-local P, F = FX.P, FX.F
+local P = FX.P
 
 local SIGNALS = FX.pick(30, 100)
 local NP, PER = 16, FX.pick(150, 300)
@@ -43,14 +43,9 @@ describe("fault 3: SIGUSR1 storm with broken and valid scripts", function()
   it(("%d reloads alternating broken/valid: no crash, last valid runs, no RSS growth"):format(SIGNALS), function()
     local now = FX.numbers(srv:cli("TIME"))[1] * 1000
     local spread = SIGNALS * 120
-    local rec = FX.recorder()
-    for n = 0, NP - 1 do
-      for i = 1, PER do
-        local due = tostring(math.floor(now + 300 + spread * ((i - 1) * NP + n) / (PER * NP)))
-        F.delayed_promoter.acting(rec, { n = n, i = i, score = due, fields = { delay_until = due } })
-      end
-    end
-    FX.pipe(srv, rec, dir)
+    FX.seed_delayed(srv, NP, PER, function(n, i)
+      return now + 300 + spread * ((i - 1) * NP + n) / (PER * NP)
+    end, dir)
     local sdir = dir .. "/scanners"
     FX.copy_scanners({ "delayed_promoter" }, sdir)
     local stock = P.read(sdir .. "/delayed_promoter.lua")
@@ -97,23 +92,7 @@ describe("fault 3: SIGUSR1 storm with broken and valid scripts", function()
     assert.are.equal(total2 - total1, c2 - c1) -- only the last version writes
     -- the drain completes and every item is promoted once
     local total = NP * PER
-    local census = function()
-      return FX.numbers(FX.eval(srv, [[
-local np, per, ok = tonumber(ARGV[1]), tonumber(ARGV[2]), 0
-for n = 0, np - 1 do
-  local tag = "{fp:" .. n .. "}"
-  for i = 1, per do
-    local eid = string.format("{fp:%d}:00000000-0000-4000-8000-%012x", n, i)
-    local st = redis.call("HMGET", "ff:exec:" .. tag .. ":" .. eid .. ":core", "eligibility_state",
-      "delay_until", "last_transition_at", "last_mutation_at")
-    if st[1] == "eligible_now" and st[2] == "" and st[3] == st[4]
-      and redis.call("ZSCORE", "ff:idx:" .. tag .. ":lane:default:eligible", eid)
-      and not redis.call("ZSCORE", "ff:idx:" .. tag .. ":lane:default:delayed", eid) then ok = ok + 1 end
-  end
-end
-return ok]], NP, PER))[1]
-    end
-    assert.truthy(P.wait_for(function() return census() == total end, 20), "items not promoted")
+    assert.truthy(P.wait_for(function() return FX.delayed_done(srv, NP, PER) == total end, 20), "items not promoted")
     rss.final = FX.rss_kb(proc.pid)
     local out = proc:output()
     local failed = FX.count_lines(out, "failed to load")
@@ -123,6 +102,6 @@ return ok]], NP, PER))[1]
       ("RSS grew from %d kB (reload 10) to %d kB (reload %d)"):format(rss.warm, rss.final, SIGNALS))
     assert.are.equal(0, FX.term(proc))
     print(("# fault 3: reloads=%d (broken=%d) items=%d promoted=%d rss_kb=%d->%d crashes=0"):format(
-      SIGNALS, SIGNALS / 2, total, census(), rss.warm, rss.final))
+      SIGNALS, SIGNALS / 2, total, FX.delayed_done(srv, NP, PER), rss.warm, rss.final))
   end)
 end)
