@@ -14,12 +14,8 @@ describe("fault 5: error replies", function()
   local srv, dir, proc, name
 
   after_each(function()
-    if proc then proc:stop() end
-    FX.keep_log(proc, "error_replies_" .. tostring(name))
-    proc = nil
-    if srv then srv:stop() end
-    srv = nil
-    P.sh("rm -rf " .. dir)
+    FX.finish("error_replies_" .. tostring(name), proc, srv, dir)
+    proc, srv = nil, nil
   end)
 
   -- items of the first half are due now; the second half is parked an hour
@@ -187,7 +183,7 @@ return 1]]
     dir = P.tmpdir()
     local now = FX.server_ms(srv)
     -- due over 25 s: the drain spans the flush, the foreign library and its removal
-    FX.seed_delayed(srv, NP, PER, function(n, i) return now + 25000 * ((i - 1) * NP + n) / TOTAL end, dir)
+    FX.seed_delayed(srv, NP, PER, FX.spread(now, 0, 25000, NP, PER), dir)
     start()
     P.sleep(2)
     assert.is_true(FX.delayed_done(srv, NP, PER) > 0)

@@ -58,22 +58,19 @@ describe("fault 1: redis SIGKILLed and restarted during a drain", function()
   end)
 
   after_each(function()
-    if proc then proc:stop() end
-    FX.keep_log(proc, "kill_restart")
+    FX.finish("kill_restart", proc, srv, dir)
     proc = nil
-    if srv then srv:stop() end
-    P.sh("rm -rf " .. dir)
   end)
 
   it(("drains %d items through %d kills: no crash, no loss, no double transition"):format(TOTAL, KILLS), function()
     local now = FX.numbers(srv:cli("TIME"))[1] * 1000
     -- the kill schedule follows the due times, however long start-up takes
     local t0 = P.now()
+    local due_at = FX.spread(now, 1000, SPREAD, NP, PER) -- due from now+1 s over SPREAD ms
     local rec = FX.recorder()
     for n = 0, NP - 1 do
       for i = 1, PER do
-        -- due times spread evenly from now+1 s to now+1 s+SPREAD
-        local due = tostring(math.floor(now + 1000 + SPREAD * ((i - 1) * NP + n) / (PER * NP)))
+        local due = tostring(math.floor(due_at(n, i)))
         if i % 2 == 1 then
           F.lease_expiry.acting(rec, { n = n, i = i, score = due, fields = { lease_expires_at = due } })
         else

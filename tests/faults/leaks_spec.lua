@@ -34,13 +34,10 @@ describe("fault 7: leaks", function()
   end)
 
   after_each(function()
-    if proc then proc:stop() end
-    FX.keep_log(proc, "leaks")
     -- valgrind's own reports, for a failure seen only on another machine
-    P.sh(("cp %s/vg-*.txt build/test-logs/faults/ 2>/dev/null"):format(dir))
+    P.sh(("mkdir -p build/test-logs/faults && cp %s/vg-*.txt build/test-logs/faults/ 2>/dev/null"):format(dir))
+    FX.finish("leaks", proc, srv, dir)
     proc = nil
-    if srv then srv:stop() end
-    P.sh("rm -rf " .. dir)
   end)
 
   it("the daemon under valgrind through every fault path: 0 errors, 0 bytes lost", function()

@@ -33,19 +33,14 @@ describe("fault 3: SIGUSR1 storm with broken and valid scripts", function()
   end)
 
   after_each(function()
-    if proc then proc:stop() end
-    FX.keep_log(proc, "reload")
+    FX.finish("reload", proc, srv, dir)
     proc = nil
-    if srv then srv:stop() end
-    P.sh("rm -rf " .. dir)
   end)
 
   it(("%d reloads alternating broken/valid: no crash, last valid runs, no RSS growth"):format(SIGNALS), function()
     local now = FX.numbers(srv:cli("TIME"))[1] * 1000
     local spread = SIGNALS * 120
-    FX.seed_delayed(srv, NP, PER, function(n, i)
-      return now + 300 + spread * ((i - 1) * NP + n) / (PER * NP)
-    end, dir)
+    FX.seed_delayed(srv, NP, PER, FX.spread(now, 300, spread, NP, PER), dir)
     local sdir = dir .. "/scanners"
     FX.copy_scanners({ "delayed_promoter" }, sdir)
     local stock = P.read(sdir .. "/delayed_promoter.lua")

@@ -54,11 +54,8 @@ describe("fault 6: runaway scan()", function()
   end)
 
   after_each(function()
-    if proc then proc:stop() end
-    FX.keep_log(proc, "runaway_" .. tostring(current))
+    FX.finish("runaway_" .. tostring(current), proc, srv, dir)
     proc = nil
-    if srv then srv:stop() end
-    P.sh("rm -rf " .. dir)
   end)
 
   local function ticks()

@@ -22,11 +22,8 @@ describe("fault 9: secrets", function()
   end)
 
   after_each(function()
-    if proc then proc:stop() end
-    FX.keep_log(proc, "secrets")
+    FX.finish("secrets", proc, srv, dir)
     proc = nil
-    srv:stop()
-    P.sh("rm -rf " .. dir)
   end)
 
   local function clean(out, what)

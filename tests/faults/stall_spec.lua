@@ -20,19 +20,14 @@ describe("fault 2: redis stalled (SIGSTOP) past command_timeout", function()
   end)
 
   after_each(function()
-    if proc then proc:stop() end
-    FX.keep_log(proc, "stall")
+    FX.finish("stall", proc, srv, dir)
     proc = nil
-    if srv then srv:stop() end
-    P.sh("rm -rf " .. dir)
   end)
 
   it(("%d stalls of 4 x command_timeout: timeouts, no late or double resume, drain complete"):format(STALLS), function()
     local now = FX.numbers(srv:cli("TIME"))[1] * 1000
     local spread = STALLS * 2500
-    FX.seed_delayed(srv, NP, PER, function(n, i)
-      return now + 500 + spread * ((i - 1) * NP + n) / (PER * NP)
-    end, dir)
+    FX.seed_delayed(srv, NP, PER, FX.spread(now, 500, spread, NP, PER), dir)
     local sdir = dir .. "/scanners"
     FX.copy_scanners({ "delayed_promoter" }, sdir)
     P.write(sdir .. "/probe.lua", probe("probe", TIMEOUT + 0.3, 0.1))

@@ -194,6 +194,21 @@ function M.fresh(h)
   h:logs()
 end
 
+-- finish(case, proc, srv, dir): the end of a case: stops scanhost (its log
+-- kept as build/test-logs/faults/<case>.log) and the server, removes dir.
+function M.finish(case, proc, srv, dir)
+  if proc then proc:stop() end
+  M.keep_log(proc, case)
+  if srv then srv:stop() end
+  if dir then P.sh("rm -rf " .. dir) end
+end
+
+-- spread(now, from, width, np, per) -> due(n, i): due times spread evenly over
+-- [now + from, now + from + width), partitions interleaved (for seed_delayed).
+function M.spread(now, from, width, np, per)
+  return function(n, i) return now + from + width * ((i - 1) * np + n) / (per * np) end
+end
+
 -- Keeps a copy of a scanhost log under build/test-logs/faults/ (for failures).
 function M.keep_log(proc, name)
   if not proc then return end
