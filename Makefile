@@ -3,7 +3,7 @@ PREFIX   ?= /usr/local
 CC       ?= cc
 VERSION  := 0.1.0
 
-PKGS     := hiredis luajit
+PKGS     := hiredis luajit openssl
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -DSCANHOST_VERSION=\"$(VERSION)\" \
             $(shell pkg-config --cflags $(PKGS))
 CFLAGS   ?= -O2 -g
@@ -62,7 +62,7 @@ build/asan/%.o: core/%.c $(CORE_HDRS)
 # API symbols come from the luajit executable that loads it.
 build/scanhost_test.so: tests/testhost.c $(PIC_OBJS) $(CORE_HDRS)
 	$(CC) $(CPPFLAGS) -Icore $(CFLAGS) -fPIC -shared -o $@ tests/testhost.c $(PIC_OBJS) \
-	  $(shell pkg-config --libs hiredis) -lev -lm
+	  $(shell pkg-config --libs hiredis openssl) -lev -lm
 
 build/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_OBJS)
 	@mkdir -p build/unit

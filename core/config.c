@@ -238,6 +238,56 @@ static bool key_scanners(struct config *c, lua_State *L, const char *k, char *e,
 	return true;
 }
 
+static bool tls_value(lua_State *L, const char *opt, char *dst, size_t cap, const char **origin,
+                      char *e, size_t n)
+{
+	*origin = opt; /* named in later messages about this value */
+	return get_string(L, opt, dst, cap, e, n);
+}
+
+/* One entry of tls = { ... }. */
+static bool tls_key(struct config *c, lua_State *L, char *e, size_t n)
+{
+	struct tls_opts *t = &c->tls;
+	const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+	if (strcmp(name, "cacert") == 0)
+		return tls_value(L, "tls.cacert", t->cacert, sizeof(t->cacert), &t->cacert_opt, e,
+		                 n);
+	if (strcmp(name, "cert") == 0)
+		return tls_value(L, "tls.cert", t->cert, sizeof(t->cert), &t->cert_opt, e, n);
+	if (strcmp(name, "key") == 0)
+		return tls_value(L, "tls.key", t->key, sizeof(t->key), &t->key_opt, e, n);
+	if (strcmp(name, "sni") == 0)
+		return tls_value(L, "tls.sni", t->sni, sizeof(t->sni), &t->sni_opt, e, n);
+	if (strcmp(name, "insecure") == 0) {
+		if (lua_type(L, -1) != LUA_TBOOLEAN)
+			return fail(e, n, "tls.insecure", "must be true or false");
+		t->insecure = lua_toboolean(L, -1);
+		t->insecure_opt = "tls.insecure";
+		return true;
+	}
+	char where[96];
+	snprintf(where, sizeof(where), "tls.%s", name);
+	return fail(e, n, where, "unknown TLS option (known: cacert, cert, key, sni, insecure)");
+}
+
+static bool key_tls(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	if (!lua_istable(L, -1))
+		return fail(e, n, k,
+		            "must be a table { cacert =, cert =, key =, sni =, insecure = }");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		bool ok = tls_key(c, L, e, n);
+		lua_pop(L, 1);
+		if (!ok) {
+			lua_pop(L, 1);
+			return false;
+		}
+	}
+	return true;
+}
+
 static const struct {
 	const char *key;
 	key_fn fn;
@@ -257,6 +307,7 @@ static const struct {
 	{ "functions_dir", key_functions_dir },
 	{ "lua_path", key_lua_path },
 	{ "scanners", key_scanners },
+	{ "tls", key_tls },
 };
 
 static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)
@@ -303,6 +354,8 @@ static bool load_file(struct config *c, const char *path, bool must_exist, char 
 struct cli {
 	const char *config, *redis, *scanners, *lua_path, *only, *partitions, *budget, *quota;
 	const char *log_level, *log_format, *lanes, *functions;
+	const char *cacert, *cert, *key, *sni;
+	bool insecure;
 };
 
 enum {
@@ -320,6 +373,11 @@ enum {
 	OPT_VERSION,
 	OPT_LANES,
 	OPT_FUNCTIONS,
+	OPT_CACERT,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_SNI,
+	OPT_INSECURE,
 };
 
 static const struct option long_opts[] = {
@@ -333,6 +391,11 @@ static const struct option long_opts[] = {
 	{ "quota-partitions", required_argument, NULL, OPT_QUOTA },
 	{ "lanes", required_argument, NULL, OPT_LANES },
 	{ "functions", required_argument, NULL, OPT_FUNCTIONS },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "sni", required_argument, NULL, OPT_SNI },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -346,8 +409,14 @@ const char *config_usage(void)
 {
 	return "usage: scanhost [options]\n"
 	       "  -c, --config FILE        Lua config file (default: config/scanhost.lua)\n"
-	       "  --redis URL              redis://[:password@]host:port[/db] or unix:///path\n"
+	       "  --redis URL              redis://[[user]:password@]host[:port][/db][?db=N&password=P],\n"
+	       "                           rediss://... (TLS), unix://[[user]:password@]/path[?...]\n"
 	       "                           (env SCANHOST_REDIS; default redis://127.0.0.1:6379)\n"
+	       "  --cacert FILE            rediss://: CA certificate(s) to verify the server with\n"
+	       "                           (default: the system CA store)\n"
+	       "  --cert FILE, --key FILE  rediss://: client certificate and key (mutual TLS)\n"
+	       "  --sni NAME               rediss://: server name to send and to verify\n"
+	       "  --insecure               rediss://: do not verify the server certificate\n"
 	       "  --scanners DIR           directory of scanner scripts\n"
 	       "  --lua-path DIR           extra directory searched by require\n"
 	       "  --functions DIR          server-side library sources (default lua-lib/functions)\n"
@@ -384,6 +453,11 @@ static bool parse_cli(struct config *c, struct cli *cl, int argc, char **argv, c
 		case OPT_LANES: cl->lanes = optarg; break;
 		case OPT_LOG_LEVEL: cl->log_level = optarg; break;
 		case OPT_LOG_FORMAT: cl->log_format = optarg; break;
+		case OPT_CACERT: cl->cacert = optarg; break;
+		case OPT_CERT: cl->cert = optarg; break;
+		case OPT_KEY: cl->key = optarg; break;
+		case OPT_SNI: cl->sni = optarg; break;
+		case OPT_INSECURE: cl->insecure = true; break;
 		case OPT_ONCE: c->once = true; break;
 		case OPT_CHECK: c->check = true; break;
 		case 'h': c->help = true; break;
@@ -438,8 +512,48 @@ static bool apply_counts(struct config *c, const struct cli *cl, char *err, size
 	return true;
 }
 
+static bool cli_tls_value(const char *value, const char *opt, char *dst, size_t cap,
+                          const char **origin, char *err, size_t errlen)
+{
+	if (!value)
+		return true;
+	*origin = opt;
+	return copy_path(dst, cap, value, opt, err, errlen);
+}
+
+static bool apply_cli_tls(struct tls_opts *t, const struct cli *cl, char *err, size_t errlen)
+{
+	if (cl->insecure) {
+		t->insecure = true;
+		t->insecure_opt = "--insecure";
+	}
+	return cli_tls_value(cl->cacert, "--cacert", t->cacert, sizeof(t->cacert), &t->cacert_opt,
+	                     err, errlen) &&
+	       cli_tls_value(cl->cert, "--cert", t->cert, sizeof(t->cert), &t->cert_opt, err,
+	                     errlen) &&
+	       cli_tls_value(cl->key, "--key", t->key, sizeof(t->key), &t->key_opt, err, errlen) &&
+	       cli_tls_value(cl->sni, "--sni", t->sni, sizeof(t->sni), &t->sni_opt, err, errlen);
+}
+
+/* TLS options mean nothing without rediss://: say so rather than connect in clear. */
+static bool check_tls_url(const struct config *c, char *err, size_t errlen)
+{
+	const struct tls_opts *t = &c->tls;
+	const char *set = t->cacert[0]  ? t->cacert_opt
+	                  : t->cert[0]  ? t->cert_opt
+	                  : t->key[0]   ? t->key_opt
+	                  : t->sni[0]   ? t->sni_opt
+	                  : t->insecure ? t->insecure_opt
+	                                : NULL;
+	if (set && !c->url.tls)
+		return fail(err, errlen, set, "TLS options need a rediss:// URL");
+	return true;
+}
+
 static bool apply_cli(struct config *c, const struct cli *cl, char *err, size_t errlen)
 {
+	if (!apply_cli_tls(&c->tls, cl, err, errlen))
+		return false;
 	if (!apply_counts(c, cl, err, errlen))
 		return false;
 	if (cl->redis && !copy_path(c->redis, sizeof(c->redis), cl->redis, "--redis", err, errlen))
@@ -490,7 +604,7 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 	char uerr[128];
 	if (!url_parse(c->redis, &c->url, uerr, sizeof(uerr)))
 		return fail(err, errlen, redis_key, uerr);
-	return true;
+	return check_tls_url(c, err, errlen);
 }
 
 void config_free(struct config *c)

@@ -11,6 +11,7 @@
 #include <lua.h>
 
 #include "log.h"
+#include "tls.h"
 #include "url.h"
 
 #define CONFIG_MAX_LANES 64
@@ -19,6 +20,7 @@
 struct config {
 	char redis[1024];
 	struct redis_url url;
+	struct tls_opts tls; /* rediss:// only */
 	char config_path[PATH_MAX];
 	char scanners_dir[PATH_MAX];
 	char lua_lib_dir[PATH_MAX];

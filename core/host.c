@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "redis.h"
+#include "tls.h"
 
 /* ---- runner glue: one ev_timer per scanner ------------------------------- */
 
@@ -483,6 +484,27 @@ static void on_library_retry(struct ev_loop *loop, ev_timer *w, int revents)
 		library_ensure(&h->library, h->env.conn, on_library, h);
 }
 
+/* A refusal (credentials, database index, certificate, not Redis at all) is
+ * a configuration problem: --once stops at once with this one line (exit 2
+ * for a database index, 1 otherwise); the daemon keeps retrying with
+ * backoff and logs it at every attempt, so at most one line per step. */
+static void on_refused(struct host *h, enum rconn_event ev, const char *where, const char *detail)
+{
+	const char *what = ev == RCONN_AUTH_FAILED  ? "refused our credentials"
+	                   : ev == RCONN_BAD_DB     ? "refused the database index"
+	                   : ev == RCONN_TLS_FAILED ? "could not be reached over TLS"
+	                                            : "does not speak the Redis protocol";
+	const char *hint = ev == RCONN_AUTH_FAILED ? "; check the password in the URL" : "";
+	h->ready = false;
+	log_error("redis at %s %s (%s)%s%s", where, what, detail, hint,
+	          h->once ? "" : "; retrying with backoff");
+	if (!h->once)
+		return;
+	h->conn_refused = true;
+	h->exit_code = ev == RCONN_BAD_DB ? 2 : 1;
+	ev_break(h->loop, EVBREAK_ALL);
+}
+
 static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
 {
 	struct host *h = data;
@@ -490,7 +512,8 @@ static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
 	url_redacted(&h->cfg->url, where, sizeof(where));
 	switch (ev) {
 	case RCONN_READY:
-		log_info("connected to redis at %s", where);
+		log_info("connected to redis at %s%s%s%s", where, detail ? " (" : "",
+		         detail ? detail : "", detail ? ")" : "");
 		library_ensure(&h->library, h->env.conn, on_library, h);
 		break;
 	case RCONN_LOST:
@@ -498,12 +521,9 @@ static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
 		log_warn("redis at %s unavailable (%s); reconnecting with backoff", where, detail);
 		break;
 	case RCONN_AUTH_FAILED:
-		log_error("redis at %s refused our credentials (%s); check the password in the URL",
-		          where, detail);
-		h->auth_failed = true;
-		h->exit_code = 1;
-		ev_break(h->loop, EVBREAK_ALL);
-		break;
+	case RCONN_BAD_DB:
+	case RCONN_TLS_FAILED:
+	case RCONN_PROTOCOL_ERROR: on_refused(h, ev, where, detail); break;
 	}
 }
 
@@ -511,9 +531,11 @@ static void on_connect_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)revents;
 	struct host *h = w->data;
-	char where[512];
+	char where[512], why[512];
 	url_redacted(&h->cfg->url, where, sizeof(where));
-	log_error("could not reach redis at %s within %g s", where, h->cfg->connect_timeout);
+	rconn_describe_failure(h->env.conn, why, sizeof(why));
+	log_error("could not reach redis at %s within %g s: %s", where, h->cfg->connect_timeout,
+	          why);
 	h->exit_code = 1;
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -601,16 +623,28 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
 	ev_timer_init(&h->library_retry, on_library_retry, 0, 0);
 	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
-	return library_build(&h->library, cfg->functions_dir, err, errlen);
+	if (!library_build(&h->library, cfg->functions_dir, err, errlen))
+		return false;
+	if (cfg->url.tls && !(h->tls = tls_context_new(&cfg->tls, err, errlen))) {
+		library_free(&h->library);
+		return false;
+	}
+	if (cfg->url.tls && cfg->tls.insecure)
+		log_warn("%s: TLS certificate verification is off; the server's identity is not "
+		         "checked",
+		         cfg->tls.insecure_opt);
+	return true;
 }
 
 void host_start(struct host *h)
 {
 	struct rconn_opts o = { .url = h->cfg->url,
+		                .tls = h->tls,
 		                .connect_timeout = h->cfg->connect_timeout,
 		                .command_timeout = h->cfg->command_timeout,
 		                .backoff_min = 0.1,
 		                .backoff_max = 5.0 };
+	snprintf(o.tls_name, sizeof(o.tls_name), "%s", h->cfg->tls.sni);
 	h->env.conn = rconn_new(h->loop, &o, on_conn_event, h);
 	if (!h->env.conn)
 		abort();
@@ -700,4 +734,6 @@ void host_free(struct host *h)
 	}
 	h->scanners = NULL;
 	library_free(&h->library);
+	tls_context_free(h->tls);
+	h->tls = NULL;
 }

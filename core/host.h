@@ -51,8 +51,9 @@ struct host {
 	bool ready;   /* connected and the function library checked */
 	bool started; /* runners started (first ready) */
 	bool once;
-	bool manual; /* test module: never start runners on connect */
-	bool auth_failed;
+	bool manual;            /* test module: never start runners on connect */
+	bool conn_refused;      /* --once: the server refused us (credentials, db, TLS...) */
+	struct ssl_ctx_st *tls; /* rediss://: the client context */
 	int exit_code;
 	int load_errors;
 	double library_rechecked_at;     /* last re-check after a missing function */

@@ -69,7 +69,7 @@ static int run(struct config *cfg)
 	host_start(&h);
 	ev_run(loop, 0);
 	int code = cfg->once ? once_exit_code(&h) : h.exit_code;
-	if (cfg->once && !h.auth_failed)
+	if (cfg->once && !h.conn_refused)
 		host_print_summary(&h, stdout);
 	host_free(&h);
 	log_info("scanhost stopped (exit %d)", code);

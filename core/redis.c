@@ -1,149 +1,57 @@
-/* redis: hiredis async context ownership, timeouts and reconnects.
+/* redis: the connection's life cycle on top of transport.c (the byte
+ * stream) and cmdq.c (pending commands and the reply reader).
  *
- * Ownership rules (hiredis 0.14): hiredis frees the context itself after a
- * failed connect or a disconnect, so our pointer is cleared in those
- * callbacks and never freed twice. We free it ourselves only to enforce a
- * timeout, after clearing c->ac so that callbacks running during the free
- * cannot submit to the dying context. */
+ *   IDLE --retry timer--> CONNECTING --transport connected--> HANDSHAKE
+ *        --PING answered--> READY --failure, timeout, drop--> IDLE
+ *
+ * Every failure goes through one path, drop(): the transport is closed and
+ * every pending command fails with the reason, so each reply function runs
+ * exactly once and a timeout can never be followed by a late reply. Loop
+ * entry points (transport callbacks, timers) hold a depth count: a
+ * connection freed from inside one is freed when it returns. */
 #include "redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libev.h>
-#include <hiredis/async.h>
-
 #include "log.h"
+#include "transport.h"
 
 enum rconn_state { RC_IDLE, RC_CONNECTING, RC_HANDSHAKE, RC_READY, RC_CLOSED };
-
-/* One command in flight: the privdata hiredis hands back to on_reply. */
-struct rcmd {
-	struct rcmd *prev, *next;
-	struct rconn *c;
-	double deadline;
-	rconn_reply_fn fn;
-	void *priv;
-};
 
 struct rconn {
 	struct ev_loop *loop;
 	struct rconn_opts opts;
-	redisAsyncContext *ac;
+	struct transport *tr;
+	struct cmdq q;
 	enum rconn_state state;
 	rconn_event_fn on_event;
 	void *data;
-	struct rcmd *head, *tail; /* FIFO: Redis answers in order */
-	size_t in_flight;
-	int handshake_left;
-	char drop_reason[128];
-	ev_timer connect_timer;
+	char last_error[512];
+	ev_timer connect_timer; /* the attempt in progress: connect, TLS, handshake */
 	ev_timer retry_timer;
-	ev_timer watchdog;
+	ev_timer watchdog; /* the oldest command's deadline */
 	unsigned attempt;
 	bool reported_lost;
+	int depth;
+	bool free_pending;
 	struct rconn_stats stats;
 };
 
 static void reconnect_later(struct rconn *c);
 
-static void link_cmd(struct rconn *c, struct rcmd *m)
+static void enter(struct rconn *c)
 {
-	m->prev = c->tail;
-	m->next = NULL;
-	if (c->tail)
-		c->tail->next = m;
-	else
-		c->head = m;
-	c->tail = m;
-	c->in_flight++;
+	c->depth++;
 }
 
-static void unlink_cmd(struct rconn *c, struct rcmd *m)
+static void leave(struct rconn *c)
 {
-	if (m->prev)
-		m->prev->next = m->next;
-	else
-		c->head = m->next;
-	if (m->next)
-		m->next->prev = m->prev;
-	else
-		c->tail = m->prev;
-	c->in_flight--;
-}
-
-/* The watchdog always points at the oldest command's deadline. */
-static void arm_watchdog(struct rconn *c)
-{
-	ev_timer_stop(c->loop, &c->watchdog);
-	if (!c->head)
+	if (--c->depth > 0 || !c->free_pending)
 		return;
-	double left = c->head->deadline - ev_now(c->loop);
-	ev_timer_set(&c->watchdog, left > 0 ? left : 0, 0);
-	ev_timer_start(c->loop, &c->watchdog);
-}
-
-static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct rcmd *m = privdata;
-	struct rconn *c = m->c;
-	redisReply *reply = r;
-	unlink_cmd(c, m);
-	const char *err = NULL;
-	if (!reply) {
-		if (c->ac == ac) {
-			/* hiredis is tearing the context down: no more sends on it */
-			c->ac = NULL;
-			c->state = RC_IDLE;
-			if (!c->drop_reason[0])
-				snprintf(c->drop_reason, sizeof(c->drop_reason),
-				         "connection lost: %s",
-				         ac->errstr[0] ? ac->errstr : "closed");
-		}
-		err = c->drop_reason[0] ? c->drop_reason : "connection lost";
-	}
-	arm_watchdog(c);
-	rconn_reply_fn fn = m->fn;
-	void *priv = m->priv;
-	free(m);
-	fn(priv, reply, err);
-}
-
-static bool submit(struct rconn *c, int argc, const char **argv, const size_t *argvlen,
-                   rconn_reply_fn fn, void *priv)
-{
-	struct rcmd *m = calloc(1, sizeof(*m));
-	if (!m)
-		return false;
-	*m = (struct rcmd){ .c = c, .fn = fn, .priv = priv };
-	/* the loop's cached time is stale when it has not run for a while (an
-	 * embedding caller such as the test module); deadlines need real time */
-	ev_now_update(c->loop);
-	m->deadline = ev_now(c->loop) + c->opts.command_timeout;
-	if (redisAsyncCommandArgv(c->ac, on_reply, m, argc, argv, argvlen) != REDIS_OK) {
-		free(m);
-		return false;
-	}
-	link_cmd(c, m);
-	c->stats.commands++;
-	if (c->head == m)
-		arm_watchdog(c);
-	return true;
-}
-
-bool rconn_send(struct rconn *c, int argc, const char **argv, const size_t *argvlen,
-                rconn_reply_fn fn, void *priv, char *err, size_t errlen)
-{
-	if (c->state != RC_READY || !c->ac) {
-		snprintf(err, errlen, "not connected to redis");
-		return false;
-	}
-	if (!submit(c, argc, argv, argvlen, fn, priv)) {
-		snprintf(err, errlen, "could not queue command");
-		return false;
-	}
-	return true;
+	cmdq_free(&c->q);
+	free(c);
 }
 
 static void emit(struct rconn *c, enum rconn_event ev, const char *detail)
@@ -152,42 +60,203 @@ static void emit(struct rconn *c, enum rconn_event ev, const char *detail)
 		c->on_event(c->data, ev, detail);
 }
 
+/* The watchdog always points at the oldest command's deadline (when ready:
+ * the handshake has the connect timer). */
+static void arm_watchdog(struct rconn *c)
+{
+	ev_timer_stop(c->loop, &c->watchdog);
+	const struct cmdq_entry *oldest = cmdq_oldest(&c->q);
+	if (!oldest || c->state != RC_READY)
+		return;
+	double left = oldest->deadline - ev_now(c->loop);
+	ev_timer_set(&c->watchdog, left > 0 ? left : 0, 0);
+	ev_timer_start(c->loop, &c->watchdog);
+}
+
+/* Ends the connection or the attempt: every pending command fails with err. */
+static void disconnect(struct rconn *c, const char *err)
+{
+	ev_timer_stop(c->loop, &c->connect_timer);
+	ev_timer_stop(c->loop, &c->watchdog);
+	struct transport *tr = c->tr;
+	c->tr = NULL;
+	transport_close(tr);
+	if (c->state != RC_CLOSED)
+		c->state = RC_IDLE;
+	cmdq_fail_all(&c->q, err);
+}
+
+/* A failure that may go away (refused, reset, timed out): retry with backoff. */
+static void drop(struct rconn *c, const char *why, const char *err)
+{
+	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
+	disconnect(c, err);
+	if (c->state == RC_CLOSED)
+		return;
+	if (!c->reported_lost) {
+		c->reported_lost = true;
+		emit(c, RCONN_LOST, why);
+	}
+	reconnect_later(c);
+}
+
+static void lost(struct rconn *c, const char *why)
+{
+	char err[600];
+	snprintf(err, sizeof(err), "connection lost: %s", why);
+	drop(c, why, err);
+}
+
+/* The server refused us (credentials, database, certificate, protocol): a
+ * configuration problem, reported at every attempt. */
+static void refused(struct rconn *c, enum rconn_event ev, const char *why)
+{
+	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
+	disconnect(c, why);
+	if (c->state == RC_CLOSED)
+		return;
+	emit(c, ev, why);
+	reconnect_later(c);
+}
+
+void rconn_drop(struct rconn *c, const char *why)
+{
+	drop(c, why, why);
+}
+
+/* Writes one command and queues its reply function. On failure nothing is
+ * queued (a command written without its entry would misalign every later
+ * reply, so that case drops the connection). */
+static bool submit(struct rconn *c, int argc, const char **argv, const size_t *argvlen, reply_fn fn,
+                   void *priv)
+{
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+	if (len < 0)
+		return false;
+	bool written = transport_write(c->tr, cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	if (!written)
+		return false;
+	/* the loop's cached time is stale when it has not run for a while (an
+	 * embedding caller such as the test module); deadlines need real time */
+	ev_now_update(c->loop);
+	if (!cmdq_push(&c->q, ev_now(c->loop) + c->opts.command_timeout, fn, priv)) {
+		lost(c, "out of memory");
+		return false;
+	}
+	c->stats.commands++;
+	if (cmdq_len(&c->q) == 1)
+		arm_watchdog(c);
+	return true;
+}
+
+bool rconn_send(struct rconn *c, int argc, const char **argv, const size_t *argvlen,
+                rconn_reply_fn fn, void *priv, char *err, size_t errlen)
+{
+	if (c->state != RC_READY) {
+		snprintf(err, errlen, "not connected to redis");
+		return false;
+	}
+	if (!submit(c, argc, argv, argvlen, fn, priv)) {
+		snprintf(err, errlen, "could not queue command (out of memory)");
+		return false;
+	}
+	return true;
+}
+
+/* ---- the handshake: [AUTH] [SELECT] PING, sent at once --------------------- */
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The server cannot serve now but is a Redis: not a configuration problem. */
+static bool busy_reply(const redisReply *r)
+{
+	return starts_with(r->str, "LOADING") || starts_with(r->str, "BUSY");
+}
+
 static void become_ready(struct rconn *c)
 {
+	char tls[128] = "";
+	ev_timer_stop(c->loop, &c->connect_timer);
 	c->state = RC_READY;
 	c->attempt = 0;
 	c->reported_lost = false;
+	c->last_error[0] = '\0';
 	c->stats.connects++;
-	emit(c, RCONN_READY, NULL);
+	transport_describe(c->tr, tls, sizeof(tls));
+	arm_watchdog(c);
+	emit(c, RCONN_READY, tls[0] ? tls : NULL);
 }
 
-static void handshake_step(struct rconn *c, redisReply *reply, bool is_auth)
+/* The reply of one handshake step, or NULL when there is nothing to do:
+ * the connection went away (drop() handles it) or the step succeeded. */
+static const redisReply *handshake_error(struct rconn *c, const redisReply *r)
 {
-	if (!reply || c->state != RC_HANDSHAKE)
-		return; /* the connection went away; reconnect is already scheduled */
-	if (reply->type == REDIS_REPLY_ERROR) {
-		char why[200];
-		snprintf(why, sizeof(why), "%s: %s",
-		         is_auth ? "authentication failed" : "SELECT failed", reply->str);
-		rconn_drop(c, why);
-		if (is_auth)
-			emit(c, RCONN_AUTH_FAILED, why);
-		return;
-	}
-	if (--c->handshake_left == 0)
-		become_ready(c);
+	if (!r || c->state != RC_HANDSHAKE || r->type != REDIS_REPLY_ERROR)
+		return NULL;
+	return r;
+}
+
+static void refuse_noauth(struct rconn *c, const redisReply *r)
+{
+	char why[300];
+	snprintf(why, sizeof(why), "the server requires a password (%s)", r->str);
+	refused(c, RCONN_AUTH_FAILED, why);
 }
 
 static void on_auth(void *priv, redisReply *reply, const char *err)
 {
 	(void)err;
-	handshake_step(priv, reply, true);
+	struct rconn *c = priv;
+	const redisReply *r = handshake_error(c, reply);
+	char why[300];
+	if (!r)
+		return;
+	snprintf(why, sizeof(why), "AUTH failed: %s", r->str);
+	if (busy_reply(r))
+		lost(c, why);
+	else
+		refused(c, RCONN_AUTH_FAILED, why);
 }
 
 static void on_select(void *priv, redisReply *reply, const char *err)
 {
 	(void)err;
-	handshake_step(priv, reply, false);
+	struct rconn *c = priv;
+	const redisReply *r = handshake_error(c, reply);
+	char why[300];
+	if (!r)
+		return;
+	snprintf(why, sizeof(why), "SELECT %d failed: %s", c->opts.url.db, r->str);
+	if (starts_with(r->str, "NOAUTH"))
+		refuse_noauth(c, r);
+	else if (busy_reply(r))
+		lost(c, why);
+	else
+		refused(c, RCONN_BAD_DB, why);
+}
+
+static void on_ping(void *priv, redisReply *reply, const char *err)
+{
+	(void)err;
+	struct rconn *c = priv;
+	if (!reply || c->state != RC_HANDSHAKE)
+		return;
+	const redisReply *r = handshake_error(c, reply);
+	char why[300];
+	if (!r || busy_reply(r)) {
+		become_ready(c); /* LOADING/BUSY: cycles and the library check wait for it */
+		return;
+	}
+	snprintf(why, sizeof(why), "PING failed: %s", r->str);
+	if (starts_with(r->str, "NOAUTH"))
+		refuse_noauth(c, r);
+	else
+		lost(c, why);
 }
 
 static void start_handshake(struct rconn *c)
@@ -196,77 +265,90 @@ static void start_handshake(struct rconn *c)
 	char db[16];
 	snprintf(db, sizeof(db), "%d", u->db);
 	c->state = RC_HANDSHAKE;
-	c->handshake_left = 0;
+	bool ok = true;
 	if (u->password[0]) {
 		const char *argv[3] = { "AUTH", u->username[0] ? u->username : u->password,
 			                u->password };
-		int argc = u->username[0] ? 3 : 2;
-		c->handshake_left += submit(c, argc, argv, NULL, on_auth, c);
+		ok = submit(c, u->username[0] ? 3 : 2, argv, NULL, on_auth, c);
 	}
-	if (u->db) {
+	if (ok && u->db) {
 		const char *argv[2] = { "SELECT", db };
-		c->handshake_left += submit(c, 2, argv, NULL, on_select, c);
+		ok = submit(c, 2, argv, NULL, on_select, c);
 	}
-	if (c->handshake_left == 0)
-		become_ready(c);
+	const char *ping[1] = { "PING" };
+	if (!ok || !submit(c, 1, ping, NULL, on_ping, c))
+		lost(c, "out of memory");
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* ---- transport events -------------------------------------------------------- */
+
+static void tr_connected(void *data)
 {
-	struct rconn *c = ac->data;
-	ev_timer_stop(c->loop, &c->connect_timer);
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback */
-		snprintf(c->drop_reason, sizeof(c->drop_reason), "connect failed: %s", ac->errstr);
-		c->ac = NULL;
-		c->state = RC_IDLE;
-		reconnect_later(c);
-		return;
-	}
-	c->drop_reason[0] = '\0';
+	struct rconn *c = data;
+	enter(c);
 	start_handshake(c);
+	leave(c);
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+static void tr_received(void *data, const char *buf, size_t n)
 {
-	struct rconn *c = ac->data;
-	(void)status;
-	if (c->ac == ac)
-		c->ac = NULL;
-	if (c->state == RC_CLOSED)
-		return;
-	c->state = RC_IDLE;
-	reconnect_later(c);
+	struct rconn *c = data;
+	char err[300];
+	enter(c);
+	if (!cmdq_feed(&c->q, buf, n, err, sizeof(err))) {
+		if (c->state == RC_HANDSHAKE)
+			refused(c, RCONN_PROTOCOL_ERROR, err); /* not a Redis at all */
+		else
+			lost(c, err);
+	}
+	leave(c);
 }
 
-static redisAsyncContext *open_context(const struct redis_url *u)
+static void tr_failed(void *data, enum transport_failure kind, const char *why)
 {
-	if (u->is_unix)
-		return redisAsyncConnectUnix(u->host);
-	return redisAsyncConnect(u->host, u->port);
+	struct rconn *c = data;
+	enter(c);
+	/* a TLS failure before the connection was ever usable is a certificate
+	 * or configuration problem; later it is just a lost connection */
+	if (kind == TRANSPORT_TLS && c->state != RC_READY)
+		refused(c, RCONN_TLS_FAILED, why);
+	else
+		lost(c, why);
+	leave(c);
 }
+
+static const struct transport_ops transport_ops = {
+	.connected = tr_connected,
+	.received = tr_received,
+	.failed = tr_failed,
+};
 
 static void connect_now(struct rconn *c)
 {
-	c->drop_reason[0] = '\0';
-	redisAsyncContext *ac = open_context(&c->opts.url);
-	if (!ac || ac->err) {
-		snprintf(c->drop_reason, sizeof(c->drop_reason), "connect failed: %s",
-		         ac ? ac->errstr : "out of memory");
-		if (ac)
-			redisAsyncFree(ac);
-		reconnect_later(c);
+	const struct redis_url *u = &c->opts.url;
+	struct transport_target to = {
+		.is_unix = u->is_unix,
+		.host = u->host,
+		.port = u->port,
+		.tls = c->opts.tls,
+		.tls_name = c->opts.tls_name[0] ? c->opts.tls_name : u->host,
+	};
+	char err[512];
+	if (!cmdq_reset(&c->q)) {
+		lost(c, "out of memory");
 		return;
 	}
-	ac->data = c;
-	redisLibevAttach(c->loop, ac);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	c->ac = ac;
 	c->state = RC_CONNECTING;
+	c->tr = transport_open(c->loop, &to, &transport_ops, c, err, sizeof(err));
+	if (!c->tr) {
+		lost(c, err);
+		return;
+	}
 	ev_timer_set(&c->connect_timer, c->opts.connect_timeout, 0);
 	ev_timer_start(c->loop, &c->connect_timer);
 }
+
+/* ---- timers -------------------------------------------------------------------- */
 
 /* Exponential backoff with "equal jitter": half fixed, half random, so a
  * fleet of hosts does not reconnect in lockstep after a Redis restart. */
@@ -286,28 +368,26 @@ static void reconnect_later(struct rconn *c)
 	if (c->state == RC_CLOSED || ev_is_active(&c->retry_timer))
 		return;
 	double delay = backoff_delay(c);
-	if (!c->reported_lost) {
-		c->reported_lost = true;
-		emit(c, RCONN_LOST, c->drop_reason[0] ? c->drop_reason : "disconnected");
-	}
 	log_debug("reconnecting to redis in %.0f ms", delay * 1000);
 	ev_timer_set(&c->retry_timer, delay, 0);
 	ev_timer_start(c->loop, &c->retry_timer);
 }
 
-void rconn_drop(struct rconn *c, const char *why)
+void rconn_describe_failure(const struct rconn *c, char *out, size_t n)
 {
-	redisAsyncContext *ac = c->ac;
-	snprintf(c->drop_reason, sizeof(c->drop_reason), "%s", why);
-	ev_timer_stop(c->loop, &c->connect_timer);
-	c->ac = NULL;
-	bool was_connected = ac && (ac->c.flags & REDIS_CONNECTED);
-	if (c->state != RC_CLOSED)
-		c->state = RC_IDLE;
-	if (ac)
-		redisAsyncFree(ac); /* fails in-flight commands with drop_reason */
-	if (!was_connected)
-		reconnect_later(c); /* no disconnect callback comes for these */
+	const char *step = NULL;
+	if (c->state == RC_HANDSHAKE)
+		step =
+		    "waiting for the server to answer the connection handshake (AUTH/SELECT/PING)";
+	else if (c->state == RC_CONNECTING && c->tr &&
+	         transport_phase(c->tr) == TRANSPORT_TLS_HANDSHAKE)
+		step = "in the TLS handshake";
+	else if (c->state == RC_CONNECTING)
+		step = "connecting";
+	if (step)
+		snprintf(out, n, "timed out %s", step);
+	else
+		snprintf(out, n, "%s", c->last_error[0] ? c->last_error : "not connected");
 }
 
 static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -315,15 +395,23 @@ static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct rconn *c = w->data;
-	if (c->state == RC_CONNECTING)
-		rconn_drop(c, "connect timed out");
+	char why[300];
+	if (c->state != RC_CONNECTING && c->state != RC_HANDSHAKE)
+		return;
+	enter(c);
+	rconn_describe_failure(c, why, sizeof(why));
+	lost(c, why);
+	leave(c);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	connect_now(w->data);
+	struct rconn *c = w->data;
+	enter(c);
+	connect_now(c);
+	leave(c);
 }
 
 /* The oldest command outlived its timeout: Redis answers in order, so the
@@ -333,7 +421,8 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)revents;
 	struct rconn *c = w->data;
-	if (!c->head || c->head->deadline > ev_now(loop) + 0.0005) {
+	const struct cmdq_entry *oldest = cmdq_oldest(&c->q);
+	if (c->state != RC_READY || !oldest || oldest->deadline > ev_now(loop) + 0.0005) {
 		arm_watchdog(c);
 		return;
 	}
@@ -342,15 +431,21 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	log_warn("redis command timed out after %.3g s; dropping the connection",
 	         c->opts.command_timeout);
 	c->stats.timeouts++;
+	enter(c);
 	rconn_drop(c, why);
+	leave(c);
 }
+
+/* ---- lifecycle --------------------------------------------------------------------- */
 
 struct rconn *rconn_new(struct ev_loop *loop, const struct rconn_opts *opts,
                         rconn_event_fn on_event, void *data)
 {
 	struct rconn *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c || !cmdq_init(&c->q)) {
+		free(c);
 		return NULL;
+	}
 	c->loop = loop;
 	c->opts = *opts;
 	c->on_event = on_event;
@@ -364,17 +459,19 @@ struct rconn *rconn_new(struct ev_loop *loop, const struct rconn_opts *opts,
 
 void rconn_start(struct rconn *c)
 {
+	enter(c);
 	connect_now(c);
+	leave(c);
 }
 
 bool rconn_ready(const struct rconn *c)
 {
-	return c->state == RC_READY && c->ac;
+	return c->state == RC_READY;
 }
 
 size_t rconn_in_flight(const struct rconn *c)
 {
-	return c->in_flight;
+	return cmdq_len(&c->q);
 }
 
 const struct rconn_stats *rconn_stats(const struct rconn *c)
@@ -384,13 +481,12 @@ const struct rconn_stats *rconn_stats(const struct rconn *c)
 
 void rconn_free(struct rconn *c)
 {
-	if (!c)
+	if (!c || c->free_pending)
 		return;
 	c->state = RC_CLOSED;
 	ev_timer_stop(c->loop, &c->retry_timer);
-	ev_timer_stop(c->loop, &c->watchdog);
-	rconn_drop(c, "shutting down");
-	ev_timer_stop(c->loop, &c->connect_timer);
-	ev_timer_stop(c->loop, &c->retry_timer);
-	free(c);
+	enter(c);
+	c->free_pending = true;
+	disconnect(c, "shutting down");
+	leave(c);
 }

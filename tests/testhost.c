@@ -6,7 +6,8 @@
  *                    quota_partitions = 2, lanes = {"default"},
  *                    scanners = "scanners", functions = "lua-lib/functions",
  *                    lua_lib = "lua-lib", scanner_config = { name = {...} },
- *                    command_timeout = 5 }
+ *                    command_timeout = 5,
+ *                    tls = { cacert =, cert =, key =, sni =, insecure = } }
  *   h:run(fn, ...)   fn(ctx, 0, ...) in a coroutine with a real ctx; its results
  *   h:call(cmd, ...) h:fcall(name, keys, args)   one command, synchronously
  *   h:load_library() "scanhost" | "flowfabric" | nil, err
@@ -16,6 +17,7 @@
  *   h:logs()         log lines captured since the last call (T.new{capture_logs = true})
  *   h:close()
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +134,32 @@ static void read_overrides(lua_State *L, struct config *c)
 	lua_pop(L, 1);
 }
 
+/* tls = { cacert =, cert =, key =, sni =, insecure = }, for rediss:// URLs */
+static void read_tls(lua_State *L, struct tls_opts *t)
+{
+	lua_getfield(L, 1, "tls");
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "insecure");
+		t->insecure = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+		lua_getfield(L, -1, "cacert");
+		snprintf(t->cacert, sizeof(t->cacert), "%s", luaL_optstring(L, -1, ""));
+		lua_getfield(L, -2, "cert");
+		snprintf(t->cert, sizeof(t->cert), "%s", luaL_optstring(L, -1, ""));
+		lua_getfield(L, -3, "key");
+		snprintf(t->key, sizeof(t->key), "%s", luaL_optstring(L, -1, ""));
+		lua_getfield(L, -4, "sni");
+		snprintf(t->sni, sizeof(t->sni), "%s", luaL_optstring(L, -1, ""));
+		lua_pop(L, 4);
+	}
+	lua_pop(L, 1);
+	t->cacert_opt = "tls.cacert";
+	t->cert_opt = "tls.cert";
+	t->key_opt = "tls.key";
+	t->sni_opt = "tls.sni";
+	t->insecure_opt = "tls.insecure";
+}
+
 static void configure(lua_State *L, struct config *c)
 {
 	config_defaults(c, "./bin/scanhost");
@@ -147,6 +175,7 @@ static void configure(lua_State *L, struct config *c)
 	c->connect_timeout = opt_number(L, "connect_timeout", 5);
 	read_lanes(L, c);
 	read_overrides(L, c);
+	read_tls(L, &c->tls);
 	char err[128];
 	if (!url_parse(c->redis, &c->url, err, sizeof(err)))
 		luaL_error(L, "scanhost_test: redis: %s", err);
@@ -353,6 +382,9 @@ int luaopen_scanhost_test(lua_State *L)
 	 * run with the JIT off; so does any process that loads the test module,
 	 * and the traces busted compiled before it loaded it are dropped. */
 	jit_off(L);
+	/* a server that goes away must not kill the test process: the daemon
+	 * ignores SIGPIPE the same way (OpenSSL writes with write(2)) */
+	signal(SIGPIPE, SIG_IGN);
 	luaL_newmetatable(L, TESTHOST_MT);
 	lua_newtable(L);
 	luaL_register(L, NULL, methods);

@@ -1,8 +1,21 @@
-/* libFuzzer target: RESP bytes -> hiredis reader -> reply_push (core/lua_reply.c)
- * inside lua_cpcall, as the host converts replies. Oracle: the Lua value is a
- * faithful copy of the reply (types, integers, string bytes, array order,
- * nested errors as {err = msg}), checked with raw access. */
+/* libFuzzer target, two parts:
+ *
+ * 1. RESP bytes -> hiredis reader -> reply_push (core/lua_reply.c) inside
+ *    lua_cpcall, as the host converts replies. Oracle: the Lua value is a
+ *    faithful copy of the reply (types, integers, string bytes, array order,
+ *    nested errors as {err = msg}), checked with raw access.
+ * 2. The same bytes through the connection's read path (core/cmdq.c: the
+ *    pending commands and the reader that answers them), fed whole, split
+ *    at every byte, and in chunks of a few bytes with the queue failed from
+ *    inside a reply callback (as a dropped connection does). Oracles: every
+ *    split gives the replies of the whole stream, in order, each to its own
+ *    command; every reply function runs exactly once (a reply or an error);
+ *    a protocol error, or a reply with no command pending, is reported
+ *    exactly when the whole stream has one; a queue failed from a callback
+ *    stops the dispatch at once. */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +23,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "cmdq.h"
 #include "lua_reply.h"
 
 static lua_State *L;
@@ -100,10 +114,134 @@ static int sane(const uint8_t *d, size_t n)
 	return 1;
 }
 
+/* ---- part 2: the connection's read path ------------------------------------ */
+
+#define MAX_REPLIES 512
+#define NO_FAIL     ((size_t)-1)
+
+static struct stream {
+	redisReply *ref[MAX_REPLIES]; /* the whole stream's complete replies */
+	size_t n;
+	bool error;     /* a protocol error follows them */
+	size_t got;     /* replies delivered in this run */
+	size_t fail_at; /* the reply whose callback fails the queue */
+	unsigned calls[MAX_REPLIES];
+	struct cmdq *q;
+} X;
+
+static bool same(const redisReply *a, const redisReply *b)
+{
+	if (a->type != b->type || a->integer != b->integer || a->len != b->len ||
+	    a->elements != b->elements)
+		return false;
+	if (a->str && (!b->str || memcmp(a->str, b->str, a->len) != 0))
+		return false;
+	for (size_t i = 0; i < a->elements; i++) {
+		if (!same(a->element[i], b->element[i]))
+			return false;
+	}
+	return true;
+}
+
+static void on_stream_reply(void *priv, redisReply *r, const char *err)
+{
+	size_t i = (size_t)(uintptr_t)priv;
+	if (++X.calls[i] != 1)
+		abort(); /* exactly once */
+	if (!r) {
+		if (!err)
+			abort();
+		return;
+	}
+	if (err || i != X.got || i >= X.n || !same(r, X.ref[i]))
+		abort(); /* in order, each its own, faithful */
+	X.got++;
+	if (i == X.fail_at)
+		cmdq_fail_all(X.q, "dropped from a callback");
+}
+
+static bool reference(const uint8_t *data, size_t size)
+{
+	redisReader *rd = redisReaderCreate();
+	X.n = 0;
+	X.error = false;
+	redisReaderFeed(rd, (const char *)data, size);
+	for (;;) {
+		void *reply = NULL;
+		if (redisReaderGetReply(rd, &reply) != REDIS_OK) {
+			X.error = true;
+			break;
+		}
+		if (!reply)
+			break;
+		if (X.n == MAX_REPLIES) {
+			freeReplyObject(reply);
+			break;
+		}
+		X.ref[X.n++] = reply;
+	}
+	bool usable = X.n < MAX_REPLIES;
+	redisReaderFree(rd);
+	return usable;
+}
+
+/* Feeds the stream in chunks to a queue of `pending` commands. */
+static void run_split(const uint8_t *data, size_t size, size_t chunk, size_t pending,
+                      size_t fail_at)
+{
+	struct cmdq q;
+	if (!cmdq_init(&q))
+		return;
+	X.q = &q;
+	X.got = 0;
+	X.fail_at = fail_at;
+	memset(X.calls, 0, sizeof(X.calls));
+	for (size_t i = 0; i < pending; i++)
+		cmdq_push(&q, 0, on_stream_reply, (void *)(uintptr_t)i);
+	bool ok = true, dropped = false;
+	char err[256];
+	for (size_t off = 0; off < size && ok && !dropped; off += chunk) {
+		unsigned epoch = q.epoch;
+		size_t n = size - off < chunk ? size - off : chunk;
+		ok = cmdq_feed(&q, (const char *)data + off, n, err, sizeof(err));
+		dropped = q.epoch != epoch;
+	}
+	if (dropped) {
+		if (!ok || X.got != fail_at + 1)
+			abort(); /* the dispatch stopped right after the failing callback */
+	} else {
+		bool too_many = X.n > pending;
+		if (X.got != (too_many ? pending : X.n) || ok == (too_many || X.error))
+			abort();
+	}
+	cmdq_free(&q); /* fails what is left ("shutting down") */
+	for (size_t i = 0; i < pending; i++) {
+		if (X.calls[i] != 1)
+			abort();
+	}
+}
+
+static void check_stream(const uint8_t *data, size_t size)
+{
+	if (reference(data, size)) {
+		run_split(data, size, size ? size : 1, X.n, NO_FAIL);
+		run_split(data, size, 1, X.n, NO_FAIL);
+		if (X.n > 0) {
+			size_t chunk = size ? 1 + data[0] % 7 : 1;
+			run_split(data, size, chunk, X.n, size ? data[size - 1] % X.n : 0);
+			run_split(data, size, 1, X.n - 1, NO_FAIL);
+		}
+	}
+	for (size_t i = 0; i < X.n; i++)
+		freeReplyObject(X.ref[i]);
+	X.n = 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!sane(data, size))
 		return 0;
+	check_stream(data, size);
 	if (!L) {
 		L = luaL_newstate();
 		luaL_openlibs(L);

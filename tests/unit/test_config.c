@@ -151,12 +151,55 @@ static void cli_errors(void)
 	config_free(&c);
 }
 
+/* tls = { ... } and --cacert/--cert/--key/--sni/--insecure: each value keeps
+ * the name of the option it came from, for later messages. */
+static void tls_options(void)
+{
+	struct config c;
+	char err[512];
+	CHECK(build(&c,
+	            "return { redis = 'rediss://h:1', tls = { cacert = '/ca.pem', cert = '/c.pem', "
+	            "key = '/k.pem', sni = 'redis.test', insecure = false } }",
+	            0, NULL, err));
+	CHECK(c.url.tls);
+	CHECK_STR(c.tls.cacert, "/ca.pem");
+	CHECK_STR(c.tls.cacert_opt, "tls.cacert");
+	CHECK_STR(c.tls.key, "/k.pem");
+	CHECK_STR(c.tls.sni, "redis.test");
+	CHECK(!c.tls.insecure);
+	config_free(&c);
+	char *a1[] = { "--redis",    "rediss://h:1", "--cacert", "/other.pem",
+		       "--insecure", "--sni",        "n" };
+	CHECK(build(&c, "return { tls = { cacert = '/ca.pem', key = '/k.pem' } }", 7, a1, err));
+	CHECK_STR(c.tls.cacert, "/other.pem"); /* the command line wins */
+	CHECK_STR(c.tls.cacert_opt, "--cacert");
+	CHECK_STR(c.tls.key_opt, "tls.key");
+	CHECK(c.tls.insecure && strcmp(c.tls.insecure_opt, "--insecure") == 0);
+	config_free(&c);
+	EXPECT_ERROR("return { tls = 5 }", "tls: must be a table");
+	EXPECT_ERROR("return { redis = 'rediss://h', tls = { cacrt = 'x' } }",
+	             "tls.cacrt: unknown TLS option");
+	EXPECT_ERROR("return { redis = 'rediss://h', tls = { insecure = 'yes' } }",
+	             "tls.insecure: must be true or false");
+	EXPECT_ERROR("return { redis = 'rediss://h', tls = { sni = 7 } }",
+	             "tls.sni: must be a string");
+	EXPECT_ERROR("return { tls = { sni = 'n' } }", "tls.sni: TLS options need a rediss:// URL");
+	char *a2[] = { "--cert", "/c.pem" };
+	CHECK(!build(&c, NULL, 2, a2, err) &&
+	      strstr(err, "--cert: TLS options need a rediss:// URL"));
+	config_free(&c);
+	char *a3[] = { "--redis", "unix:///s", "--insecure" };
+	CHECK(!build(&c, NULL, 3, a3, err) && strstr(err, "--insecure: TLS options need"));
+	config_free(&c);
+}
+
 int main(void)
 {
 	urls();
 	precedence();
 	file_errors();
 	cli_errors();
+	tls_options();
 	unlink(write_config(""));
 	UNIT_DONE();
 }

@@ -1,0 +1,58 @@
+/* tls: OpenSSL for the connection layer. The client context built from the
+ * options (CA store, client certificate, verification on or off), one
+ * session per connection (SNI, host name check), the non-blocking handshake,
+ * read and write steps, and error texts that name the reason
+ * ("certificate verify failed: ..."). Key material is never printed. */
+#ifndef SCANHOST_TLS_H
+#define SCANHOST_TLS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ssl_ctx_st; /* SSL_CTX */
+struct ssl_st;     /* SSL */
+
+struct tls_opts {
+	char cacert[PATH_MAX]; /* empty: the system CA store */
+	char cert[PATH_MAX];   /* client certificate (chain), PEM; with key */
+	char key[PATH_MAX];    /* its private key, PEM, unencrypted */
+	char sni[256];         /* the name sent (SNI) and checked in the certificate;
+	                        * empty: the URL's host */
+	bool insecure;         /* no certificate verification at all */
+	/* the option each value came from, for messages: "--cacert" or "tls.cacert" */
+	const char *cacert_opt, *cert_opt, *key_opt, *sni_opt, *insecure_opt;
+};
+
+/* The client context. NULL with a message naming the option on an
+ * unreadable or unusable file (the caller exits 2). */
+struct ssl_ctx_st *tls_context_new(const struct tls_opts *o, char *err, size_t errlen);
+void tls_context_free(struct ssl_ctx_st *ctx);
+
+/* Outcome of one non-blocking step. */
+enum tls_io {
+	TLS_IO_DONE,       /* progress: the handshake finished, or bytes moved */
+	TLS_IO_WANT_READ,  /* wait until the socket is readable, then repeat */
+	TLS_IO_WANT_WRITE, /* wait until the socket is writable, then repeat */
+	TLS_IO_CLOSED,     /* the peer closed or the socket failed (err says how) */
+	TLS_IO_FAILED,     /* a TLS failure: verification, an alert, not TLS at all */
+};
+
+/* A session on a connected socket; name is the host to verify and, unless
+ * it is an IP address, to send as SNI. */
+struct ssl_st *tls_session_new(struct ssl_ctx_st *ctx, int fd, const char *name, char *err,
+                               size_t errlen);
+enum tls_io tls_handshake(struct ssl_st *s, char *err, size_t errlen);
+enum tls_io tls_read(struct ssl_st *s, char *buf, size_t cap, size_t *got, char *err,
+                     size_t errlen);
+/* Writes a prefix of buf; after a WANT_*, repeat with the same bytes (more
+ * may follow them: the buffer is allowed to move and grow). */
+enum tls_io tls_write(struct ssl_st *s, const char *buf, size_t len, size_t *put, char *err,
+                      size_t errlen);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+void tls_session_info(struct ssl_st *s, char *out, size_t n);
+/* Frees the session; notify sends close_notify first (never waits for the
+ * peer's: no renegotiation, no blocking). The socket stays open. */
+void tls_session_free(struct ssl_st *s, bool notify);
+
+#endif
