@@ -3,7 +3,11 @@
  * each accepted TCP connection to UPSTREAM, and delays every chunk of bytes
  * in each direction by DELAY ms (RTT = 2 x DELAY), preserving order.
  *
- *   delayproxy --listen PORT --upstream HOST:PORT --delay-ms 0.5
+ *   delayproxy --listen PORT --upstream HOST:PORT --delay-ms 0.5 [--chunk BYTES]
+ *
+ * --chunk reads (and so forwards) at most BYTES at a time: --delay-ms 0
+ * --chunk 1 splits a stream at every byte (the TLS integration spec uses it
+ * to cut TLS records into pieces).
  *
  * Per direction: chunks are queued with their due time (read time + delay);
  * one ev_timer wakes the writer when the head is due; an ev_io waits for
@@ -58,6 +62,7 @@ struct conn {
 
 static struct ev_loop *loop;
 static double delay;
+static size_t chunk_max = CHUNK_MAX;
 static struct sockaddr_in upstream;
 
 static void conn_close(struct conn *c)
@@ -168,7 +173,7 @@ static void on_readable(struct ev_loop *l, ev_io *w, int revents)
 	(void)revents;
 	struct dir *d = w->data;
 	char buf[CHUNK_MAX];
-	ssize_t n = recv(d->src, buf, sizeof buf, 0);
+	ssize_t n = recv(d->src, buf, chunk_max, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n < 0) { /* reset: drop both directions */
@@ -264,7 +269,8 @@ static void on_accept(struct ev_loop *l, ev_io *w, int revents)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: delayproxy --listen PORT --upstream HOST:PORT --delay-ms MS\n");
+	fprintf(stderr, "usage: delayproxy --listen PORT --upstream HOST:PORT --delay-ms MS "
+	                "[--chunk BYTES]\n");
 	return 2;
 }
 
@@ -280,10 +286,13 @@ int main(int argc, char **argv)
 			up = argv[i + 1];
 		else if (!strcmp(argv[i], "--delay-ms"))
 			delay = atof(argv[i + 1]) / 1000.;
+		else if (!strcmp(argv[i], "--chunk"))
+			chunk_max = (size_t)atoi(argv[i + 1]);
 		else
 			return usage();
 	}
-	if (argc % 2 == 0 || port <= 0 || port > 65535 || !up || delay < 0)
+	if (argc % 2 == 0 || port <= 0 || port > 65535 || !up || delay < 0 || chunk_max < 1 ||
+	    chunk_max > CHUNK_MAX)
 		return usage();
 	char host[64];
 	const char *colon = strrchr(up, ':');

@@ -2,7 +2,8 @@
 -- suppressions) through a daemon session that exercises every fault path
 -- (drain, reloads with broken and valid scripts, a runaway scan, Redis
 -- killed and restarted, a stall past command_timeout, the function library
--- flushed, SIGTERM), then --once, --check and the error exits. Every run must
+-- flushed, SIGTERM), then --once, --check and the error exits, and a TLS
+-- session (drain, server restart, refused certificate). Every run must
 -- end with zero memcheck errors and zero definitely/indirectly lost bytes.
 -- The C unit tests (ASan + LeakSanitizer) must pass leak-free as well; the
 -- tracker's bound under 100,000 failing items is tests/unit/test_tracker_bounded.c.
@@ -23,6 +24,18 @@ local function verdict(path)
   local definite = s:match("definitely lost: ([%d,]+) bytes") or "0"
   local indirect = s:match("indirectly lost: ([%d,]+) bytes") or "0"
   return errors, definite:gsub(",", ""), indirect:gsub(",", ""), s
+end
+
+-- short_runs(dir, prefix, { { args, exit status }, ... }): each run under
+-- valgrind ends with its exit status, 0 errors and 0 bytes lost.
+local function short_runs(dir, prefix, runs)
+  for i, r in ipairs(runs) do
+    local path = ("%s/%s-%d.txt"):format(dir, prefix, i)
+    local rc = P.run(r[1], VG:format(path))
+    assert.are.equal(r[2], rc, r[1])
+    local e, d, ind, t = verdict(path)
+    assert.are.same({ 0, "0", "0" }, { e, d, ind }, r[1] .. "\n" .. t)
+  end
 end
 
 describe("fault 7: leaks", function()
@@ -95,14 +108,39 @@ return { name = "spin", family = "execution", interval = 0.5,
       { ("--once --scanners %s --redis redis://127.0.0.1:1"):format(sdir), 1 },
       { ("--once --scanners %s --redis 'redis://:pw@127.0.0.1:bad'"):format(sdir), 2 },
     }
-    for i, r in ipairs(runs) do
-      local path = ("%s/vg-%d.txt"):format(dir, i)
-      local rc = P.run(r[1], VG:format(path))
-      assert.are.equal(r[2], rc, r[1])
-      local e, d, ind, t = verdict(path)
-      assert.are.same({ 0, "0", "0" }, { e, d, ind }, r[1] .. "\n" .. t)
-    end
+    short_runs(dir, "vg", runs)
     print(("# fault 7: valgrind runs=%d, memcheck errors=0, definitely lost=0, indirectly lost=0"):format(#runs + 1))
+  end)
+
+  it("a TLS session under valgrind: drain, server restart, refused certificate: 0 bytes lost", function()
+    assert.truthy(P.sh("command -v valgrind >/dev/null"), "valgrind is not installed")
+    srv:stop()
+    srv = FX.RS.start({ tls = {}, password = "Leak-s3cret" })
+    local now = FX.server_ms(srv)
+    FX.seed_delayed(srv, 4, 20, function() return now - 1000 end, dir)
+    local sdir = dir .. "/scanners"
+    FX.copy_scanners({ "delayed_promoter" }, sdir)
+    P.write(sdir .. "/counter.lua", COUNTER)
+    local tls = "--cacert " .. srv.tls.ca
+    local vlog = dir .. "/vg-tls-daemon.txt"
+    proc = P.start(dir, ("--scanners %s --redis %s %s --partitions 4"):format(sdir, srv.url, tls),
+      VG:format(vlog))
+    assert.truthy(proc:wait_log("connected to redis at", 30), "never connected")
+    assert.truthy(P.wait_for(function() return FX.delayed_done(srv, 4, 20) == 80 end, 30), "drain incomplete")
+    srv:kill("KILL")
+    assert.truthy(P.wait_for(function() return not FX.alive(srv:pid()) end, 5), "redis survived SIGKILL")
+    assert.is_true(srv:restart(20))
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 2 end, 30), "no reconnect")
+    assert.are.equal(0, FX.term(proc, 60))
+    local errors, definite, indirect, text = verdict(vlog)
+    assert.are.same({ 0, "0", "0" }, { errors, definite, indirect }, text)
+    local other = FX.RS.make_ca(dir, "other-ca")
+    short_runs(dir, "vg-tls", {
+      { ("--once --scanners %s --redis %s %s"):format(sdir, srv.url, tls), 0 },
+      { ("--once --scanners %s --redis %s --cacert %s"):format(sdir, srv.url, other.cert), 1 },
+      { ("--check --scanners %s --redis %s --cacert %s/missing.crt"):format(sdir, srv.url, dir), 2 },
+    })
+    print("# fault 7: TLS under valgrind: daemon session + 3 short runs, 0 errors, 0 bytes lost")
   end)
 
   it("the C unit tests pass under ASan with LeakSanitizer and no leak", function()

@@ -39,8 +39,7 @@ function M.pipe(srv, rec, dir)
   local f = assert(io.open(path, "wb"))
   f:write(table.concat(rec.buf))
   f:close()
-  local auth = srv.password and ("--no-auth-warning -a " .. srv.password .. " ") or ""
-  local p = io.popen(("redis-cli -p %d %s--pipe < %s 2>&1"):format(srv.port, auth, path))
+  local p = io.popen(("redis-cli %s --pipe < %s 2>&1"):format(srv:cli_args(), path))
   local out = p:read("*a")
   p:close()
   os.remove(path)
@@ -57,8 +56,7 @@ function M.eval(srv, script, ...)
   f:close()
   local args = {}
   for i, v in ipairs({ ... }) do args[i] = tostring(v) end
-  local auth = srv.password and ("--no-auth-warning -a " .. srv.password .. " ") or ""
-  local p = io.popen(("redis-cli -p %d %s--eval %s , %s 2>&1"):format(srv.port, auth, path,
+  local p = io.popen(("redis-cli %s --eval %s , %s 2>&1"):format(srv:cli_args(), path,
     table.concat(args, " ")))
   local out = p:read("*a")
   p:close()

@@ -106,6 +106,36 @@ function Proc:stop()
   end
 end
 
+-- lines(text, needle) -> the lines of text holding needle (plain text).
+function M.lines(text, needle)
+  local t = {}
+  for line in text:gmatch("[^\n]+") do
+    if line:find(needle, 1, true) then t[#t + 1] = line end
+  end
+  return t
+end
+
+-- counter(key) -> the source of a scanner "counter" (execution family,
+-- interval 0.1 s) that counts its scans in the hash field key.n.
+function M.counter(key)
+  return ([[
+return { name = "counter", family = "execution", interval = 0.1,
+  scan = function(ctx, p)
+    local ok = ctx.redis:call("HINCRBY", %q, "n", 1)
+    return ok and 1 or 0, ok and 0 or 1
+  end }
+]]):format(key)
+end
+
+-- cleanup{ proc =, srv =, dir =, pids = { ... } }: the end of a test: stops
+-- scanhost, kills helper processes by their pid, stops the server, removes dir.
+function M.cleanup(t)
+  if t.proc then t.proc:stop() end
+  for _, pid in pairs(t.pids or {}) do sh("kill " .. pid .. " 2>/dev/null") end
+  if t.srv then t.srv:stop() end
+  if t.dir then sh("rm -rf " .. t.dir) end
+end
+
 -- Runs scanhost in the foreground: exit status, combined output.
 function M.run(args, env)
   local p = io.popen(string.format("%s ./bin/scanhost %s 2>&1; echo \"rc=$?\"", env or "", args))

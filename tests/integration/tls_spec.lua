@@ -1,0 +1,193 @@
+-- TLS to Redis (issue 10), end to end against a real `redis-server
+-- --tls-port` (no plain port) whose CA and certificates the spec makes with
+-- the openssl CLI: a verified connection draining real items, the password
+-- over TLS, a certificate from another CA, host name checks and --sni,
+-- mutual TLS, the TLS server restarted under a running daemon, TLS records
+-- cut at every byte, unusable CA/cert/key files (exit 2, also --check) and
+-- --insecure.
+local RS = require "spec.helpers.redis_server"
+local P = require "tests.integration.helpers.proc"
+local FX = require "tests.faults.helpers.fx"
+
+local COUNTER = P.counter("tls:counter")
+
+-- The lines logged at level=error.
+local function errors(out)
+  return P.lines(out, "level=error")
+end
+
+describe("TLS", function()
+  local srv, dir, sdir, proc, proxy_pid
+
+  local function scanhost(mode, url, extra)
+    return P.run(("%s --scanners %s --partitions 4 --redis '%s' %s"):format(mode, sdir, url, extra or ""))
+  end
+
+  -- --once with the test CA (and extra flags)
+  local function once(url, extra)
+    return scanhost("--once", url, ("--cacert %s %s"):format(srv.tls.ca, extra or ""))
+  end
+
+  before_each(function()
+    dir = P.tmpdir()
+    sdir = dir .. "/scanners"
+    FX.copy_scanners({ "delayed_promoter" }, sdir)
+    P.write(sdir .. "/counter.lua", COUNTER)
+  end)
+
+  after_each(function()
+    P.cleanup({ proc = proc, srv = srv, dir = dir, pids = { proxy_pid } })
+    proc, srv, proxy_pid = nil, nil, nil
+  end)
+
+  it("a verified connection with a password: --once drains real items", function()
+    srv = RS.start({ tls = {}, password = "Tls-s3cret-pw" })
+    local now = FX.server_ms(srv)
+    FX.seed_delayed(srv, 4, 25, function() return now - 1000 end, dir)
+    local rc, out = once(srv.url)
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("connected to redis at rediss://:***@127.0.0.1:" .. srv.port .. " (TLSv1.3 ", 1, true), out)
+    assert.truthy(out:find("scanner=delayed_promoter partitions=4 processed=100 errors=0", 1, true), out)
+    assert.are.equal(100, FX.delayed_done(srv, 4, 25))
+    assert.is_nil(out:find("Tls-s3cret", 1, true))
+    -- the CA from the config file works the same
+    P.write(dir .. "/tls.lua", ("return { tls = { cacert = %q } }"):format(srv.tls.ca))
+    rc, out = scanhost("--once", srv.url, "-c " .. dir .. "/tls.lua")
+    assert.are.equal(0, rc, out)
+  end)
+
+  it("refuses a certificate from another CA (and by default, the system store's)", function()
+    srv = RS.start({ tls = {} })
+    local other = RS.make_ca(dir, "other-ca")
+    local rc, out = scanhost("--once", srv.url, "--cacert " .. other.cert)
+    assert.are.equal(1, rc, out)
+    local e = errors(out)
+    assert.are.equal(1, #e, out)
+    assert.truthy(e[1]:find("certificate verify failed: ", 1, true), out)
+    assert.is_nil(out:find("connected to redis", 1, true))
+    rc, out = scanhost("--once", srv.url, "") -- no --cacert: the system CA store
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("certificate verify failed: self-signed certificate in certificate chain", 1, true), out)
+  end)
+
+  it("checks the host name; --sni names the one the certificate carries", function()
+    srv = RS.start({ tls = { san = "DNS:redis.test" } })
+    local rc, out = once(srv.url)
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("certificate verify failed: IP address mismatch (the certificate does not "
+      .. "name 127.0.0.1; --sni NAME sets the name to check)", 1, true), out)
+    rc, out = once(("rediss://localhost:%d"):format(srv.port))
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("certificate verify failed: hostname mismatch", 1, true), out)
+    rc, out = once(srv.url, "--sni redis.test")
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("connected to redis at", 1, true), out)
+    rc, out = once(srv.url, "--sni other.test")
+    assert.are.equal(1, rc, out)
+  end)
+
+  it("mutual TLS: refused without a client certificate, served with one", function()
+    srv = RS.start({ tls = { auth_clients = "yes" } })
+    local rc, out = once(srv.url)
+    assert.are.equal(1, rc, out)
+    assert.is_nil(out:find("connected to redis", 1, true), out)
+    assert.truthy(out:find("certificate required", 1, true) or out:find("reset", 1, true), out)
+    rc, out = once(srv.url, ("--cert %s --key %s"):format(srv.tls.client_cert, srv.tls.client_key))
+    assert.are.equal(0, rc, out)
+    -- a client certificate from another CA is refused by the server
+    local other = RS.make_ca(dir, "other-ca")
+    local cert, key = RS.issue(dir, other, "stranger", "stranger")
+    rc, out = once(srv.url, ("--cert %s --key %s"):format(cert, key))
+    assert.are.equal(1, rc, out)
+  end)
+
+  it("a daemon survives the TLS server being killed and restarted, and keeps draining", function()
+    srv = RS.start({ tls = {}, password = "Tls-s3cret-pw" })
+    proc = P.start(dir, ("--scanners %s --partitions 4 --redis %s --cacert %s"):format(sdir, srv.url, srv.tls.ca))
+    assert.truthy(proc:wait_log("connected to redis at", 10), proc:output())
+    assert.truthy(P.wait_for(function() return srv:cli("HGET tls:counter n"):match("%d+") end, 10))
+    assert.is_true(srv:kill("KILL"))
+    assert.truthy(proc:wait_log("unavailable", 10), proc:output())
+    assert.is_true(srv:restart(20), "the TLS server did not restart")
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 2 end, 20), proc:output())
+    local now = FX.server_ms(srv)
+    FX.seed_delayed(srv, 4, 25, function() return now - 1000 end, dir)
+    assert.truthy(P.wait_for(function() return FX.delayed_done(srv, 4, 25) == 100 end, 20),
+      "items not drained after the restart:\n" .. proc:output())
+    proc:signal("TERM")
+    assert.are.equal(0, proc:wait_exit(10))
+    assert.is_nil(proc:output():find("Tls-s3cret", 1, true))
+  end)
+
+  it("TLS records cut at every byte (a proxy forwarding one byte at a time)", function()
+    srv = RS.start({ tls = {} })
+    assert.truthy(P.sh("mkdir -p build/bench && cc -O2 -o build/bench/delayproxy tests/bench/delayproxy.c -lev"),
+      "cannot build the proxy")
+    local port
+    for _ = 1, 10 do
+      port = 30000 + math.random(0, 9999)
+      local p = io.popen(("build/bench/delayproxy --listen %d --upstream 127.0.0.1:%d --delay-ms 0 "
+        .. "--chunk 1 >/dev/null 2>&1 & echo $!"):format(port, srv.port))
+      proxy_pid = p:read("*l")
+      p:close()
+      P.sleep(0.2)
+      if P.sh("kill -0 " .. proxy_pid .. " 2>/dev/null") then break end
+    end
+    local now = FX.server_ms(srv)
+    FX.seed_delayed(srv, 4, 10, function() return now - 1000 end, dir)
+    local rc, out = once(("rediss://127.0.0.1:%d"):format(port))
+    assert.are.equal(0, rc, out)
+    assert.are.equal(40, FX.delayed_done(srv, 4, 10))
+  end)
+
+  it("unusable CA, certificate or key files: exit 2 naming the option, also in --check", function()
+    local url = "rediss://127.0.0.1:1"
+    P.write(dir .. "/garbage.pem", "not a certificate\n")
+    local tls = RS.make_ca(dir, "ca")
+    local cert, key = RS.issue(dir, tls, "client", "client")
+    local _, other_key = RS.issue(dir, tls, "other", "other")
+    local cases = {
+      { "--cacert " .. dir .. "/missing.crt", "--cacert: cannot read " .. dir .. "/missing.crt: No such file" },
+      { "--cacert " .. dir, "--cacert: cannot read " .. dir .. ": not a regular file" },
+      { "--cacert " .. dir .. "/garbage.pem", "--cacert: no usable CA certificate in" },
+      { ("--cert %s/missing.crt --key %s"):format(dir, key), "--cert: cannot read" },
+      { ("--cert %s --key %s/missing.key"):format(cert, dir), "--key: cannot read" },
+      { ("--cert %s/garbage.pem --key %s"):format(dir, key), "--cert: no usable certificate in" },
+      { ("--cert %s --key %s/garbage.pem"):format(cert, dir), "--key: no usable private key in" },
+      { ("--cert %s --key %s"):format(cert, other_key), "--key: no usable private key in" },
+      { "--cert " .. cert, "--cert: a client certificate needs both --cert and --key" },
+    }
+    for _, c in ipairs(cases) do
+      for _, mode in ipairs({ "--check", "--once" }) do
+        local rc, out = scanhost(mode, url, c[1])
+        assert.are.equal(2, rc, mode .. " " .. c[1] .. "\n" .. out)
+        assert.truthy(out:find(c[2], 1, true), mode .. " " .. c[1] .. "\n" .. out)
+        assert.is_nil(out:find("BEGIN", 1, true)) -- no key material
+      end
+    end
+    -- from the config file, named by its key
+    P.write(dir .. "/tls.lua", ("return { tls = { cacert = %q } }"):format(dir .. "/missing.crt"))
+    local rc, out = scanhost("--check", url, "-c " .. dir .. "/tls.lua")
+    assert.are.equal(2, rc, out)
+    assert.truthy(out:find("tls.cacert: cannot read", 1, true), out)
+    P.write(dir .. "/tls.lua", "return { tls = { cacrt = 'x' } }")
+    rc, out = scanhost("--check", url, "-c " .. dir .. "/tls.lua")
+    assert.are.equal(2, rc, out)
+    assert.truthy(out:find("tls.cacrt: unknown TLS option", 1, true), out)
+    -- TLS options with a plain URL
+    rc, out = scanhost("--check", "redis://127.0.0.1:1", "--cacert " .. tls.cert)
+    assert.are.equal(2, rc, out)
+    assert.truthy(out:find("--cacert: TLS options need a rediss:// URL", 1, true), out)
+    rc, out = scanhost("--once", "redis://127.0.0.1:1", "--insecure")
+    assert.are.equal(2, rc, out)
+    assert.truthy(out:find("--insecure: TLS options need a rediss:// URL", 1, true), out)
+  end)
+
+  it("--insecure skips verification and says so at start", function()
+    srv = RS.start({ tls = { san = "DNS:redis.test" } })
+    local rc, out = scanhost("--once", srv.url, "--insecure")
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find('level=warn msg="--insecure: TLS certificate verification is off', 1, true), out)
+    assert.truthy(out:find("connected to redis at", 1, true), out)
+  end)
+end)
