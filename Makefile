@@ -3,18 +3,23 @@ PREFIX   ?= /usr/local
 CC       ?= cc
 VERSION  := 0.1.0
 
-PKGS     := hiredis luajit openssl
+PKGS     := hiredis luajit
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -DSCANHOST_VERSION=\"$(VERSION)\" \
-            $(shell pkg-config --cflags $(PKGS))
+            $(shell pkg-config --cflags $(PKGS) openssl)
 CFLAGS   ?= -O2 -g
 # Truncating snprintf is deliberate (log lines, error texts); paths are checked.
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
             -Wno-format-truncation
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lev -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lev -lm -ldl
+SSL_LIBS := $(shell pkg-config --libs openssl)
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_HDRS := $(wildcard core/*.h)
 OBJS      := $(CORE_SRCS:core/%.c=build/obj/%.o)
+# The daemon maps OpenSSL (~1.7 MB resident) only for rediss://: tls.c is a
+# module it loads then (core/tls_client.c); tests link tls.c in.
+DAEMON_OBJS := $(filter-out build/obj/tls.o,$(OBJS))
+TLS_MODULE  := bin/scanhost-tls.so
 PIC_OBJS  := $(CORE_SRCS:core/%.c=build/pic/%.o)
 ASAN_OBJS := $(CORE_SRCS:core/%.c=build/asan/%.o)
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -26,7 +31,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 # keep the sanitizer objects between runs (they are only pattern-rule inputs)
 .SECONDARY: $(ASAN_OBJS) $(PIC_OBJS) $(OBJS)
 
-all: bin/scanhost build/scanhost_test.so
+all: bin/scanhost $(TLS_MODULE) build/scanhost_test.so
 
 help:
 	@echo "make            build bin/scanhost and the busted test module"
@@ -42,9 +47,13 @@ help:
 deps:
 	sh .ci/install-deps
 
-bin/scanhost: build/obj/main.o $(OBJS)
+bin/scanhost: build/obj/main.o $(DAEMON_OBJS)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(TLS_MODULE): build/pic/tls.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDFLAGS) $(SSL_LIBS)
 
 build/obj/%.o: core/%.c $(CORE_HDRS)
 	@mkdir -p build/obj
@@ -62,11 +71,11 @@ build/asan/%.o: core/%.c $(CORE_HDRS)
 # API symbols come from the luajit executable that loads it.
 build/scanhost_test.so: tests/testhost.c $(PIC_OBJS) $(CORE_HDRS)
 	$(CC) $(CPPFLAGS) -Icore $(CFLAGS) -fPIC -shared -o $@ tests/testhost.c $(PIC_OBJS) \
-	  $(shell pkg-config --libs hiredis openssl) -lev -lm
+	  $(shell pkg-config --libs hiredis) $(SSL_LIBS) -lev -lm -ldl
 
 build/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_OBJS)
 	@mkdir -p build/unit
-	$(CC) $(CPPFLAGS) -Icore $(CFLAGS) $(SANITIZE) -o $@ $< $(ASAN_OBJS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Icore $(CFLAGS) $(SANITIZE) -o $@ $< $(ASAN_OBJS) $(LDLIBS) $(SSL_LIBS)
 
 unit: $(UNIT_BINS)
 
@@ -90,9 +99,11 @@ faults: all unit
 fuzz:
 	sh tests/fuzz/run
 
-install: bin/scanhost
+install: bin/scanhost $(TLS_MODULE)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/scanhost
 	install -m 755 bin/scanhost $(DESTDIR)$(PREFIX)/bin/scanhost
+	install -d $(DESTDIR)$(PREFIX)/lib/scanhost
+	install -m 644 $(TLS_MODULE) $(DESTDIR)$(PREFIX)/lib/scanhost/scanhost-tls.so
 	rm -rf $(DESTDIR)$(PREFIX)/share/scanhost/scanners $(DESTDIR)$(PREFIX)/share/scanhost/lua-lib
 	cp -R scanners lua-lib config $(DESTDIR)$(PREFIX)/share/scanhost/
 

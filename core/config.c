@@ -51,6 +51,8 @@ void config_defaults(struct config *c, const char *exe_path)
 	snprintf(c->lua_lib_dir, sizeof(c->lua_lib_dir), "%s%s/lua-lib", root, data);
 	snprintf(c->functions_dir, sizeof(c->functions_dir), "%s%s/lua-lib/functions", root, data);
 	snprintf(c->config_path, sizeof(c->config_path), "%s%s/config/scanhost.lua", root, data);
+	snprintf(c->tls_module, sizeof(c->tls_module), "%s/%s", root,
+	         data[0] ? "lib/scanhost/scanhost-tls.so" : "bin/scanhost-tls.so");
 }
 
 bool config_parse_count(const char *text, int *out)

@@ -20,7 +20,8 @@
 struct config {
 	char redis[1024];
 	struct redis_url url;
-	struct tls_opts tls; /* rediss:// only */
+	struct tls_opts tls;       /* rediss:// only */
+	char tls_module[PATH_MAX]; /* the daemon's OpenSSL side, loaded for rediss:// */
 	char config_path[PATH_MAX];
 	char scanners_dir[PATH_MAX];
 	char lua_lib_dir[PATH_MAX];

@@ -625,7 +625,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
 	if (!library_build(&h->library, cfg->functions_dir, err, errlen))
 		return false;
-	if (cfg->url.tls && !(h->tls = tls_context_new(&cfg->tls, err, errlen))) {
+	if (cfg->url.tls && !(h->tls = tls_client_new(cfg->tls_module, &cfg->tls, err, errlen))) {
 		library_free(&h->library);
 		return false;
 	}
@@ -734,6 +734,6 @@ void host_free(struct host *h)
 	}
 	h->scanners = NULL;
 	library_free(&h->library);
-	tls_context_free(h->tls);
+	tls_client_free(h->tls);
 	h->tls = NULL;
 }

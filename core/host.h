@@ -53,7 +53,7 @@ struct host {
 	bool once;
 	bool manual;            /* test module: never start runners on connect */
 	bool conn_refused;      /* --once: the server refused us (credentials, db, TLS...) */
-	struct ssl_ctx_st *tls; /* rediss://: the client context */
+	struct tls_client *tls; /* rediss://: OpenSSL and the client context */
 	int exit_code;
 	int load_errors;
 	double library_rechecked_at;     /* last re-check after a missing function */

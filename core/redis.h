@@ -23,7 +23,7 @@
 #include "url.h"
 
 struct rconn;
-struct ssl_ctx_st;
+struct tls_client;
 
 typedef reply_fn rconn_reply_fn;
 
@@ -43,7 +43,7 @@ typedef void (*rconn_event_fn)(void *data, enum rconn_event ev, const char *deta
 
 struct rconn_opts {
 	struct redis_url url;
-	struct ssl_ctx_st *tls; /* rediss://: the client context (borrowed); NULL: plain */
+	const struct tls_client *tls; /* rediss://: the TLS client (borrowed); NULL: plain */
 	char tls_name[256];     /* the name the certificate must carry; empty: the URL's host */
 	double connect_timeout; /* seconds per attempt: connect, TLS and the handshake */
 	double command_timeout; /* seconds */

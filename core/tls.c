@@ -1,4 +1,5 @@
-/* tls: the OpenSSL side of the connection layer (see tls.h).
+/* tls: the OpenSSL side of the connection layer (see tls.h), exported as
+ * one table, tls_openssl: the daemon loads it as a module.
  *
  * Non-blocking rules followed here: the error queue is cleared before every
  * SSL_* call so SSL_get_error() sees only this call's outcome; a step that
@@ -97,7 +98,7 @@ static bool load_identity(SSL_CTX *ctx, const struct tls_opts *o, char *err, siz
 	return true;
 }
 
-SSL_CTX *tls_context_new(const struct tls_opts *o, char *err, size_t errlen)
+static SSL_CTX *tls_context_new(const struct tls_opts *o, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
@@ -119,7 +120,7 @@ SSL_CTX *tls_context_new(const struct tls_opts *o, char *err, size_t errlen)
 	return ctx;
 }
 
-void tls_context_free(SSL_CTX *ctx)
+static void tls_context_free(SSL_CTX *ctx)
 {
 	SSL_CTX_free(ctx);
 }
@@ -130,7 +131,7 @@ static bool is_ip_address(const char *name)
 	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
-SSL *tls_session_new(SSL_CTX *ctx, int fd, const char *name, char *err, size_t errlen)
+static SSL *tls_session_new(SSL_CTX *ctx, int fd, const char *name, char *err, size_t errlen)
 {
 	char why[256];
 	ERR_clear_error();
@@ -230,7 +231,7 @@ static enum tls_io outcome(SSL *s, int ret, char *err, size_t errlen)
 	}
 }
 
-enum tls_io tls_handshake(SSL *s, char *err, size_t errlen)
+static enum tls_io tls_handshake(SSL *s, char *err, size_t errlen)
 {
 	ERR_clear_error();
 	errno = 0;
@@ -238,7 +239,7 @@ enum tls_io tls_handshake(SSL *s, char *err, size_t errlen)
 	return r == 1 ? TLS_IO_DONE : outcome(s, r, err, errlen);
 }
 
-enum tls_io tls_read(SSL *s, char *buf, size_t cap, size_t *got, char *err, size_t errlen)
+static enum tls_io tls_read(SSL *s, char *buf, size_t cap, size_t *got, char *err, size_t errlen)
 {
 	ERR_clear_error();
 	errno = 0;
@@ -246,7 +247,8 @@ enum tls_io tls_read(SSL *s, char *buf, size_t cap, size_t *got, char *err, size
 	return r == 1 ? TLS_IO_DONE : outcome(s, r, err, errlen);
 }
 
-enum tls_io tls_write(SSL *s, const char *buf, size_t len, size_t *put, char *err, size_t errlen)
+static enum tls_io tls_write(SSL *s, const char *buf, size_t len, size_t *put, char *err,
+                             size_t errlen)
 {
 	ERR_clear_error();
 	errno = 0;
@@ -254,12 +256,12 @@ enum tls_io tls_write(SSL *s, const char *buf, size_t len, size_t *put, char *er
 	return r == 1 ? TLS_IO_DONE : outcome(s, r, err, errlen);
 }
 
-void tls_session_info(SSL *s, char *out, size_t n)
+static void tls_session_info(SSL *s, char *out, size_t n)
 {
 	snprintf(out, n, "%s %s", SSL_get_version(s), SSL_get_cipher_name(s));
 }
 
-void tls_session_free(SSL *s, bool notify)
+static void tls_session_free(SSL *s, bool notify)
 {
 	if (!s)
 		return;
@@ -270,3 +272,14 @@ void tls_session_free(SSL *s, bool notify)
 	ERR_clear_error();
 	SSL_free(s);
 }
+
+const struct tls_api tls_openssl = {
+	.context_new = tls_context_new,
+	.context_free = tls_context_free,
+	.session_new = tls_session_new,
+	.handshake = tls_handshake,
+	.read = tls_read,
+	.write = tls_write,
+	.session_info = tls_session_info,
+	.session_free = tls_session_free,
+};

@@ -24,11 +24,6 @@ struct tls_opts {
 	const char *cacert_opt, *cert_opt, *key_opt, *sni_opt, *insecure_opt;
 };
 
-/* The client context. NULL with a message naming the option on an
- * unreadable or unusable file (the caller exits 2). */
-struct ssl_ctx_st *tls_context_new(const struct tls_opts *o, char *err, size_t errlen);
-void tls_context_free(struct ssl_ctx_st *ctx);
-
 /* Outcome of one non-blocking step. */
 enum tls_io {
 	TLS_IO_DONE,       /* progress: the handshake finished, or bytes moved */
@@ -38,21 +33,46 @@ enum tls_io {
 	TLS_IO_FAILED,     /* a TLS failure: verification, an alert, not TLS at all */
 };
 
-/* A session on a connected socket; name is the host to verify and, unless
- * it is an IP address, to send as SNI. */
-struct ssl_st *tls_session_new(struct ssl_ctx_st *ctx, int fd, const char *name, char *err,
-                               size_t errlen);
-enum tls_io tls_handshake(struct ssl_st *s, char *err, size_t errlen);
-enum tls_io tls_read(struct ssl_st *s, char *buf, size_t cap, size_t *got, char *err,
-                     size_t errlen);
-/* Writes a prefix of buf; after a WANT_*, repeat with the same bytes (more
- * may follow them: the buffer is allowed to move and grow). */
-enum tls_io tls_write(struct ssl_st *s, const char *buf, size_t len, size_t *put, char *err,
-                      size_t errlen);
-/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
-void tls_session_info(struct ssl_st *s, char *out, size_t n);
-/* Frees the session; notify sends close_notify first (never waits for the
- * peer's: no renegotiation, no blocking). The socket stays open. */
-void tls_session_free(struct ssl_st *s, bool notify);
+/* The OpenSSL side, as a table (tls.c defines tls_openssl). */
+struct tls_api {
+	/* The client context. NULL with a message naming the option on an
+	 * unreadable or unusable file (the caller exits 2). */
+	struct ssl_ctx_st *(*context_new)(const struct tls_opts *o, char *err, size_t errlen);
+	void (*context_free)(struct ssl_ctx_st *ctx);
+	/* A session on a connected socket; name is the host to verify and,
+	 * unless it is an IP address, to send as SNI. */
+	struct ssl_st *(*session_new)(struct ssl_ctx_st *ctx, int fd, const char *name, char *err,
+	                              size_t errlen);
+	enum tls_io (*handshake)(struct ssl_st *s, char *err, size_t errlen);
+	enum tls_io (*read)(struct ssl_st *s, char *buf, size_t cap, size_t *got, char *err,
+	                    size_t errlen);
+	/* Writes a prefix of buf; after a WANT_*, repeat with the same bytes
+	 * (more may follow them: the buffer is allowed to move and grow). */
+	enum tls_io (*write)(struct ssl_st *s, const char *buf, size_t len, size_t *put, char *err,
+	                     size_t errlen);
+	/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+	void (*session_info)(struct ssl_st *s, char *out, size_t n);
+	/* Frees the session; notify sends close_notify first (never waits for
+	 * the peer's: no renegotiation, no blocking). The socket stays open. */
+	void (*session_free)(struct ssl_st *s, bool notify);
+};
+
+extern const struct tls_api tls_openssl;
+
+/* A TLS client: the functions and the context built from the options.
+ * OpenSSL costs about 1.7 MB of resident memory once mapped, so the daemon
+ * does not link it: tls.c is a module of its own (bin/scanhost-tls.so,
+ * installed as lib/scanhost/scanhost-tls.so) loaded here, only for a
+ * rediss:// URL. Where tls.c is linked in (the test module, unit tests),
+ * that copy is used and module_path is not needed. */
+struct tls_client {
+	const struct tls_api *api;
+	struct ssl_ctx_st *ctx;
+};
+
+/* NULL with a message naming the option or the module (the caller exits 2). */
+struct tls_client *tls_client_new(const char *module_path, const struct tls_opts *o, char *err,
+                                  size_t errlen);
+void tls_client_free(struct tls_client *c);
 
 #endif

@@ -37,7 +37,7 @@ struct transport {
 	enum transport_phase phase;
 	ev_io rio, wio;
 	ev_prepare flusher;
-	struct ssl_ctx_st *tls_ctx;
+	const struct tls_client *tls; /* NULL: plain */
 	struct ssl_st *ssl;
 	char tls_name[256];
 	bool write_wants_read; /* TLS: retry the write once readable */
@@ -67,7 +67,8 @@ static void stop_watchers(struct transport *t)
 static void release(struct transport *t)
 {
 	stop_watchers(t);
-	tls_session_free(t->ssl, t->phase == TRANSPORT_OPEN);
+	if (t->ssl)
+		t->tls->api->session_free(t->ssl, t->phase == TRANSPORT_OPEN);
 	t->ssl = NULL;
 	if (t->fd >= 0)
 		close(t->fd);
@@ -148,8 +149,9 @@ static bool read_some(struct transport *t)
 	char buf[READ_CHUNK], err[512];
 	for (int round = 1;; round++) {
 		size_t got = 0;
-		enum tls_io r = t->ssl ? tls_read(t->ssl, buf, sizeof(buf), &got, err, sizeof(err))
-		                       : plain_read(t, buf, sizeof(buf), &got, err, sizeof(err));
+		enum tls_io r =
+		    t->ssl ? t->tls->api->read(t->ssl, buf, sizeof(buf), &got, err, sizeof(err))
+		           : plain_read(t, buf, sizeof(buf), &got, err, sizeof(err));
 		switch (r) {
 		case TLS_IO_DONE:
 			t->depth++;
@@ -191,7 +193,7 @@ static bool flush(struct transport *t)
 		size_t put = 0;
 		const char *p = t->out + t->out_off;
 		size_t len = t->out_len - t->out_off;
-		enum tls_io r = t->ssl ? tls_write(t->ssl, p, len, &put, err, sizeof(err))
+		enum tls_io r = t->ssl ? t->tls->api->write(t->ssl, p, len, &put, err, sizeof(err))
 		                       : plain_write(t, p, len, &put, err, sizeof(err));
 		switch (r) {
 		case TLS_IO_DONE: t->out_off += put; break;
@@ -254,7 +256,7 @@ static void handshake_step(struct transport *t)
 {
 	char err[512];
 	char what[600];
-	switch (tls_handshake(t->ssl, err, sizeof(err))) {
+	switch (t->tls->api->handshake(t->ssl, err, sizeof(err))) {
 	case TLS_IO_DONE: become_open(t); return;
 	case TLS_IO_WANT_READ:
 		ev_io_stop(t->loop, &t->wio);
@@ -280,12 +282,12 @@ static void socket_connected(struct transport *t)
 	if (t->addrs)
 		freeaddrinfo(t->addrs);
 	t->addrs = t->next_addr = NULL;
-	if (!t->tls_ctx) {
+	if (!t->tls) {
 		become_open(t);
 		return;
 	}
 	char err[512];
-	t->ssl = tls_session_new(t->tls_ctx, t->fd, t->tls_name, err, sizeof(err));
+	t->ssl = t->tls->api->session_new(t->tls->ctx, t->fd, t->tls_name, err, sizeof(err));
 	if (!t->ssl) {
 		fail(t, TRANSPORT_TLS, err);
 		return;
@@ -462,7 +464,7 @@ struct transport *transport_open(struct ev_loop *loop, const struct transport_ta
 	t->fd = -1;
 	t->is_unix = to->is_unix;
 	t->phase = TRANSPORT_CONNECTING;
-	t->tls_ctx = to->tls;
+	t->tls = to->tls;
 	snprintf(t->tls_name, sizeof(t->tls_name), "%s", to->tls_name ? to->tls_name : to->host);
 	ev_io_init(&t->rio, on_readable, -1, EV_READ);
 	ev_io_init(&t->wio, on_writable, -1, EV_WRITE);
@@ -498,5 +500,5 @@ void transport_describe(const struct transport *t, char *out, size_t n)
 {
 	out[0] = '\0';
 	if (t->ssl && t->phase == TRANSPORT_OPEN)
-		tls_session_info(t->ssl, out, n);
+		t->tls->api->session_info(t->ssl, out, n);
 }

@@ -14,7 +14,7 @@
 
 #include <ev.h>
 
-struct ssl_ctx_st;
+struct tls_client;
 struct transport;
 
 enum transport_phase {
@@ -39,8 +39,8 @@ struct transport_target {
 	bool is_unix;
 	const char *host; /* host name or address, or the socket path */
 	int port;
-	struct ssl_ctx_st *tls; /* NULL: plain */
-	const char *tls_name;   /* the name to verify (and send as SNI) */
+	const struct tls_client *tls; /* NULL: plain */
+	const char *tls_name;         /* the name to verify (and send as SNI) */
 };
 
 /* Starts connecting. NULL with a message when it fails at once (a refused

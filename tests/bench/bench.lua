@@ -3,6 +3,7 @@
 -- (tests/bench/run does both). Environment: BENCH_ITEMS (default 100000),
 -- BENCH_REPS (runs per figure, default 3; every figure is the median),
 -- BENCH_ONLY (comma list of the scenario names below; default all),
+-- BENCH_REF (another bin/scanhost for the paired scenario),
 -- BENCH_LAT_ITEMS (default 10000), BENCH_LAT_DELAY_MS (default 0.5 each way).
 --
 --   1. lease_expiry: drain N expired leases over 256 partitions;
@@ -11,7 +12,17 @@
 --   4. latency: 2 and 1 again with BENCH_LAT_ITEMS items, every measured
 --      client going through build/bench/delayproxy (a userspace stand-in for
 --      `tc netem`: each chunk delayed 0.5 ms each way, so 1 ms added RTT);
---      seeding and admin commands go to Redis directly.
+--      seeding and admin commands go to Redis directly;
+--   5. paired (only when BENCH_REF names another bin/scanhost, e.g. the one
+--      tests/bench/run builds from BENCH_REF_REV): the daemon binary of this
+--      tree against the reference, run alternately (A B B A ...) on the same
+--      server: the drains of 1 and 2 (`--once --only NAME`, cycle time from
+--      its summary line) and an idle `--once` of all 14 scanners (wall time
+--      and max RSS); every pair's ratio and their median.
+--
+-- The server listens on a plain port and a TLS port (a CA and certificate
+-- made with the openssl CLI in its scratch directory): scenarios 1 and 2
+-- also drain over TLS, adjacent to the plain drain of the same round.
 --
 -- For 1, 2 and 4, each row drains the same freshly seeded workload:
 --   scanhost (batch)     stock scanner, scanhost's library: batch FCALLs;
@@ -23,7 +34,8 @@
 --   ceiling              the same per-item FCALLs for the same items, built in
 --                        advance and sent straight to Redis in pipelines of
 --                        10,000 (no index reads, no accounting);
---   ceiling (batch)      the same with the batch functions (reference).
+--   ceiling (batch)      the same with the batch functions (reference);
+--   scanhost over TLS    the first row again, connected to the TLS port.
 package.path = "lua-lib/?.lua;lua-lib/?/init.lua;./?.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
 -- The interpreter builds the 300k seeding commands about 7x faster than
@@ -100,8 +112,8 @@ end
 
 -- ------------------------------------------------------------ redis-server
 
-local function free_port()
-  for port = 7500, 7599 do
+local function free_port(from)
+  for port = from or 7500, 7599 do
     if sh("redis-cli -p " .. port .. " ping") ~= "PONG"
       and sh("ss -ltn 'sport = :" .. port .. "' | tail -n +2") == "" then
       return port
@@ -110,17 +122,37 @@ local function free_port()
   error("no free port in 7500-7599")
 end
 
+-- A test CA and a server certificate for 127.0.0.1, in dir.
+local function make_certs(dir)
+  local function openssl(args)
+    assert(os.execute("openssl " .. args .. " >/dev/null 2>&1") == 0, "openssl " .. args)
+  end
+  openssl(("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca -keyout %s/ca.key -out %s/ca.crt")
+    :format(dir, dir))
+  openssl(("req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout %s/srv.key -out %s/srv.csr"):format(dir, dir))
+  local f = assert(io.open(dir .. "/san.ext", "w"))
+  f:write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+  f:close()
+  openssl(("x509 -req -in %s/srv.csr -CA %s/ca.crt -CAkey %s/ca.key -CAcreateserial -days 2 "
+    .. "-extfile %s/san.ext -out %s/srv.crt"):format(dir, dir, dir, dir, dir))
+end
+
 local function start_server()
-  local port, dir = free_port(), sh("mktemp -d /tmp/scanhost-bench.XXXXXX")
+  local dir = sh("mktemp -d /tmp/scanhost-bench.XXXXXX")
   assert(dir ~= "", "mktemp failed")
-  assert(os.execute(string.format("redis-server --port %d --bind 127.0.0.1 --dir %s --daemonize yes "
-    .. "--pidfile %s/redis.pid --logfile %s/redis.log --save '' --appendonly no >/dev/null",
-    port, dir, dir, dir)) == 0, "redis-server did not start")
+  local port = free_port()
+  local tls_port = free_port(port + 1)
+  make_certs(dir)
+  assert(os.execute(string.format("redis-server --port %d --tls-port %d --tls-cert-file %s/srv.crt "
+    .. "--tls-key-file %s/srv.key --tls-ca-cert-file %s/ca.crt --tls-auth-clients no --bind 127.0.0.1 "
+    .. "--dir %s --daemonize yes --pidfile %s/redis.pid --logfile %s/redis.log --save '' --appendonly no "
+    .. ">/dev/null", port, tls_port, dir, dir, dir, dir, dir, dir)) == 0, "redis-server did not start")
   for _ = 1, 100 do
     if sh("redis-cli -p " .. port .. " ping") == "PONG" then break end
     os.execute("sleep 0.05")
   end
-  local srv = { port = port, dir = dir, url = "redis://127.0.0.1:" .. port }
+  local srv = { port = port, dir = dir, url = "redis://127.0.0.1:" .. port,
+                tls_url = "rediss://127.0.0.1:" .. tls_port, ca = dir .. "/ca.crt" }
   function srv.stop()
     local pid = sh("cat " .. dir .. "/redis.pid")
     os.execute("redis-cli -p " .. port .. " shutdown nosave >/dev/null 2>&1")
@@ -135,7 +167,9 @@ end
 local srv, admin, proxy
 local LINK -- URL the measured clients use (nil: redis-server directly)
 
+-- host(o): a test host; o.over_tls connects to the TLS port (verified with the bench CA).
 local function host(o)
+  o = o or {}
   local cfg = { redis = LINK or srv.url, partitions = P, budget_partitions = 32, quota_partitions = 32,
     lanes = { "default" }, scanners = "scanners", functions = "lua-lib/functions",
     log_level = "error",
@@ -143,7 +177,10 @@ local function host(o)
     -- runs: a host left idle through a long drain elsewhere would see its
     -- next command "time out" at once with the default 5 s (reported).
     command_timeout = 600 }
-  for k, v in pairs(o or {}) do cfg[k] = v end
+  for k, v in pairs(o) do cfg[k] = v end
+  if o.over_tls then
+    cfg.over_tls, cfg.redis, cfg.tls = nil, srv.tls_url, { cacert = srv.ca }
+  end
   return T.new(cfg)
 end
 
@@ -262,10 +299,10 @@ end
 
 -- One drain by a stock scanner; the drain budget is lifted so that one cycle
 -- drains the whole backlog (the daemon spreads it over cycles of `drain_budget`).
-local function run_scanhost(name, lib)
+local function run_scanhost(name, lib, over_tls)
   use_library(lib)
   seed(name)
-  local h = host({ scanner_config = { [name] = { drain_budget = 1e6 } } })
+  local h = host({ scanner_config = { [name] = { drain_budget = 1e6 } }, over_tls = over_tls })
   assert(h:load_library() == lib)
   local rt0, t0 = h:round_trips(), clock()
   local p, e = h:once(name)
@@ -345,9 +382,11 @@ local function drain_scenario(name, interval, link)
   local m = reps(function()
     local bp, bdt, brt = run_baseline(name)
     local bt, bt_rt = run_scanhost(name, "scanhost")
+    local tt = not link and run_scanhost(name, "scanhost", true)
     local pt, pt_rt = run_scanhost(name, "flowfabric")
     return {
       batch = N / bt, batch_rt = bt_rt,
+      tls = tt and N / tt, tls_ratio = tt and bt / tt,
       piped = N / pt, piped_rt = pt_rt,
       base = bp / bdt, base_cycle = bdt, base_rt = brt,
       ceil = N / run_ceiling(name, false),
@@ -371,6 +410,11 @@ local function drain_scenario(name, interval, link)
   row("baseline: FlowFabric 0.1.1 pattern", m.base, base_drain)
   row("ceiling: per-item FCALLs pipelined", m.ceil)
   row("ceiling: batch FCALLs pipelined (reference)", m.ceil_b)
+  if m.tls then
+    row("scanhost over TLS, scanhost library (batch FCALLs)", m.tls)
+    print(string.format("\nTLS / plain, the same drain in adjacent runs: %.2f (median of the %d paired ratios).",
+      m.tls_ratio, REPS))
+  end
   if link then
     print(string.format("\nbaseline drain time: %s (0.1.1 takes up to 12,800 items per cycle).",
       cycles == 1 and "one cycle, measured" or (cycles .. " cycles, projected from one")))
@@ -499,6 +543,89 @@ local function latency_scenario()
   if not ok then error(err, 0) end
 end
 
+-- ------------------------------------------------------------------ paired
+
+-- A config file for `--once` drains: the drain budget lifted, as in run_scanhost.
+local function once_config(name)
+  local path = srv.dir .. "/paired-" .. name .. ".lua"
+  local f = assert(io.open(path, "w"))
+  f:write(("return { scanners = { %s = { drain_budget = 1e6 } } }\n"):format(name))
+  f:close()
+  return path
+end
+
+-- daemon_drain(bin, name) -> items/s of one `bin --once --only name` drain
+-- (the cycle time from its summary line).
+local function daemon_drain(bin, name)
+  use_library("scanhost")
+  seed(name)
+  local out = sh(("%s --once --only %s --redis %s --partitions %d -c %s --log-level error 2>&1")
+    :format(bin, name, srv.url, P, once_config(name)))
+  local p, ms = out:match("scanner=" .. name .. " .-processed=(%d+).-elapsed_ms=(%d+)")
+  assert(tonumber(p) == N, bin .. ": " .. out)
+  return N / (math.max(tonumber(ms), 1) / 1000)
+end
+
+-- daemon_idle(bin) -> wall seconds and max RSS (kB) of an idle `--once` of every scanner.
+local function daemon_idle(bin)
+  local out_file = srv.dir .. "/time.out"
+  local t0 = clock()
+  os.execute(string.format("/usr/bin/time -v -o %s %s --redis %s --once --partitions 256 "
+    .. "--log-level error >/dev/null 2>&1", out_file, bin, srv.url))
+  local dt = clock() - t0
+  local f = assert(io.open(out_file))
+  local out = f:read("*a")
+  f:close()
+  local kb = tonumber(out:match("Maximum resident set size %(kbytes%): (%d+)"))
+  assert(kb and tonumber(out:match("Exit status: (%d+)")) == 0, bin .. " --once failed: " .. out)
+  return dt, kb
+end
+
+-- pairs_of(fn, n, ref) -> every pair's ratio fn(this tree's bin) / fn(ref), and
+-- the medians of both; the order alternates (A B, B A, ...) so drift cancels.
+local function pairs_of(fn, n, ref)
+  local ratios, this_v, ref_v = {}, {}, {}
+  for i = 1, n do
+    local a, b
+    if i % 2 == 1 then a = fn("./bin/scanhost"); b = fn(ref) else b = fn(ref); a = fn("./bin/scanhost") end
+    this_v[i], ref_v[i], ratios[i] = a, b, a / b
+  end
+  return ratios, median(this_v), median(ref_v)
+end
+
+local function fmt_ratios(rs)
+  local t = {}
+  for i, r in ipairs(rs) do t[i] = string.format("%.3f", r) end
+  return table.concat(t, " ")
+end
+
+local function paired_scenario()
+  local ref = assert(os.getenv("BENCH_REF"), "BENCH_REF is not set")
+  local n = math.max(REPS, 4)
+  print(string.format("\n## Paired: this tree's bin/scanhost against %s, %d pairs each, alternating\n", ref, n))
+  print("| figure | this tree | reference | this / reference, every pair | median |")
+  print("|---|---:|---:|---|---:|")
+  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+    local rs, a, b = pairs_of(function(bin) return daemon_drain(bin, name) end, n, ref)
+    print(string.format("| %s drain, items/s (%s items, `--once`) | %s | %s | %s | %.3f |", name, thousands(N),
+      thousands(a), thousands(b), fmt_ratios(rs), median(rs)))
+  end
+  use_library("scanhost")
+  assert(admin:call("FLUSHALL"))
+  local rss = {}
+  local rs, a, b = pairs_of(function(bin)
+    local dt, kb = daemon_idle(bin)
+    rss[bin] = rss[bin] or {}
+    table.insert(rss[bin], kb)
+    return dt
+  end, n * 2, ref)
+  print(string.format("| idle `--once` of the 14 scanners, wall s (lower is better) | %.3f | %.3f | %s | %.3f |",
+    a, b, fmt_ratios(rs), median(rs)))
+  local ra, rb = median(rss["./bin/scanhost"]), median(rss[ref])
+  print(string.format("| idle `--once`, max RSS kB (lower is better) | %s | %s | | %.3f |", thousands(ra),
+    thousands(rb), ra / rb))
+end
+
 -- --------------------------------------------------------------------- main
 
 local function main()
@@ -513,6 +640,7 @@ local function main()
   if ONLY.delayed_promoter then drain_scenario("delayed_promoter", 0.75) end
   if ONLY.idle then idle_scenario() end
   if ONLY.latency then latency_scenario() end
+  if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
   print(string.format("\nbench time: %.0f s", clock() - t0))
 end
 

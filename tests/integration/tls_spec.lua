@@ -183,6 +183,35 @@ describe("TLS", function()
     assert.truthy(out:find("--insecure: TLS options need a rediss:// URL", 1, true), out)
   end)
 
+  it("OpenSSL is mapped only for rediss://, from the module next to the binary or installed", function()
+    srv = RS.start({ tls = {} })
+    local plain = RS.start()
+    finally(function() plain:stop() end)
+    local function maps_after_connect(url, extra)
+      proc = P.start(dir, ("--scanners %s --partitions 4 --redis %s %s"):format(sdir, url, extra or ""))
+      assert.truthy(proc:wait_log("connected to redis at", 10), proc:output())
+      local maps = P.read("/proc/" .. proc.pid .. "/maps") or ""
+      proc:stop()
+      proc = nil
+      return maps
+    end
+    local maps = maps_after_connect(plain.url)
+    assert.is_nil(maps:find("libssl", 1, true), "a plain connection mapped OpenSSL")
+    assert.is_nil(maps:find("libcrypto", 1, true), "a plain connection mapped OpenSSL")
+    maps = maps_after_connect(srv.url, "--cacert " .. srv.tls.ca)
+    assert.truthy(maps:find("/bin/scanhost-tls.so", 1, true), maps)
+    assert.truthy(maps:find("libssl", 1, true), maps)
+    -- an installed binary finds the module under PREFIX/lib/scanhost
+    local prefix = dir .. "/prefix"
+    assert.is_true(P.sh(("make -s install PREFIX=%s >/dev/null 2>&1"):format(prefix)))
+    local p = io.popen(("cd / && %s/bin/scanhost --once --scanners %s --partitions 4 --redis %s --cacert %s 2>&1; echo rc=$?")
+      :format(prefix, sdir, srv.url, srv.tls.ca))
+    local out = p:read("*a")
+    p:close()
+    assert.truthy(out:find("rc=0", 1, true), out)
+    assert.truthy(out:find("connected to redis at rediss://", 1, true), out)
+  end)
+
   it("--insecure skips verification and says so at start", function()
     srv = RS.start({ tls = { san = "DNS:redis.test" } })
     local rc, out = scanhost("--once", srv.url, "--insecure")

@@ -25,11 +25,11 @@ static struct tls_opts opts(void)
 static bool refused(struct tls_opts *o, const char *expect)
 {
 	char err[512] = "";
-	struct ssl_ctx_st *ctx = tls_context_new(o, err, sizeof(err));
-	tls_context_free(ctx);
-	if (!ctx && strstr(err, expect))
+	struct tls_client *c = tls_client_new(NULL, o, err, sizeof(err)); /* tls.c is linked in */
+	tls_client_free(c);
+	if (!c && strstr(err, expect))
 		return true;
-	fprintf(stderr, "expected \"%s\", got \"%s\"\n", expect, ctx ? "(a context)" : err);
+	fprintf(stderr, "expected \"%s\", got \"%s\"\n", expect, c ? "(a context)" : err);
 	return false;
 }
 
@@ -37,24 +37,25 @@ static void contexts(void)
 {
 	char err[512];
 	struct tls_opts o = opts();
-	struct ssl_ctx_st *ctx = tls_context_new(&o, err, sizeof(err)); /* the system store */
-	CHECK(ctx != NULL);
+	struct tls_client *c = tls_client_new(NULL, &o, err, sizeof(err)); /* the system store */
+	CHECK(c != NULL && c->api == &tls_openssl);
 	/* sessions for a host name (SNI + name check) and an IP address (IP check) */
 	int sv[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-	struct ssl_st *s = tls_session_new(ctx, sv[0], "redis.example.com", err, sizeof(err));
+	struct ssl_st *s =
+	    c->api->session_new(c->ctx, sv[0], "redis.example.com", err, sizeof(err));
 	CHECK(s != NULL);
-	tls_session_free(s, false);
-	s = tls_session_new(ctx, sv[0], "::1", err, sizeof(err));
+	c->api->session_free(s, false);
+	s = c->api->session_new(c->ctx, sv[0], "::1", err, sizeof(err));
 	CHECK(s != NULL);
-	tls_session_free(s, false);
+	c->api->session_free(s, false);
 	close(sv[0]);
 	close(sv[1]);
-	tls_context_free(ctx);
+	tls_client_free(c);
 	o.insecure = true;
-	ctx = tls_context_new(&o, err, sizeof(err));
-	CHECK(ctx != NULL);
-	tls_context_free(ctx);
+	c = tls_client_new(NULL, &o, err, sizeof(err));
+	CHECK(c != NULL);
+	tls_client_free(c);
 }
 
 static void unusable_files(void)
