@@ -533,7 +533,12 @@ static void on_connect_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	struct host *h = w->data;
 	char where[512], why[512];
 	url_redacted(&h->cfg->url, where, sizeof(where));
-	rconn_describe_failure(h->env.conn, why, sizeof(why));
+	if (rconn_ready(h->env.conn))
+		snprintf(why, sizeof(why),
+		         "connected, but the function library check did not finish "
+		         "(is the server loading or busy?)");
+	else
+		rconn_describe_failure(h->env.conn, why, sizeof(why));
 	log_error("could not reach redis at %s within %g s: %s", where, h->cfg->connect_timeout,
 	          why);
 	h->exit_code = 1;

@@ -4,9 +4,11 @@
  *   IDLE --retry timer--> CONNECTING --transport connected--> HANDSHAKE
  *        --PING answered--> READY --failure, timeout, drop--> IDLE
  *
- * Every failure goes through one path, drop(): the transport is closed and
- * every pending command fails with the reason, so each reply function runs
- * exactly once and a timeout can never be followed by a late reply. Loop
+ * Every failure goes through one path, disconnect(): the transport is
+ * closed and every pending command fails with the reason, so each reply
+ * function runs exactly once and a timeout can never be followed by a late
+ * reply. Then drop() retries with backoff (reported once as RCONN_LOST),
+ * or refused() does (reported at every attempt: a configuration problem). Loop
  * entry points (transport callbacks, timers) hold a depth count: a
  * connection freed from inside one is freed when it returns. */
 #include "redis.h"
@@ -60,8 +62,10 @@ static void emit(struct rconn *c, enum rconn_event ev, const char *detail)
 		c->on_event(c->data, ev, detail);
 }
 
-/* The watchdog always points at the oldest command's deadline (when ready:
- * the handshake has the connect timer). */
+/* The watchdog is set to the oldest command's deadline when the queue
+ * stops being empty, and moved on when it fires for a command already
+ * answered: no timer update per reply. (Before READY, the connect timer
+ * bounds the handshake.) */
 static void arm_watchdog(struct rconn *c)
 {
 	ev_timer_stop(c->loop, &c->watchdog);

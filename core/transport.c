@@ -198,7 +198,11 @@ static bool flush(struct transport *t)
 		switch (r) {
 		case TLS_IO_DONE: t->out_off += put; break;
 		case TLS_IO_WANT_WRITE: ev_io_start(t->loop, &t->wio); return true;
-		case TLS_IO_WANT_READ: t->write_wants_read = true; return true;
+		case TLS_IO_WANT_READ:
+			t->write_wants_read = true; /* rio retries it; wio would spin */
+			if (!t->read_wants_write)
+				ev_io_stop(t->loop, &t->wio);
+			return true;
 		case TLS_IO_CLOSED: fail(t, TRANSPORT_LOST, err); return false;
 		case TLS_IO_FAILED: fail(t, TRANSPORT_TLS, err); return false;
 		}
