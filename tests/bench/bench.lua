@@ -382,16 +382,18 @@ local function drain_scenario(name, interval, link)
   local m = reps(function()
     local bp, bdt, brt = run_baseline(name)
     local bt, bt_rt = run_scanhost(name, "scanhost")
-    local tt = not link and run_scanhost(name, "scanhost", true)
+    -- over TLS right after the plain drain (loopback only): a paired ratio
+    local tt = not link and run_scanhost(name, "scanhost", true) or nil
     local pt, pt_rt = run_scanhost(name, "flowfabric")
-    return {
+    local r = {
       batch = N / bt, batch_rt = bt_rt,
-      tls = tt and N / tt, tls_ratio = tt and bt / tt,
       piped = N / pt, piped_rt = pt_rt,
       base = bp / bdt, base_cycle = bdt, base_rt = brt,
       ceil = N / run_ceiling(name, false),
       ceil_b = N / run_ceiling(name, true),
     }
+    if tt then r.tls, r.tls_ratio = N / tt, bt / tt end
+    return r
   end)
   -- 0.1.1 takes 50 items per partition per cycle and starts a cycle every
   -- `interval` seconds (or when the previous one ends, if it is longer).
