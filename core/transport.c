@@ -1,8 +1,8 @@
 /* transport: a non-blocking byte stream on libev (see transport.h).
  *
- * Watchers: rio is active from the moment the stream is open (replies may
- * come at any time); wio only while a connect is in progress, the TLS
- * handshake wants to write, or the output buffer could not be written in
+ * The socket comes from dial.c. Watchers: rio is active from the moment
+ * the stream is open (replies may come at any time); wio only while the TLS
+ * handshake wants to write or the output buffer could not be written in
  * full. Queued bytes are first tried from an ev_prepare watcher, just
  * before the loop sleeps, so a burst of commands (a pipeline) goes out in
  * one write without an extra poll. TLS can want the opposite direction of
@@ -12,16 +12,13 @@
 #include "transport.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "dial.h"
 #include "tls.h"
 
 #define READ_CHUNK  65536
@@ -33,7 +30,7 @@ struct transport {
 	const struct transport_ops *ops;
 	void *data;
 	int fd;
-	bool is_unix;
+	struct dial *dial; /* while connecting */
 	enum transport_phase phase;
 	ev_io rio, wio;
 	ev_prepare flusher;
@@ -44,7 +41,6 @@ struct transport {
 	bool read_wants_write; /* TLS: retry the read once writable */
 	char *out;             /* bytes [out_off, out_len) wait to be written */
 	size_t out_off, out_len, out_cap;
-	struct addrinfo *addrs, *next_addr;
 	char where[300]; /* "host:port" or the socket path, for messages */
 	int depth;       /* callbacks running */
 	bool closed;     /* closed inside a callback: freed when it returns */
@@ -67,15 +63,14 @@ static void stop_watchers(struct transport *t)
 static void release(struct transport *t)
 {
 	stop_watchers(t);
+	dial_cancel(t->dial);
+	t->dial = NULL;
 	if (t->ssl)
 		t->tls->api->session_free(t->ssl, t->phase == TRANSPORT_OPEN);
 	t->ssl = NULL;
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
-	if (t->addrs)
-		freeaddrinfo(t->addrs);
-	t->addrs = t->next_addr = NULL;
 	free(t->out);
 	t->out = NULL;
 }
@@ -281,131 +276,36 @@ static void handshake_step(struct transport *t)
 	}
 }
 
-static void socket_connected(struct transport *t)
+static void on_dialed(void *data, int fd, const char *err)
 {
-	if (t->addrs)
-		freeaddrinfo(t->addrs);
-	t->addrs = t->next_addr = NULL;
+	struct transport *t = data;
+	t->dial = NULL;
+	if (fd < 0) {
+		fail(t, TRANSPORT_LOST, err);
+		return;
+	}
+	t->fd = fd;
+	ev_io_set(&t->rio, fd, EV_READ);
+	ev_io_set(&t->wio, fd, EV_WRITE);
 	if (!t->tls) {
 		become_open(t);
 		return;
 	}
-	char err[512];
-	t->ssl = t->tls->api->session_new(t->tls->ctx, t->fd, t->tls_name, err, sizeof(err));
+	char why[512];
+	t->ssl = t->tls->api->session_new(t->tls->ctx, fd, t->tls_name, why, sizeof(why));
 	if (!t->ssl) {
-		fail(t, TRANSPORT_TLS, err);
+		fail(t, TRANSPORT_TLS, why);
 		return;
 	}
 	t->phase = TRANSPORT_TLS_HANDSHAKE;
 	handshake_step(t);
 }
 
-static void watch_fd(struct transport *t, int fd)
-{
-	t->fd = fd;
-	ev_io_set(&t->rio, fd, EV_READ);
-	ev_io_set(&t->wio, fd, EV_WRITE);
-	ev_io_start(t->loop, &t->wio); /* writable = the connect finished, either way */
-}
-
-static void connect_failed(struct transport *t, int e, char *err, size_t errlen)
-{
-	char why[256];
-	errno_text(e, why, sizeof(why));
-	snprintf(err, errlen, "connect to %s failed: %s", t->where, why);
-}
-
-/* Tries the resolved addresses in order until one connects or is in
- * progress. False (err set) when none is left. */
-static bool try_next_address(struct transport *t, char *err, size_t errlen)
-{
-	while (t->next_addr) {
-		struct addrinfo *ai = t->next_addr;
-		t->next_addr = ai->ai_next;
-		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			connect_failed(t, errno, err, errlen);
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-			watch_fd(t, fd);
-			return true;
-		}
-		connect_failed(t, errno, err, errlen);
-		close(fd);
-	}
-	return false;
-}
-
-static bool start_tcp(struct transport *t, const char *host, int port, char *err, size_t errlen)
-{
-	bool v6 = strchr(host, ':') != NULL;
-	snprintf(t->where, sizeof(t->where), "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
-	char service[16];
-	snprintf(service, sizeof(service), "%d", port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-		                  .ai_socktype = SOCK_STREAM,
-		                  .ai_flags = AI_NUMERICSERV };
-	int rc = getaddrinfo(host, service, &hints, &t->addrs);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-		t->addrs = NULL;
-		return false;
-	}
-	t->next_addr = t->addrs;
-	return try_next_address(t, err, errlen);
-}
-
-static bool start_unix(struct transport *t, const char *path, char *err, size_t errlen)
-{
-	snprintf(t->where, sizeof(t->where), "%s", path);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "unix socket path too long (max %zu bytes)",
-		         sizeof(sa.sun_path) - 1);
-		return false;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		connect_failed(t, errno, err, errlen);
-		return false;
-	}
-	/* EAGAIN here means a full backlog, not a connect in progress */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS) {
-		connect_failed(t, errno, err, errlen);
-		close(fd);
-		return false;
-	}
-	watch_fd(t, fd);
-	return true;
-}
-
-static void check_connect(struct transport *t)
-{
-	int e = 0;
-	socklen_t len = sizeof(e);
-	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
-		e = errno;
-	if (e == 0) {
-		socket_connected(t);
-		return;
-	}
-	char err[512];
-	connect_failed(t, e, err, sizeof(err));
-	ev_io_stop(t->loop, &t->wio);
-	close(t->fd);
-	t->fd = -1;
-	if (!t->is_unix && try_next_address(t, err, sizeof(err)))
-		return;
-	fail(t, TRANSPORT_LOST, err);
-}
-
 /* ---- events ------------------------------------------------------------------ */
 
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+/* The socket is ready in one direction (w says which). TLS may have left a
+ * step of the other direction waiting for exactly this: that goes first. */
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	(void)revents;
@@ -414,34 +314,19 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 		handshake_step(t);
 		return;
 	}
-	if (t->write_wants_read) {
-		t->write_wants_read = false;
-		if (!flush(t))
+	bool readable = w == &t->rio;
+	bool *waiting = readable ? &t->write_wants_read : &t->read_wants_write;
+	if (*waiting) {
+		*waiting = false;
+		if (!readable)
+			ev_io_stop(t->loop, &t->wio); /* flush() starts it again if it must */
+		if (!(readable ? flush(t) : read_some(t)))
 			return;
 	}
-	read_some(t);
-}
-
-static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	struct transport *t = w->data;
-	if (t->phase == TRANSPORT_CONNECTING) {
-		check_connect(t);
-		return;
-	}
-	if (t->phase == TRANSPORT_TLS_HANDSHAKE) {
-		handshake_step(t);
-		return;
-	}
-	if (t->read_wants_write) {
-		t->read_wants_write = false;
-		ev_io_stop(t->loop, &t->wio);
-		if (!read_some(t))
-			return;
-	}
-	flush(t);
+	if (readable)
+		read_some(t);
+	else
+		flush(t);
 }
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -466,17 +351,16 @@ struct transport *transport_open(struct ev_loop *loop, const struct transport_ta
 	t->ops = ops;
 	t->data = data;
 	t->fd = -1;
-	t->is_unix = to->is_unix;
 	t->phase = TRANSPORT_CONNECTING;
 	t->tls = to->tls;
 	snprintf(t->tls_name, sizeof(t->tls_name), "%s", to->tls_name ? to->tls_name : to->host);
-	ev_io_init(&t->rio, on_readable, -1, EV_READ);
-	ev_io_init(&t->wio, on_writable, -1, EV_WRITE);
+	ev_io_init(&t->rio, on_io, -1, EV_READ);
+	ev_io_init(&t->wio, on_io, -1, EV_WRITE);
 	ev_prepare_init(&t->flusher, on_prepare);
 	t->rio.data = t->wio.data = t->flusher.data = t;
-	bool ok = to->is_unix ? start_unix(t, to->host, err, errlen)
-	                      : start_tcp(t, to->host, to->port, err, errlen);
-	if (!ok) {
+	dial_describe(to->is_unix, to->host, to->port, t->where, sizeof(t->where));
+	t->dial = dial_start(loop, to->is_unix, to->host, to->port, on_dialed, t, err, errlen);
+	if (!t->dial) {
 		transport_close(t);
 		return NULL;
 	}
