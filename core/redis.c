@@ -17,16 +17,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handshake.h"
 #include "log.h"
 #include "transport.h"
 
 enum rconn_state { RC_IDLE, RC_CONNECTING, RC_HANDSHAKE, RC_READY, RC_CLOSED };
+
+/* A handshake reply's context: which connection, which step. */
+struct hs_step {
+	struct rconn *c;
+	enum handshake_step step;
+};
 
 struct rconn {
 	struct ev_loop *loop;
 	struct rconn_opts opts;
 	struct transport *tr;
 	struct cmdq q;
+	struct hs_step hs[3];
 	enum rconn_state state;
 	rconn_event_fn on_event;
 	void *data;
@@ -169,18 +177,7 @@ bool rconn_send(struct rconn *c, int argc, const char **argv, const size_t *argv
 	return true;
 }
 
-/* ---- the handshake: [AUTH] [SELECT] PING, sent at once --------------------- */
-
-static bool starts_with(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* The server cannot serve now but is a Redis: not a configuration problem. */
-static bool busy_reply(const redisReply *r)
-{
-	return starts_with(r->str, "LOADING") || starts_with(r->str, "BUSY");
-}
+/* ---- the handshake: [AUTH] [SELECT] PING, sent at once (handshake.c) ---- */
 
 static void become_ready(struct rconn *c)
 {
@@ -196,92 +193,36 @@ static void become_ready(struct rconn *c)
 	emit(c, RCONN_READY, tls[0] ? tls : NULL);
 }
 
-/* The reply of one handshake step, or NULL when there is nothing to do:
- * the connection went away (drop() handles it) or the step succeeded. */
-static const redisReply *handshake_error(struct rconn *c, const redisReply *r)
+static void on_handshake_reply(void *priv, redisReply *reply, const char *err)
 {
-	if (!r || c->state != RC_HANDSHAKE || r->type != REDIS_REPLY_ERROR)
-		return NULL;
-	return r;
-}
-
-static void refuse_noauth(struct rconn *c, const redisReply *r)
-{
+	(void)err; /* a transport failure: disconnect() already handles it */
+	const struct hs_step *step = priv;
+	struct rconn *c = step->c;
 	char why[300];
-	snprintf(why, sizeof(why), "the server requires a password (%s)", r->str);
-	refused(c, RCONN_AUTH_FAILED, why);
-}
-
-static void on_auth(void *priv, redisReply *reply, const char *err)
-{
-	(void)err;
-	struct rconn *c = priv;
-	const redisReply *r = handshake_error(c, reply);
-	char why[300];
-	if (!r)
-		return;
-	snprintf(why, sizeof(why), "AUTH failed: %s", r->str);
-	if (busy_reply(r))
-		lost(c, why);
-	else
-		refused(c, RCONN_AUTH_FAILED, why);
-}
-
-static void on_select(void *priv, redisReply *reply, const char *err)
-{
-	(void)err;
-	struct rconn *c = priv;
-	const redisReply *r = handshake_error(c, reply);
-	char why[300];
-	if (!r)
-		return;
-	snprintf(why, sizeof(why), "SELECT %d failed: %s", c->opts.url.db, r->str);
-	if (starts_with(r->str, "NOAUTH"))
-		refuse_noauth(c, r);
-	else if (busy_reply(r))
-		lost(c, why);
-	else
-		refused(c, RCONN_BAD_DB, why);
-}
-
-static void on_ping(void *priv, redisReply *reply, const char *err)
-{
-	(void)err;
-	struct rconn *c = priv;
 	if (!reply || c->state != RC_HANDSHAKE)
 		return;
-	const redisReply *r = handshake_error(c, reply);
-	char why[300];
-	if (!r || busy_reply(r)) {
-		become_ready(c); /* LOADING/BUSY: cycles and the library check wait for it */
-		return;
+	switch (handshake_verdict(step->step, reply, c->opts.url.db, why, sizeof(why))) {
+	case HANDSHAKE_NEXT: break;
+	case HANDSHAKE_READY: become_ready(c); break;
+	case HANDSHAKE_RETRY: lost(c, why); break;
+	case HANDSHAKE_AUTH_FAILED: refused(c, RCONN_AUTH_FAILED, why); break;
+	case HANDSHAKE_BAD_DB: refused(c, RCONN_BAD_DB, why); break;
 	}
-	snprintf(why, sizeof(why), "PING failed: %s", r->str);
-	if (starts_with(r->str, "NOAUTH"))
-		refuse_noauth(c, r);
-	else
-		lost(c, why);
 }
 
 static void start_handshake(struct rconn *c)
 {
-	const struct redis_url *u = &c->opts.url;
-	char db[16];
-	snprintf(db, sizeof(db), "%d", u->db);
+	struct handshake hs;
+	handshake_plan(&hs, &c->opts.url);
 	c->state = RC_HANDSHAKE;
-	bool ok = true;
-	if (u->password[0]) {
-		const char *argv[3] = { "AUTH", u->username[0] ? u->username : u->password,
-			                u->password };
-		ok = submit(c, u->username[0] ? 3 : 2, argv, NULL, on_auth, c);
+	for (int i = 0; i < hs.n; i++) {
+		c->hs[i] = (struct hs_step){ c, hs.cmd[i].step };
+		if (!submit(c, hs.cmd[i].argc, hs.cmd[i].argv, NULL, on_handshake_reply,
+		            &c->hs[i])) {
+			lost(c, "out of memory");
+			return;
+		}
 	}
-	if (ok && u->db) {
-		const char *argv[2] = { "SELECT", db };
-		ok = submit(c, 2, argv, NULL, on_select, c);
-	}
-	const char *ping[1] = { "PING" };
-	if (!ok || !submit(c, 1, ping, NULL, on_ping, c))
-		lost(c, "out of memory");
 }
 
 /* ---- transport events -------------------------------------------------------- */
