@@ -16,9 +16,10 @@
 --   5. paired (only when BENCH_REF names another bin/scanhost, e.g. the one
 --      tests/bench/run builds from BENCH_REF_REV): the daemon binary of this
 --      tree against the reference, run alternately (A B B A ...) on the same
---      server: the drains of 1 and 2 (`--once --only NAME`, cycle time from
---      its summary line) and an idle `--once` of all 14 scanners (wall time
---      and max RSS); every pair's ratio and their median.
+--      server: the drains of 1 and 2 with either library and those of 4
+--      through the delay proxy (`--once --only NAME`, cycle time from its
+--      summary line), and an idle `--once` of all 14 scanners (wall time and
+--      max RSS); every pair's ratio and their median.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -556,13 +557,13 @@ local function once_config(name)
   return path
 end
 
--- daemon_drain(bin, name) -> items/s of one `bin --once --only name` drain
--- (the cycle time from its summary line).
-local function daemon_drain(bin, name)
-  use_library("scanhost")
+-- daemon_drain(bin, name, lib, url) -> items/s of one `bin --once --only name`
+-- drain with that library loaded (the cycle time from its summary line).
+local function daemon_drain(bin, name, lib, url)
+  use_library(lib)
   seed(name)
   local out = sh(("%s --once --only %s --redis %s --partitions %d -c %s --log-level error 2>&1")
-    :format(bin, name, srv.url, P, once_config(name)))
+    :format(bin, name, url, P, once_config(name)))
   local p, ms = out:match("scanner=" .. name .. " .-processed=(%d+).-elapsed_ms=(%d+)")
   assert(tonumber(p) == N, bin .. ": " .. out)
   return N / (math.max(tonumber(ms), 1) / 1000)
@@ -607,11 +608,26 @@ local function paired_scenario()
   print(string.format("\n## Paired: this tree's bin/scanhost against %s, %d pairs each, alternating\n", ref, n))
   print("| figure | this tree | reference | this / reference, every pair | median |")
   print("|---|---:|---:|---|---:|")
-  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
-    local rs, a, b = pairs_of(function(bin) return daemon_drain(bin, name) end, n, ref)
-    print(string.format("| %s drain, items/s (%s items, `--once`) | %s | %s | %s | %.3f |", name, thousands(N),
-      thousands(a), thousands(b), fmt_ratios(rs), median(rs)))
+  local function drain_row(name, lib, url, where)
+    local rs, a, b = pairs_of(function(bin) return daemon_drain(bin, name, lib, url) end, n, ref)
+    print(string.format("| %s drain, %s library, %s, items/s (%s items) | %s | %s | %s | %.3f |", name, lib,
+      where, thousands(N), thousands(a), thousands(b), fmt_ratios(rs), median(rs)))
   end
+  for _, lib in ipairs({ "scanhost", "flowfabric" }) do
+    for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do drain_row(name, lib, srv.url, "loopback") end
+  end
+  proxy = start_proxy(LAT_DELAY_MS)
+  local saved_n = N
+  N = LAT_N
+  local ok, err = pcall(function()
+    for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+      drain_row(name, "scanhost", proxy.url, ("%.2g ms RTT"):format(2 * LAT_DELAY_MS))
+    end
+  end)
+  N = saved_n
+  proxy.stop()
+  proxy = nil
+  if not ok then error(err, 0) end
   use_library("scanhost")
   assert(admin:call("FLUSHALL"))
   local rss = {}
