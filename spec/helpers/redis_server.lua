@@ -186,6 +186,8 @@ function M.start(opts)
         if sh(("grep -q 'aborting' %s/redis.log 2>/dev/null"):format(dir)) then break end -- port taken
         sh("sleep 0.05")
       end
+      -- a server of ours that never answered must not outlive its directory
+      if running_in(dir) then srv:kill("KILL") end
     end
     sh("rm -rf " .. dir)
     if opts.port then break end
