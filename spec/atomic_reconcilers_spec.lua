@@ -95,10 +95,14 @@ describe("concurrent writes", function()
 
   local E3 = "{fp:24}:dddddddd-dddd-4ddd-8ddd-dddddddddddd"
   local function all_terminal(r) FX.flow(r, S.now(r), { states = { [I.E1] = "completed", [I.E2] = "failed" } }) end
+  local function flow_race(o)
+    o.scanner, o.tag, o.partition = "flow_projector", I.tag, 24
+    o.config = { batch = 100, members = 1000, interval = 15 }
+    race(o)
+  end
 
   it("flow_projector: a member added during the projection keeps the flow indexed", function()
-    race({
-      scanner = "flow_projector", tag = I.tag, partition = 24, config = { batch = 100, members = 1000, interval = 15 },
+    flow_race({
       seed = all_terminal,
       write = function(r) -- the engine adds a running member (and re-indexes the flow)
         assert(r:call("HSET", K.core(E3), "public_state", "active"))
@@ -113,8 +117,7 @@ describe("concurrent writes", function()
 
   it("flow_projector: a newer summary is never overwritten by an older snapshot", function()
     local newer
-    race({
-      scanner = "flow_projector", tag = I.tag, partition = 24, config = { batch = 100, members = 1000, interval = 15 },
+    flow_race({
       seed = all_terminal,
       write = function(r) -- another instance, with a later TIME, writes its summary
         newer = tostring(S.now(r) + 5000)
@@ -130,8 +133,7 @@ describe("concurrent writes", function()
   end)
 
   it("flow_projector: a flow created while its stale entry is dropped stays indexed", function()
-    race({
-      scanner = "flow_projector", tag = I.tag, partition = 24, config = { batch = 100, members = 1000, interval = 15 },
+    flow_race({
       seed = function(r) FX.flow(r, S.now(r), { no_core = true }) end,
       write = function(r) -- ff_create_flow: core, then the index
         assert(r:call("HSET", K.flow("core"), "flow_id", I.F, "public_flow_state", "open"))
