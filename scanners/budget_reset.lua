@@ -7,10 +7,11 @@
 -- a partition is reset only by the instance that claimed it (ff.claim), and
 -- scanhost's ff_reset_budget re-checks atomically that the reset is due
 -- (not_due otherwise); FlowFabric's does not, so there the claim alone keeps a
--- budget from being reset twice.
+-- budget from being reset twice: it is checked (and renewed) before each call.
 local keys = require "ff.keys"
 local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
 local zwalk = require "ff.zwalk"
+local claim = require "ff.claim"
 
 local cursors = {} -- resets-index key -> offset, kept across cycles
 
@@ -45,6 +46,9 @@ local function scan(ctx)
     key = keys.budget_resets(ctx.tag), min = "-inf", max = now,
     page = ctx.config.batch, limit = ctx.config.batch, cursors = cursors,
   }, function(bid)
+    -- FlowFabric's ff_reset_budget is not idempotent: call it only while the
+    -- partition's claim is ours (renewed if the walk has run long)
+    if not claim.hold(ctx) then return "stop" end
     local kept, p, e = reset_one(ctx, bid, now)
     processed, errors = processed + p, errors + e
     return kept

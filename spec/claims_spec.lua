@@ -207,6 +207,29 @@ describe("claims", function()
     end)
   end)
 
+  it("budget_reset calls ff_reset_budget only while the partition's claim is its own", function()
+    local FF = require "ff.fixtures_flow"
+    local now = env_mod.now_ms(r)
+    for i = 1, 3 do FF.budget_reset(r, now, { bid = ("00000000-0000-4000-8000-%012d"):format(i) }) end
+    local scan = dofile("scanners/budget_reset.lua").scan
+    local h = host()
+    local function run()
+      return h:run(function(ctx)
+        local c = setmetatable({ tag = "{b:31}", partition = 31, config = { batch = 20 } }, { __index = ctx })
+        return scan(c, 31)
+      end)
+    end
+    local key = h:run(function(ctx) return claim.key(ctx, 31) end)
+    r:call("SET", key, "other:1:ffff", "PX", 60000) -- another instance holds it
+    assert.same({ 0, 0 }, { run() })
+    for i = 1, 3 do
+      assert.equal("0", r:call("HGET", FF.keys.budget(nil, ("00000000-0000-4000-8000-%012d"):format(i)), "reset_count"))
+    end
+    r:call("DEL", key)
+    assert.same({ 3, 0 }, { run() })
+    assert.equal(h:instance_id(), r:call("GET", key))
+  end)
+
   it("claims = false: no claim is taken and every instance scans", function()
     F.lease_expiry.acting(r, { n = 3, i = 1 })
     local h1, h2 = host({ claims = false }), host({ claims = false })
