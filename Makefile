@@ -39,7 +39,7 @@ help:
 	@echo "make demo       private redis-server + demo workload + scanhost in the foreground"
 	@echo "make test       every test layer; ends with 'N passed, N failed'"
 	@echo "make install    PREFIX=/usr/local: binary, scanners, lua-lib, config"
-	@echo "make bench      drain and idle-cycle benchmarks, side by side (issue 5)"
+	@echo "make bench      drain, idle-cycle and claims benchmarks, side by side (issues 5, 14)"
 	@echo "make faults     the full fault suite (the test run includes its short version)"
 	@echo "make fuzz       libFuzzer targets, longer runs"
 	@echo "make lint       clang-tidy and cppcheck over core/"

@@ -10,6 +10,7 @@ return {
   command_timeout = 5,               -- seconds before a Redis command fails
   connect_timeout = 5,               -- seconds per connection attempt
   shutdown_timeout = 1.5,            -- seconds in-flight work may take at SIGTERM
+  claims = true,                     -- claim partitions: several instances may share them
   log_level = "info",                -- error | warn | info | debug
   log_format = "text",               -- text (logfmt) | json
   -- Per-scanner overrides: enabled, interval (seconds), batch and the

@@ -38,6 +38,7 @@ void config_defaults(struct config *c, const char *exe_path)
 	c->connect_timeout = 5.0;
 	c->shutdown_timeout = 1.5;
 	c->scan_timeout = 5.0;
+	c->claims = true;
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_TEXT;
 	c->overrides_ref = LUA_NOREF;
@@ -169,6 +170,13 @@ static bool key_shutdown_timeout(struct config *c, lua_State *L, const char *k, 
 static bool key_scan_timeout(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	return get_seconds(L, k, &c->scan_timeout, 0.01, 3600, e, n);
+}
+static bool key_claims(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	if (!lua_isboolean(L, -1))
+		return fail(e, n, k, "must be true or false");
+	c->claims = lua_toboolean(L, -1);
+	return true;
 }
 static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
@@ -303,6 +311,7 @@ static const struct {
 	{ "connect_timeout", key_connect_timeout },
 	{ "shutdown_timeout", key_shutdown_timeout },
 	{ "scan_timeout", key_scan_timeout },
+	{ "claims", key_claims },
 	{ "log_level", key_log_level },
 	{ "log_format", key_log_format },
 	{ "scanners_dir", key_scanners_dir },

@@ -36,6 +36,7 @@ struct config {
 	enum log_level log_level;
 	enum log_format log_format;
 	bool once, check, help, version;
+	bool claims; /* claim partitions per cycle (several instances); default on */
 	/* the config file's state stays open: per-scanner overrides are read
 	 * from it whenever a script is (re)loaded */
 	lua_State *conf_L;

@@ -25,10 +25,57 @@ static bool all_idle(const struct host *h)
 
 static void check_stopped(struct host *h)
 {
-	if (h->env.stopping && all_idle(h)) {
-		ev_timer_stop(h->loop, &h->grace);
-		ev_break(h->loop, EVBREAK_ALL);
+	if (h->env.stopping && all_idle(h))
+		host_end(h);
+}
+
+/* ---- giving claims back at the end ------------------------------------------ */
+
+static void finish_end(struct host *h)
+{
+	ev_timer_stop(h->loop, &h->grace);
+	ev_break(h->loop, EVBREAK_ALL);
+}
+
+static void on_claim_released(void *priv, redisReply *reply, const char *err)
+{
+	(void)reply;
+	(void)err;
+	struct host *h = priv;
+	if (--h->releasing == 0)
+		finish_end(h);
+}
+
+static void release_one(struct host *h, const struct scanner *s, int p)
+{
+	char key[256];
+	claims_key(key, sizeof(key), family_tag_prefix(s->active->family), p, s->name);
+	const char *argv[] = { "EVAL", claims_release_script, "1", key, h->env.instance_id };
+	size_t len[5];
+	for (int i = 0; i < 5; i++)
+		len[i] = strlen(argv[i]);
+	char err[128];
+	if (rconn_send(h->env.conn, 5, argv, len, on_claim_released, h, err, sizeof(err)))
+		h->releasing++;
+}
+
+/* Compare-and-delete of every claim this instance may still hold (won in
+ * this cycle or the last): other instances take these partitions at their
+ * next cycle instead of waiting for the claims to expire. */
+void host_end(struct host *h)
+{
+	if (h->ended)
+		return;
+	h->ended = true;
+	bool can = h->env.claims && h->env.conn && rconn_ready(h->env.conn);
+	for (const struct scanner *s = h->scanners; can && s; s = s->next) {
+		for (int p = 0; s->active && p < s->claims.n; p++) {
+			if (claims_won_now(&s->claims, p) || claims_won_last(&s->claims, p))
+				release_one(h, s, p);
+		}
 	}
+	if (h->releasing == 0)
+		finish_end(h);
 }
 
 static void op_arm(void *data, double delay)
@@ -44,6 +91,7 @@ static void apply_schedule(struct scanner *s)
 	struct host *h = s->host;
 	runner_set_interval(&s->runner, s->active->interval);
 	s->runner.partitions = h->env.partitions[s->active->family];
+	claims_resize(&s->claims, s->runner.partitions);
 }
 
 /* The cycle boundary: the only place a reloaded script takes over. */
@@ -72,6 +120,7 @@ static enum runner_verdict op_cycle_begin(void *data)
 	if (!h->ready || clock_now(h->clock) < h->paused_until)
 		return RUNNER_POSTPONE;
 	tracker_advance_cycle(&s->tracker); /* exactly once per full cycle */
+	claims_cycle_begin(&s->claims);
 	s->active->cycle_start = clock_now(h->clock);
 	s->runner.use_select = script_has_select(s->active);
 	return RUNNER_RUN;
@@ -150,19 +199,37 @@ static void fmt_u64(char *buf, size_t n, uint64_t v)
 	snprintf(buf, n, "%" PRIu64, v);
 }
 
+/* Once per cycle: this instance won partitions another one held. */
+static void note_takeover(const struct scanner *s)
+{
+	if (s->claims.took_over == 0)
+		return;
+	char n[16];
+	snprintf(n, sizeof(n), "%d", s->claims.took_over);
+	struct log_field f[] = { { "partitions", n },
+		                 { "from", s->claims.other_id },
+		                 { NULL, NULL } };
+	log_event(LOG_INFO, s->name, -1, "took over partitions another instance held", f);
+}
+
 static void op_cycle_end(void *data, const struct runner_cycle *c, bool stopped)
 {
 	struct scanner *s = data;
-	char processed[24], errors[24], elapsed[24], parts[16];
+	char processed[24], errors[24], elapsed[24], parts[16], claimed[16];
 	fmt_u64(processed, sizeof(processed), c->processed);
 	fmt_u64(errors, sizeof(errors), c->errors);
 	fmt_u64(elapsed, sizeof(elapsed), (uint64_t)(c->elapsed * 1000));
 	snprintf(parts, sizeof(parts), "%d", c->partitions);
+	snprintf(claimed, sizeof(claimed), "%d", s->claims.won_count);
 	struct log_field f[] = { { "partitions", parts },
 		                 { "processed", processed },
 		                 { "errors", errors },
 		                 { "elapsed_ms", elapsed },
+		                 /* claims off: the NULL key ends the list here */
+		                 { s->host->env.claims ? "claimed" : NULL, claimed },
 		                 { NULL, NULL } };
+	note_takeover(s);
+	claims_cycle_end(&s->claims);
 	bool busy = c->processed > 0 || c->errors > 0;
 	log_event(busy ? LOG_INFO : LOG_DEBUG, s->name, -1,
 	          stopped ? "scan cycle interrupted by shutdown"
@@ -312,6 +379,7 @@ static bool install(struct host *h, struct script *sc, struct scanner **claimed,
 	if (!slot)
 		slot = new_slot(h, sc->name);
 	sc->tracker = &slot->tracker;
+	sc->claims = &slot->claims;
 	slot->removed = false;
 	log_loaded(sc, slot->active != NULL);
 	if (!slot->active) {
@@ -570,7 +638,7 @@ void host_stop(struct host *h)
 		runner_stop(&s->runner);
 	}
 	if (all_idle(h)) {
-		ev_break(h->loop, EVBREAK_ALL);
+		host_end(h);
 		return;
 	}
 	ev_timer_set(&h->grace, h->cfg->shutdown_timeout, 0);
@@ -621,6 +689,8 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->conf_L = cfg->conf_L;
 	e->overrides_ref = cfg->overrides_ref;
 	e->scan_timeout = cfg->scan_timeout;
+	e->claims = cfg->claims;
+	claims_instance_id(e->instance_id, sizeof(e->instance_id));
 	e->function_missing = on_function_missing;
 	e->server_busy = on_server_busy;
 	e->host = h;
@@ -706,9 +776,12 @@ void host_print_summary(struct host *h, FILE *out)
 			continue;
 		fprintf(out,
 		        "scanner=%s partitions=%d processed=%" PRIu64 " errors=%" PRIu64
-		        " elapsed_ms=%" PRIu64 "\n",
+		        " elapsed_ms=%" PRIu64,
 		        s->name, s->last.partitions, s->last.processed, s->last.errors,
 		        (uint64_t)(s->last.elapsed * 1000));
+		if (h->env.claims)
+			fprintf(out, " claimed=%d", s->claims.last_count);
+		fputc('\n', out);
 	}
 	fflush(out);
 }
@@ -733,6 +806,7 @@ void host_free(struct host *h)
 		script_retire(s->pending);
 		script_retire(s->active);
 		tracker_free(&s->tracker);
+		claims_free(&s->claims);
 		free(s->wanted);
 		free(s);
 		s = next;

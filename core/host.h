@@ -25,6 +25,7 @@ struct scanner {
 	char name[SCANNER_NAME_MAX + 1];
 	struct host *host;
 	struct tracker tracker;
+	struct claims claims; /* partitions this instance claimed (ff.claim) */
 	struct runner runner;
 	ev_timer timer;
 	struct script *active;  /* the version running now */
@@ -59,6 +60,8 @@ struct host {
 	double library_rechecked_at;     /* last re-check after a missing function */
 	double paused_until;             /* BUSY/LOADING backoff: no cycle starts before */
 	unsigned pause_level;            /* consecutive pauses: the backoff doubles */
+	bool ended;                      /* host_end() ran */
+	int releasing;                   /* claim releases in flight at the end */
 	void (*on_idle)(struct host *h); /* --once: a scanner finished its cycle */
 };
 
@@ -72,6 +75,9 @@ bool host_check(struct host *h, FILE *out);
 /* Connects; runners start once Redis is ready. */
 void host_start(struct host *h);
 void host_stop(struct host *h);
+/* The end of a graceful run (everything idle after SIGTERM, or --once done):
+ * gives back this instance's claims, then breaks the loop. */
+void host_end(struct host *h);
 void host_free(struct host *h);
 struct scanner *host_find(struct host *h, const char *name);
 bool host_selected(const struct host *h, const char *name);

@@ -6,6 +6,9 @@
  *   bool          = ctx:stopping()    -- shutdown requested
  *   seconds       = ctx:elapsed()     -- since the current cycle started
  *   tag           = ctx:tag_for(p)    -- partition p's tag in this family
+ *   ctx.instance_id, ctx.claims       -- this process, claims on (ff.claim)
+ *                   ctx:claim_note(p, won[, holder])  -- ff.claim's report to C
+ *   key           = ctx:claim_key(p)  -- partition p's claim key
  *
  * One ctx per script, refreshed for every partition scan. Its userdata hold a
  * pointer to the script, which lives exactly as long as the script's state
@@ -50,6 +53,35 @@ static int ctx_stopping(lua_State *L)
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
 	lua_pushboolean(L, h && *h && (*h)->env->stopping);
+	return 1;
+}
+
+/* ctx:claim_note(p, won[, holder]): ff.claim reports each claim it sent. */
+static int ctx_claim_note(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	int p = (int)luaL_checkinteger(L, 2);
+	bool won = lua_toboolean(L, 3);
+	const char *holder = luaL_optstring(L, 4, NULL);
+	lua_getfield(L, 1, "redis");
+	struct script **h = lua_touserdata(L, -1);
+	if (h && *h && (*h)->claims)
+		claims_note((*h)->claims, p, won, holder);
+	return 0;
+}
+
+/* ctx:claim_key(p): the claim key of partition p (claims_key). */
+static int ctx_claim_key(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	int p = (int)luaL_checkinteger(L, 2);
+	lua_getfield(L, 1, "redis");
+	struct script **h = lua_touserdata(L, -1);
+	if (!h || !*h)
+		return luaL_error(L, "scanhost: this ctx is closed");
+	char key[256];
+	claims_key(key, sizeof(key), family_tag_prefix((*h)->family), p, (*h)->name);
+	lua_pushstring(L, key);
 	return 1;
 }
 
@@ -204,6 +236,10 @@ void ctx_open(lua_State *L)
 	lua_setfield(L, -2, "stopping");
 	lua_pushcfunction(L, ctx_elapsed);
 	lua_setfield(L, -2, "elapsed");
+	lua_pushcfunction(L, ctx_claim_note);
+	lua_setfield(L, -2, "claim_note");
+	lua_pushcfunction(L, ctx_claim_key);
+	lua_setfield(L, -2, "claim_key");
 	if (luaL_loadbuffer(L, ctx_prelude, sizeof(ctx_prelude) - 1, "=scanhost.ctx") != 0)
 		lua_error(L); /* a bug in the prelude: fail loudly */
 	lua_pushvalue(L, -2);
@@ -249,6 +285,10 @@ void ctx_push_new(struct script *s)
 	lua_setfield(L, -2, "lanes");
 	push_counts(L, s->env);
 	lua_setfield(L, -2, "counts");
+	lua_pushstring(L, s->env->instance_id);
+	lua_setfield(L, -2, "instance_id");
+	lua_pushboolean(L, s->env->claims);
+	lua_setfield(L, -2, "claims");
 	lredis_push(L, s);
 	lua_setfield(L, -2, "redis");
 	push_handle(L, s, FAILURES_MT);
@@ -292,4 +332,38 @@ void ctx_invalidate(struct script *s)
 		}
 	}
 	lua_pop(L, 1);
+}
+
+/* Claims on: select and scan go through ff.claim's wrap (lua-lib/ff/claim.lua),
+ * which claims every partition before it is acted on; a script without select()
+ * gets one that claims the whole chunk. Runs at load time: no I/O. Leaves the
+ * stack as it found it. */
+bool ctx_wrap_claims(struct script *s, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	int top = lua_gettop(L);
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "ff.claim");
+	bool ok = lua_pcall(L, 1, 1, 0) == 0;
+	if (ok) {
+		lua_getfield(L, -1, "wrap");
+		if (s->select_ref != LUA_NOREF)
+			lua_rawgeti(L, LUA_REGISTRYINDEX, s->select_ref);
+		else
+			lua_pushnil(L);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, s->scan_ref);
+		ok = lua_pcall(L, 2, 2, 0) == 0 && lua_isfunction(L, -2) && lua_isfunction(L, -1);
+	}
+	if (!ok) {
+		snprintf(err, errlen, "%s: claims: %s", s->path,
+		         lua_isstring(L, -1) ? lua_tostring(L, -1) : "ff.claim.wrap failed");
+		lua_settop(L, top);
+		return false;
+	}
+	luaL_unref(L, LUA_REGISTRYINDEX, s->scan_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, s->select_ref);
+	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_settop(L, top);
+	return true;
 }

@@ -23,7 +23,7 @@ static void once_progress(struct host *h)
 		if (s->scheduled && !s->once_done)
 			return;
 	}
-	ev_break(h->loop, EVBREAK_ALL);
+	host_end(h);
 }
 
 static int once_exit_code(struct host *h)
@@ -61,9 +61,10 @@ static int run(struct config *cfg)
 	}
 	char where[512];
 	url_redacted(&cfg->url, where, sizeof(where));
-	log_info("scanhost %s starting: redis %s, partitions %d/%d/%d, %s", SCANHOST_VERSION, where,
-	         cfg->partitions, cfg->budget_partitions, cfg->quota_partitions,
-	         cfg->once ? "one cycle" : "daemon");
+	log_info("scanhost %s starting: redis %s, partitions %d/%d/%d, %s, instance %s, claims %s",
+	         SCANHOST_VERSION, where, cfg->partitions, cfg->budget_partitions,
+	         cfg->quota_partitions, cfg->once ? "one cycle" : "daemon", h.env.instance_id,
+	         cfg->claims ? "on" : "off");
 	if (cfg->once)
 		h.on_idle = once_progress;
 	host_start(&h);

@@ -361,7 +361,8 @@ struct script *script_load(struct hostenv *env, const char *path, char *err, siz
 		script_free(s);
 		return NULL;
 	}
-	bool ok = read_definition(s, err, errlen) && merge_config(s, err, errlen);
+	bool ok = read_definition(s, err, errlen) && merge_config(s, err, errlen) &&
+	          (!env->claims || ctx_wrap_claims(s, err, errlen));
 	lua_settop(L, 0);
 	if (!ok) {
 		script_free(s);

@@ -15,6 +15,7 @@
 #include <ev.h>
 #include <lua.h>
 
+#include "claims.h"
 #include "tracker.h"
 
 #define SCANNER_NAME_MAX 64
@@ -40,6 +41,8 @@ struct hostenv {
 	int overrides_ref;       /* registry ref in conf_L of config.scanners, or LUA_NOREF */
 	uint64_t round_trips;    /* request batches written by scripts */
 	double scan_timeout;     /* seconds a script may run without yielding */
+	bool claims;             /* claim partitions before acting (several instances) */
+	char instance_id[CLAIMS_ID_MAX]; /* this process: ctx.instance_id, claim values */
 	/* An error reply said a server-side function is missing (e.g. the
 	 * library was flushed): the host re-checks its library. */
 	void (*function_missing)(struct hostenv *env);
@@ -78,6 +81,7 @@ struct script {
 	bool owns_L;
 	struct hostenv *env;
 	struct tracker *tracker; /* borrowed from the scanner slot (durable) */
+	struct claims *claims;   /* borrowed from the scanner slot, or NULL */
 	char path[1024];
 	uint64_t digest;
 	char name[SCANNER_NAME_MAX + 1];
@@ -153,6 +157,8 @@ void ctx_push_new(struct script *s);
 void ctx_set_partition(struct script *s, int partition);
 /* Clears the ctx handles of a borrowed state before its script is freed. */
 void ctx_invalidate(struct script *s);
+/* Claims on: routes the script's select and scan through ff.claim. */
+bool ctx_wrap_claims(struct script *s, char *err, size_t errlen);
 
 /* redis binding (lua_redis.c) */
 void lredis_open(lua_State *L);

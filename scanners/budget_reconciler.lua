@@ -3,57 +3,61 @@
 -- (spec 20 §A.6). Budget partitions {b:M}; every 30 s; SSCAN COUNT 100.
 -- scanhost: the breach rule (usage >= hard limit) is ff.budget's, shared with the
 -- unblock scanner (BR3); a read error is an error and never prunes or rewrites
--- anything (BR1).
+-- anything (BR1); each budget's read-check-write is one script (issue 14).
 local keys = require "ff.keys"
 local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local budget = require "ff.budget"
 local sscan = require "ff.sscan"
 
--- Reads definition, usage and limits; returns def, usage, limits | nil, err.
-local function read_budget(ctx, bid)
+-- One budget, atomically on the server (issue 14: two instances, or a usage
+-- report, between a client-side read and write could leave a stale marker):
+-- the definition, limits and usage are read and the marker set or cleared in
+-- one script, with ff.budget's rule. All reads come first: a key of the wrong
+-- type raises before anything is written.
+-- KEYS: definition, usage, limits, budget_policies   ARGV: budget id, now_ms
+local RECONCILE = budget.script_prelude() .. [[
+local def = rule.to_map(redis.call('HGETALL', KEYS[1]))
+if next(def) == nil then
+  redis.call('SREM', KEYS[4], ARGV[1]) -- definition really gone: drop the index entry
+  return 'pruned'
+end
+local interval = rule.reset_interval(def)
+if interval == nil or interval > 0 then return 'skipped' end -- resetting (or unreadable)
+local limits = rule.to_map(redis.call('HGETALL', KEYS[3]))
+local usage = rule.to_map(redis.call('HGETALL', KEYS[2]))
+if next(limits) == nil then return 'skipped' end
+local breached = rule.breached_dimension(limits, usage) ~= nil
+local marked = usage.breached_at ~= nil
+if breached and not marked then
+  redis.call('HSET', KEYS[2], 'breached_at', ARGV[2])
+  return 'corrected'
+elseif marked and not breached then
+  redis.call('HDEL', KEYS[2], 'breached_at')
+  return 'corrected'
+end
+return 'unchanged']]
+
+-- reconcile_page(ctx, ids, now) -> processed, errors: one EVAL per budget, all
+-- of the page in one round trip.
+local function reconcile_page(ctx, ids, now)
   local T = ctx.tag
-  local res, nerr = ctx.redis:pipeline({
-    { "HGETALL", keys.budget(T, bid) },
-    { "HGETALL", keys.budget_usage(T, bid) },
-    { "HGETALL", keys.budget_limits(T, bid) },
-  })
-  if nerr > 0 then
-    for _, r in ipairs(res) do
-      if type(r) == "table" and r.err then return nil, r.err end
+  local cmds = {}
+  for i, bid in ipairs(ids) do
+    cmds[i] = { "EVAL", RECONCILE, 4, keys.budget(T, bid), keys.budget_usage(T, bid),
+      keys.budget_limits(T, bid), keys.budget_policies(T), bid, now }
+  end
+  local res = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
+  local processed, errors = 0, 0
+  for i, bid in ipairs(ids) do
+    local r = res[i]
+    if r == "corrected" then
+      processed = processed + 1
+    elseif type(r) ~= "string" then
+      errors = errors + 1
+      ctx.log:warn("budget reconcile failed", { budget_id = bid, error = tostring(r and r.err) })
     end
   end
-  return budget.to_map(res[1]), budget.to_map(res[2]), budget.to_map(res[3])
-end
-
--- Sets or clears the marker; returns "corrected" | "unchanged" | nil, err.
-local function apply_marker(ctx, bid, breached, marked, now)
-  local usage_key = keys.budget_usage(ctx.tag, bid)
-  local r, err
-  if breached and not marked then
-    r, err = ctx.redis:call("HSET", usage_key, "breached_at", now)
-  elseif marked and not breached then
-    r, err = ctx.redis:call("HDEL", usage_key, "breached_at")
-  else
-    return "unchanged"
-  end
-  if r == nil then return nil, err end
-  return "corrected"
-end
-
--- reconcile(B) -> "corrected" | "skipped" | "unchanged" | nil, err
-local function reconcile(ctx, bid, now)
-  local def, usage, limits = read_budget(ctx, bid)
-  if not def then return nil, usage end
-  if next(def) == nil then
-    -- definition really gone (not a read error): drop the index entry
-    ctx.redis:call("SREM", keys.budget_policies(ctx.tag), bid)
-    return "skipped"
-  end
-  local interval = budget.reset_interval(def)
-  if interval == nil or interval > 0 then return "skipped" end -- resetting (or unreadable) budget
-  if next(limits) == nil then return "skipped" end
-  local dim = budget.breached_dimension(limits, usage)
-  return apply_marker(ctx, bid, dim ~= nil, usage.breached_at ~= nil, now)
+  return processed, errors
 end
 
 local function scan(ctx)
@@ -64,15 +68,8 @@ local function scan(ctx)
   end
   local processed, errors = 0, 0
   local ok, serr = sscan.each(ctx, keys.budget_policies(ctx.tag), ctx.config.batch, function(ids)
-    for _, bid in ipairs(ids) do
-      local res, rerr = reconcile(ctx, bid, now)
-      if res == "corrected" then
-        processed = processed + 1
-      elseif res == nil then
-        errors = errors + 1
-        ctx.log:warn("budget reconcile failed", { budget_id = bid, error = rerr })
-      end
-    end
+    local p, e = reconcile_page(ctx, ids, now)
+    processed, errors = processed + p, errors + e
   end)
   if not ok then
     errors = errors + 1

@@ -3,10 +3,15 @@
 -- partition per cycle.
 -- scanhost: replies are read (a rejection is a skip, an error an error: G1), and
 -- due entries the function refuses (e.g. invalid_state) are walked past with a
--- cursor instead of being re-read at the head of every cycle.
+-- cursor instead of being re-read at the head of every cycle. Several instances:
+-- a partition is reset only by the instance that claimed it (ff.claim), and
+-- scanhost's ff_reset_budget re-checks atomically that the reset is due
+-- (not_due otherwise); FlowFabric's does not, so there the claim alone keeps a
+-- budget from being reset twice: it is checked (and renewed) before each call.
 local keys = require "ff.keys"
 local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
 local zwalk = require "ff.zwalk"
+local claim = require "ff.claim"
 
 local cursors = {} -- resets-index key -> offset, kept across cycles
 
@@ -23,7 +28,8 @@ local function reset_one(ctx, bid, now)
   end
   if status == "skip" then
     scan_util.log_skip(ctx, r, "budget reset refused", { budget_id = bid, code = detail })
-    return detail ~= "budget_not_found", 0, 0
+    -- gone from the due range: deleted, or reset meanwhile by another caller
+    return detail ~= "budget_not_found" and detail ~= "not_due", 0, 0
   end
   ctx.log:warn("budget reset failed", { budget_id = bid, error = detail })
   return true, 0, 1
@@ -40,6 +46,9 @@ local function scan(ctx)
     key = keys.budget_resets(ctx.tag), min = "-inf", max = now,
     page = ctx.config.batch, limit = ctx.config.batch, cursors = cursors,
   }, function(bid)
+    -- FlowFabric's ff_reset_budget is not idempotent: call it only while the
+    -- partition's claim is ours (renewed if the walk has run long)
+    if not claim.hold(ctx) then return "stop" end
     local kept, p, e = reset_one(ctx, bid, now)
     processed, errors = processed + p, errors + e
     return kept

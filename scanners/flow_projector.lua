@@ -5,7 +5,8 @@
 -- reads per flow per cycle, progress kept in this module) and writing the summary
 -- once the walk is complete (F1). A flow whose members are all terminal leaves the
 -- index whatever its size (F2). A flow with no valid member id writes nothing
--- (F7). Read errors are errors, never guesses (F6).
+-- (F7). Read errors are errors, never guesses (F6). The summary write and the
+-- index removal are one script (issue 14).
 local keys = require "ff.keys"
 local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local partition = require "ff.partition"
@@ -78,10 +79,41 @@ local function derive(w)
   return "open", false
 end
 
-local function write_summary(ctx, fid, w, total, now)
+-- The summary write and the index removal, atomically (issue 14): a summary
+-- is never overwritten by an older snapshot (another instance, or this one
+-- after a long pause, computed it before the one in place), total_members is
+-- read with the write, and an all-terminal flow leaves the index only if its
+-- member set still has the size the walk counted (a member added meanwhile
+-- keeps it indexed). A stored last_summary_update_at more than ARGV[3] ms
+-- ahead is not trusted (a clock step): it is overwritten.
+-- KEYS: summary, flow_index, members
+-- ARGV: flow id, now_ms, horizon_ms, unindex (0/1), members walked, field, value, ...
+-- Reply: 0 (a newer summary is in place), 1 (written), 2 (written, unindexed).
+local WRITE = [[
+local now = tonumber(ARGV[2])
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_summary_update_at') or '')
+if last and last > now and last <= now + tonumber(ARGV[3]) then return 0 end
+local total = redis.call('SCARD', KEYS[3])
+redis.call('HSET', KEYS[1], 'total_members', total, unpack(ARGV, 6))
+if ARGV[4] == '1' and total == tonumber(ARGV[5]) then
+  redis.call('SREM', KEYS[2], ARGV[1])
+  return 2
+end
+return 1]]
+
+-- Removes the flow from the index only while its core is still gone (a flow
+-- created meanwhile stays). KEYS: core, flow_index   ARGV: flow id
+local DROP_IF_GONE = [[
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('SREM', KEYS[2], ARGV[1])]]
+
+-- Writes the summary of a finished walk; returns written | nil, err.
+local function write_summary(ctx, fid, w, now)
   local state, all_terminal = derive(w)
-  local argv = { "HSET", keys.flow_summary(ctx.tag, fid),
-    "total_members", total, "sampled_members", w.counted }
+  local T = ctx.tag
+  local argv = { "EVAL", WRITE, 3, keys.flow_summary(T, fid), keys.flow_index(T),
+    keys.flow_members(T, fid), fid, now, 10 * 1000 * ctx.config.interval,
+    all_terminal and 1 or 0, w.counted + w.invalid, "sampled_members", w.counted }
   for _, s in ipairs(STATES) do
     argv[#argv + 1] = "members_" .. s
     argv[#argv + 1] = c(w, s)
@@ -90,27 +122,19 @@ local function write_summary(ctx, fid, w, total, now)
   argv[#argv + 1] = "last_summary_update_at"; argv[#argv + 1] = now
   local r, err = ctx.redis:call(unpack(argv))
   if r == nil then return nil, err end
-  return all_terminal
-end
-
--- Removes a flow from the index; a failure is logged (the next cycle retries).
-local function unindex(ctx, fid)
-  local r, err = ctx.redis:call("SREM", keys.flow_index(ctx.tag), fid)
-  if r == nil then ctx.log:warn("SREM flow_index failed", { flow_id = fid, error = err }) end
+  if r == 0 then ctx.log:debug("a newer flow summary is in place", { flow_id = fid }) end
+  return r > 0
 end
 
 -- Completes a finished walk; returns "updated" | "skipped" | nil, err.
 local function finish(ctx, fid, w, now)
-  local total, err = ctx.redis:call("SCARD", keys.flow_members(ctx.tag, fid))
-  if total == nil then return nil, err end
   if w.counted == 0 then
     ctx.log:warn("flow has no valid member id", { flow_id = fid, invalid = w.invalid })
     return "skipped"
   end
-  local all_terminal, werr = write_summary(ctx, fid, w, total, now)
-  if all_terminal == nil then return nil, werr end
-  if all_terminal and w.counted + w.invalid == total then unindex(ctx, fid) end
-  return "updated"
+  local written, werr = write_summary(ctx, fid, w, now)
+  if written == nil then return nil, werr end
+  return written and "updated" or "skipped"
 end
 
 -- project(F) -> "updated" | "skipped" | "in_progress" | nil, err
@@ -121,7 +145,8 @@ local function project(ctx, fid, now)
   local mkey = keys.flow_members(T, fid)
   if exists == 0 then
     walks[mkey] = nil
-    unindex(ctx, fid)
+    local r, derr = ctx.redis:call("EVAL", DROP_IF_GONE, 2, keys.flow_core(T, fid), keys.flow_index(T), fid)
+    if r == nil then ctx.log:warn("SREM flow_index failed", { flow_id = fid, error = derr }) end
     return "skipped"
   end
   local w = walks[mkey] or new_walk()

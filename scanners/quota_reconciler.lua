@@ -1,89 +1,66 @@
 -- quota_reconciler: trims expired entries of each quota policy's request window
 -- and recomputes the concurrency counter from live admission guards (spec 20 §A.7).
 -- Quota partitions {q:K}; every 30 s.
--- scanhost: policies and admitted members are walked with SSCAN, never an
--- unbounded SMEMBERS (QR1); a failed EXISTS is an error that removes nothing and
--- leaves the counter alone, since the live count is then unknown (QR2).
+-- scanhost: policies are walked with SSCAN, never an unbounded SMEMBERS (QR1); a
+-- failed guard check is an error that removes nothing and leaves the counter
+-- alone, since the live count is then unknown (QR2); each policy's
+-- read-check-write is one script (issue 14).
 local keys = require "ff.keys"
 local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local budget = require "ff.budget" -- integer parsing
 local sscan = require "ff.sscan"
 
+-- One policy, atomically on the server (issue 14): between a client-side count
+-- of live guards and the counter write, an admission or a release (or another
+-- instance) changed the counter, and the write lost it. The script trims the
+-- window, counts the live guards of the whole admitted set (pruning expired
+-- members) and fixes the counter in one step; its server time grows with the
+-- admitted set, which this scanner keeps pruned to the admissions of about one
+-- window. All reads come first: a key of the wrong type raises before anything
+-- is written.
+-- KEYS: definition, window, admitted_set, concurrency
+-- ARGV: now_ms, guard key prefix (ff:quota:{q:K}:Q:admitted:)
+-- Reply: { trimmed, changed (0/1), stored counter or "", live }
+local RECONCILE = budget.script_prelude() .. [[
 local function positive(v)
-  local n = budget.int(v or "")
+  local n = rule.int(v or '')
   if n and n > 0 then return n end
   return nil
 end
-
--- Drops window entries older than the window; returns removed | nil, err.
-local function trim_window(ctx, qid, secs, now)
-  local cutoff = math.max(0, now - secs * 1000)
-  return ctx.redis:call("ZREMRANGEBYSCORE", keys.quota_window(ctx.tag, qid), "-inf", cutoff)
+local def = redis.call('HMGET', KEYS[1], 'requests_per_window_seconds', 'active_concurrency_cap')
+local secs, cap = positive(def[1]), positive(def[2])
+local members, stored = {}, false
+if cap then
+  members = redis.call('SMEMBERS', KEYS[3])
+  stored = redis.call('GET', KEYS[4])
 end
-
--- One page of admitted members: live count, or nil, err when a guard check failed.
-local function check_page(ctx, qid, members)
-  local T = ctx.tag
-  local cmds = {}
-  for i, eid in ipairs(members) do cmds[i] = { "EXISTS", keys.quota_admitted(T, qid, eid) } end
-  local res = ctx.redis:pipeline(cmds)
-  local live, stale = 0, {}
-  for i, r in ipairs(res) do
-    if type(r) ~= "number" then return nil, (type(r) == "table" and r.err) or "bad EXISTS reply" end
-    if r == 1 then live = live + 1 else stale[#stale + 1] = members[i] end
-  end
-  if #stale > 0 then ctx.redis:call("SREM", keys.quota_admitted_set(T, qid), unpack(stale)) end
-  return live
+local trimmed = 0
+if secs then
+  trimmed = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', math.max(0, tonumber(ARGV[1]) - secs * 1000))
 end
-
--- Counts live guards over the whole admitted set (pruning expired members).
--- SSCAN may return a member twice, so each member is counted once.
-local function count_live(ctx, qid, count)
-  local live, perr, seen = 0, nil, {}
-  local ok, err = sscan.each(ctx, keys.quota_admitted_set(ctx.tag, qid), count, function(page)
-    local members = {}
-    for _, m in ipairs(page) do
-      if not seen[m] then seen[m] = true; members[#members + 1] = m end
-    end
-    if #members == 0 then return end
-    local n, e = check_page(ctx, qid, members)
-    if not n then perr = e; return false end
-    live = live + n
-  end)
-  if not ok then return nil, err end
-  if perr then return nil, perr end
-  return live
+if not cap then return { trimmed, 0, '', 0 } end
+local live, stale = 0, {}
+for _, m in ipairs(members) do
+  if redis.call('EXISTS', ARGV[2] .. m) == 1 then live = live + 1 else stale[#stale + 1] = m end
 end
-
--- Rewrites the counter when it differs from the live count; returns changed | nil, err.
-local function fix_counter(ctx, qid, live)
-  local ckey = keys.quota_concurrency(ctx.tag, qid)
-  local stored, err = ctx.redis:call("GET", ckey)
-  if stored == nil then return nil, err end
-  if (budget.int(stored or "") or 0) == live then return false end
-  local r, serr = ctx.redis:call("SET", ckey, live)
-  if r == nil then return nil, serr end
-  ctx.log:info("quota concurrency corrected", { quota_policy_id = qid, from = stored, to = live })
-  return true
+for i = 1, #stale, 1000 do
+  redis.call('SREM', KEYS[3], unpack(stale, i, math.min(i + 999, #stale)))
 end
+if (rule.int(stored or '') or 0) == live then return { trimmed, 0, stored or '', live } end
+redis.call('SET', KEYS[4], live)
+return { trimmed, 1, stored or '', live }]]
 
--- reconcile(Q) -> did_work, err (err set when some step failed; work done so far is kept)
+-- reconcile(Q) -> did_work | nil, err
 local function reconcile(ctx, qid, now)
-  local def, err = ctx.redis:call("HMGET", keys.quota(ctx.tag, qid),
-    "requests_per_window_seconds", "active_concurrency_cap")
-  if not def then return false, err end
-  local did = false
-  local secs = positive(def[1])
-  if secs then
-    local removed = trim_window(ctx, qid, secs, now)
-    did = type(removed) == "number" and removed > 0
+  local T = ctx.tag
+  local r, err = ctx.redis:call("EVAL", RECONCILE, 4, keys.quota(T, qid), keys.quota_window(T, qid),
+    keys.quota_admitted_set(T, qid), keys.quota_concurrency(T, qid), now,
+    keys.quota_admitted(T, qid, ""))
+  if type(r) ~= "table" then return nil, err or "unexpected reply" end
+  if r[2] == 1 then
+    ctx.log:info("quota concurrency corrected", { quota_policy_id = qid, from = r[3], to = r[4] })
   end
-  if not positive(def[2]) then return did end
-  local live, lerr = count_live(ctx, qid, ctx.config.batch)
-  if not live then return did, lerr end
-  local changed, cerr = fix_counter(ctx, qid, live)
-  if changed == nil then return did, cerr end
-  return did or changed
+  return r[1] > 0 or r[2] == 1
 end
 
 local function scan(ctx)
@@ -97,7 +74,7 @@ local function scan(ctx)
     for _, qid in ipairs(ids) do
       local did, err = reconcile(ctx, qid, now)
       if did then processed = processed + 1 end
-      if err then
+      if did == nil then
         errors = errors + 1
         ctx.log:warn("quota reconcile failed", { quota_policy_id = qid, error = err })
       end

@@ -180,7 +180,7 @@ describe("quota_reconciler", function()
     assert.same({ I.Q }, S.smembers(h, K.quota_policies()))
   end)
 
-  it("fix QR1: walks large policy indexes and admitted sets page by page", function()
+  it("fix QR1: walks large policy indexes page by page and counts every admitted member", function()
     local now = S.now(h)
     local admitted = {}
     for i = 1, 250 do admitted[i] = string.format("{fp:24}:00000000-0000-4000-8000-%012d", i) end

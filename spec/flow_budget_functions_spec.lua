@@ -350,6 +350,55 @@ describe("ff_reset_budget", function()
     assert.same(before, S.dump(h))
   end)
 
+  -- Issue 14: two instances acting on the same read of a due budget. 0.1.1's
+  -- function reset it twice: reset_count 2, the usage recorded between the two
+  -- calls lost, next_reset_at two intervals ahead (a period skipped).
+  it("fix: a second call for the same period changes nothing, usage recorded between is kept", function()
+    FX.budget_reset(h, NOW)
+    local prev = NOW - 1000
+    assert.same({ 1, "OK", tostring(prev + HOUR) }, reset_budget(NOW))
+    h:call("HINCRBY", K.budget("usage"), "tokens", 5) -- usage after the reset
+    local def, usage = S.hgetall(h, K.budget()), S.hgetall(h, K.budget("usage"))
+    for _, now in ipairs({ NOW, NOW + 1, prev + HOUR - 1 }) do -- the same period
+      assert.same({ 0, "not_due" }, reset_budget(now))
+    end
+    assert.same(def, S.hgetall(h, K.budget()))
+    assert.same(usage, S.hgetall(h, K.budget("usage")))
+    assert.equal("5", usage.tokens)
+    assert.equal("1", def.reset_count)
+    assert.same({ [I.B] = prev + HOUR }, S.zset(h, K.budget_resets()))
+    -- the next period resets again, once
+    assert.same({ 1, "OK", tostring(prev + 2 * HOUR) }, reset_budget(prev + HOUR))
+    assert.same({ 0, "not_due" }, reset_budget(prev + HOUR))
+    assert.equal("2", h:call("HGET", K.budget(), "reset_count"))
+  end)
+
+  it("fix: a one-off reset (no interval) applies once", function()
+    FX.budget_reset(h, NOW, { interval = "0" })
+    assert.same({ 1, "OK", "0" }, reset_budget(NOW))
+    h:call("HINCRBY", K.budget("usage"), "tokens", 3)
+    assert.same({ 0, "not_due" }, reset_budget(NOW + 1))
+    assert.equal("3", h:call("HGET", K.budget("usage"), "tokens"))
+    assert.equal("1", h:call("HGET", K.budget(), "reset_count"))
+  end)
+
+  it("fix: out of the schedule, a reset since next_reset_at is not applied again", function()
+    FX.budget_reset(h, NOW)
+    h:call("ZREM", K.budget_resets(), I.B)
+    h:call("HSET", K.budget(), "next_reset_at", tostring(NOW - 10), "last_reset_at", tostring(NOW - 5))
+    assert.same({ 0, "not_due" }, reset_budget(NOW))
+    h:call("HSET", K.budget(), "next_reset_at", tostring(NOW + 10), "last_reset_at", "")
+    assert.same({ 0, "not_due" }, reset_budget(NOW))
+    assert.equal("0", h:call("HGET", K.budget(), "reset_count"))
+  end)
+
+  it("fix: a budget scheduled later is not reset", function()
+    FX.budget_reset(h, NOW, { due_in_ms = 60000 })
+    local before = S.dump(h)
+    assert.same({ 0, "not_due" }, reset_budget(NOW))
+    assert.same(before, S.dump(h))
+  end)
+
   it("fix: a non-numeric now_ms or reset_count changes nothing", function()
     FX.budget_reset(h, NOW)
     local before = S.dump(h)

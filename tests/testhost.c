@@ -14,6 +14,8 @@
  *   h:once(name)     one full cycle of a scanner: processed, errors
  *   h:tracker(name, key)  consecutive failures recorded for key
  *   h:round_trips()  request batches written by scripts so far
+ *   h:instance_id()  this handle's instance id (claims: T.new{claims = false} turns them off)
+ *   h:claimed(name)  partitions the scanner claimed in its last cycle: count, {p, ...}
  *   h:logs()         log lines captured since the last call (T.new{capture_logs = true})
  *   h:close()
  */
@@ -173,6 +175,9 @@ static void configure(lua_State *L, struct config *c)
 	c->quota_partitions = (int)opt_number(L, "quota_partitions", 2);
 	c->command_timeout = opt_number(L, "command_timeout", 5);
 	c->connect_timeout = opt_number(L, "connect_timeout", 5);
+	lua_getfield(L, 1, "claims");
+	c->claims = lua_isnil(L, -1) || lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	read_lanes(L, c);
 	read_overrides(L, c);
 	read_tls(L, &c->tls);
@@ -315,6 +320,30 @@ static int th_round_trips(lua_State *L)
 	return 1;
 }
 
+static int th_instance_id(lua_State *L)
+{
+	struct testhost *t = check_host(L);
+	lua_pushstring(L, t->host.env.instance_id);
+	return 1;
+}
+
+static int th_claimed(lua_State *L)
+{
+	struct testhost *t = check_host(L);
+	struct scanner *s = host_find(&t->host, luaL_checkstring(L, 2));
+	if (!s)
+		return luaL_error(L, "scanhost_test: no scanner named %s", lua_tostring(L, 2));
+	lua_pushinteger(L, s->claims.last_count);
+	lua_newtable(L);
+	for (int p = 0, n = 0; p < s->claims.n; p++) {
+		if (claims_won_last(&s->claims, p)) {
+			lua_pushinteger(L, p);
+			lua_rawseti(L, -2, ++n);
+		}
+	}
+	return 2;
+}
+
 /* h:logs() -> array of the lines logged since the last call */
 static int th_logs(lua_State *L)
 {
@@ -353,6 +382,8 @@ static const luaL_Reg methods[] = {
 	{ "once", th_once },
 	{ "tracker", th_tracker },
 	{ "round_trips", th_round_trips },
+	{ "instance_id", th_instance_id },
+	{ "claimed", th_claimed },
 	{ "logs", th_logs },
 	{ "close", th_close },
 	{ NULL, NULL },

@@ -24,8 +24,12 @@
 --    then acted on for all partitions at once (pre-reads in one round trip,
 --    calls in one more), and only partitions whose drain goes on reach scan();
 --  * adaptive page size (ff.adaptive) within batch_min .. batch_max.
+-- Issue 14 (several instances): the select helpers claim the partitions they
+-- find work in (ff.claim.pipeline) and act only on those they won; a drain
+-- stops when its partition's claim is lost (budget_spent).
 local batch = require "ff.batch"
 local adaptive = require "ff.adaptive"
+local claim = require "ff.claim"
 
 local M = {}
 
@@ -109,9 +113,10 @@ function M.defaults(o)
   return d
 end
 
--- budget_spent(ctx): the cycle has used its drain budget (extra pages only).
+-- budget_spent(ctx): the cycle has used its drain budget, or the partition's
+-- claim is no longer ours (extra pages only).
 function M.budget_spent(ctx)
-  return ctx:elapsed() >= (ctx.config.drain_budget or 0)
+  return ctx:elapsed() >= (ctx.config.drain_budget or 0) or not claim.hold(ctx)
 end
 
 -- read_page(ctx, acc, index, now, offset) -> page { members, size } | nil
@@ -262,23 +267,27 @@ function M.select_due(targets_of)
     local now, err = ctx:now_ms()
     if not now then error("TIME failed: " .. tostring(err)) end
     local size = adaptive.size(ctx.config)
-    local cmds, jobs = {}, {}
+    local cmds, jobs, owner = {}, {}, {}
     for _, p in ipairs(partitions) do
       local pctx = at_partition(ctx, p)
       for _, t in ipairs(targets_of(pctx, pctx.tag, now)) do
         cmds[#cmds + 1] = { "ZRANGEBYSCORE", t.index, "-inf", now, "LIMIT", 0, size }
         jobs[#jobs + 1] = { p = p, ctx = pctx, op = t.op, index = t.index }
+        owner[#owner + 1] = p
       end
     end
-    local res = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
+    local res, won, claim_errors = claim.pipeline(ctx, cmds, owner,
+      function(_, r) return r.err ~= nil or #r > 0 end)
     local wanted, acc, act = {}, M.new_acc(), {}
+    acc.errors = claim_errors
     local function want(job, at)
       wanted[job.p] = wanted[job.p] or { now = now, from = {} }
       wanted[job.p].from[job.index] = at
     end
     for i, job in ipairs(jobs) do
       local r = res[i]
-      if r.err then
+      if not won[job.p] then -- another instance has it this cycle
+      elseif r.err then
         want(job, START)
       elseif #r > 0 then
         job.page = { members = r, size = size }
@@ -297,7 +306,7 @@ function M.select_due(targets_of)
       until i > #act or n + #act[i].page.members > cap
       handle_pages(ctx, acc, group)
       for _, job in ipairs(group) do
-        local at = resume(ctx, job, START)
+        local at = resume(job.ctx, job, START)
         if at then want(job, at) end
       end
     end
@@ -308,20 +317,21 @@ end
 -- select_nonempty(keys_of) -> a select(ctx, partitions) function for
 -- scanners that walk whole sets: one pipeline of EXISTS; a partition whose
 -- keys are all absent is left out; a failed EXISTS selects it (scan() will
--- report the error).
+-- report the error). Only partitions this instance claimed are selected.
+local function nonempty(_, r) return type(r) ~= "number" or r > 0 end
+
 function M.select_nonempty(keys_of)
   return function(ctx, partitions)
     local cmds = {}
     for i, p in ipairs(partitions) do
       cmds[i] = { "EXISTS", unpack(keys_of(ctx, ctx:tag_for(p))) }
     end
-    local res = ctx.redis:pipeline(cmds)
+    local res, won, claim_errors = claim.pipeline(ctx, cmds, partitions, nonempty)
     local out = {}
     for i, p in ipairs(partitions) do
-      local r = res[i]
-      if type(r) ~= "number" or r > 0 then out[p] = true end
+      if won[p] and nonempty(i, res[i]) then out[p] = true end
     end
-    return out
+    return out, 0, claim_errors
   end
 end
 

@@ -5,7 +5,9 @@
 -- computes with is validated before the first write, and a bad value returns
 -- {0, "invalid_state", <field>} (stored data) or {0, "invalid_argument", <name>}
 -- (ARGV) with nothing changed; ff_reset_budget never resurrects a deleted budget
--- and advances its schedule in whole intervals (quirks B2, B3, B5).
+-- and advances its schedule in whole intervals (quirks B2, B3, B5), and re-checks
+-- atomically that the reset is due, so it applies at most once per period however
+-- many instances call it ({0, "not_due"} otherwise; issue 14).
 -- All helpers live in ONE table so this file adds a single top-level local to
 -- the shared library chunk (Lua's 200-locals limit, names of 00-common.lua).
 local ffb = {}
@@ -228,11 +230,22 @@ function ffb.next_reset(prev, now, interval)
 end
 
 -- Previous schedule: the score the scanner found the budget under, else the
--- definition's next_reset_at, else nothing (first schedule starts from now).
+-- definition's next_reset_at, else nothing (first schedule starts from now);
+-- and whether the budget is in the schedule.
 function ffb.previous_schedule(keys, bid, def)
   local score = redis.call("ZSCORE", keys[3], bid)
-  if score then return tonumber(score) end
-  return ffb.int(def.next_reset_at or "")
+  if score then return tonumber(score), true end
+  return ffb.int(def.next_reset_at or ""), false
+end
+
+-- Is the reset due at now (issue 14: concurrent callers reset once per period)?
+-- A scheduled budget is due when its schedule is <= now. One that left the
+-- schedule is due only if its next_reset_at (when set) is <= now and no reset was
+-- applied since: the reset of a one-off budget (no interval) happens once.
+function ffb.reset_due(prev, scheduled, def, now)
+  local last = ffb.int(def.last_reset_at or "")
+  if prev == nil then return last == nil end
+  return prev <= now and (scheduled or not (last and last >= prev))
 end
 
 function ffb.zero_usage(usage_key)
@@ -264,8 +277,10 @@ function ffb.reset_budget(keys, args)
     return { 0, "invalid_state", "reset_count" }
   end
   local now = tonumber(now_s)
+  local prev, scheduled = ffb.previous_schedule(keys, bid, def)
+  if not ffb.reset_due(prev, scheduled, def, now) then return { 0, "not_due" } end
   local next_at = 0
-  if interval > 0 then next_at = ffb.next_reset(ffb.previous_schedule(keys, bid, def), now, interval) end
+  if interval > 0 then next_at = ffb.next_reset(prev, now, interval) end
   ffb.zero_usage(keys[2])
   redis.call("HINCRBY", keys[1], "reset_count", 1)
   redis.call("HSET", keys[1], "last_reset_at", now_s, "last_updated_at", now_s,

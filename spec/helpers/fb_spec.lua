@@ -1,6 +1,8 @@
 -- Shared plumbing for the issue-4 specs: a private redis-server, a test host with
 -- scanhost's library loaded, and small readers that return plain Lua tables so the
 -- assertions can compare exact state.
+local claim = require "ff.claim"
+
 local M = {}
 
 -- Starts redis + host; opts go to T.new (partition counts default to §C's 256/32/32).
@@ -57,17 +59,18 @@ function M.smembers(h, key)
   return m
 end
 
--- Full dump of the keyspace (type-aware), to prove that nothing changed.
+-- Full dump of the keyspace (type-aware), to prove that nothing changed; the
+-- claim keys of ff.claim (scanhost's own bookkeeping) are left out.
 function M.dump(h)
   local keys = assert(h:call("KEYS", "*"))
   local out = {}
   for _, k in ipairs(keys) do
-    local t = assert(h:call("TYPE", k))
+    local t = not claim.is_key(k) and assert(h:call("TYPE", k))
     if t == "hash" then out[k] = M.hgetall(h, k)
     elseif t == "zset" then out[k] = M.zset(h, k)
     elseif t == "set" then out[k] = M.smembers(h, k)
     elseif t == "string" then out[k] = assert(h:call("GET", k))
-    else out[k] = t end
+    elseif t then out[k] = t end
   end
   return out
 end

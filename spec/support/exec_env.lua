@@ -1,6 +1,8 @@
 -- Shared setup for the execution specs: a private redis-server, scanhost's
 -- library loaded by the host's loader, and scanhost_test handles for seeding,
 -- assertions and h:once.
+local claim = require "ff.claim"
+
 local M = {}
 
 -- library_source(): the library exactly as the host builds it.
@@ -131,10 +133,20 @@ function M.now_ms(r)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- dump(r): every key and its value (snapshot to prove "nothing changed").
-function M.dump(r)
+-- data_keys(r): every key but the claim keys of ff.claim (scanhost's own
+-- bookkeeping, which any cycle with work writes).
+function M.data_keys(r)
   local out = {}
   for _, k in ipairs(assert(r:call("KEYS", "*"))) do
+    if not claim.is_key(k) then out[#out + 1] = k end
+  end
+  return out
+end
+
+-- dump(r): every data key and its value (snapshot to prove "nothing changed").
+function M.dump(r)
+  local out = {}
+  for _, k in ipairs(M.data_keys(r)) do
     local t = r:call("TYPE", k)
     if t == "hash" then out[k] = M.hgetall(r, k)
     elseif t == "zset" then out[k] = r:call("ZRANGE", k, "0", "-1", "WITHSCORES")

@@ -20,6 +20,12 @@
 --      through the delay proxy (`--once --only NAME`, cycle time from its
 --      summary line), and an idle `--once` of all 14 scanners (wall time and
 --      max RSS); every pair's ratio and their median.
+--   6. claims (issue 14): what claims cost one instance, as paired ratios of
+--      Redis commands (INFO commandstats) claims on / claims off: idle with
+--      data in every partition (each scanner's steady cycle, weighted by its
+--      frequency), and a drain; then bin/scanhost daemons draining one backlog
+--      of BENCH_CLAIM_ITEMS (default 50000): two daemons / one, and one daemon
+--      with claims / without.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -61,7 +67,8 @@ local REPS = tonumber(os.getenv("BENCH_REPS") or "") or 3
 local LAT_N = tonumber(os.getenv("BENCH_LAT_ITEMS") or "") or 10000
 local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency"):gmatch("[%w_]+") do
+local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 local P = 256
@@ -514,6 +521,156 @@ local function idle_scenario()
     .. "(max resident, median; target <= 10 MB)", median(rss) / 1024))
 end
 
+-- ----------------------------------------------------------------- claims
+
+local K = require "ff.keys"
+
+-- commands() -> every command the server ran since CONFIG RESETSTAT, but the
+-- bench's own: its census polls (one EVAL each, running KEYS) and INFO/RESETSTAT.
+local function commands(polls)
+  local total = 0
+  for cmd, calls in pairs(commandstats()) do
+    if cmd ~= "keys" then total = total + calls end
+  end
+  return total - (polls or 0)
+end
+
+-- Idle with data: every partition holds something each stock scanner walks
+-- or reads, nothing is due.
+local function seed_steady()
+  assert(admin:call("FLUSHALL"))
+  local rec, now = F.recorder(), server_now()
+  for n = 0, P - 1 do
+    local tag = PT.tag("flow", n)
+    F.index_reconciler.consistent(rec, { n = n, i = 1 })
+    F.delayed_promoter.acting(rec, { n = n, i = 2, score = tostring(now + 3600000) })
+    local fid, eid = ("00000000-0000-4000-8000-%012d"):format(n), F.eid(n, 3)
+    rec:call("SADD", K.flow_index(tag), fid)
+    rec:call("HSET", K.flow_core(tag, fid), "flow_id", fid, "public_flow_state", "open")
+    rec:call("SADD", K.flow_members(tag, fid), eid)
+    rec:call("HSET", K.core(tag, eid), "public_state", "active")
+  end
+  for m = 0, 31 do
+    local bid, btag, qtag = ("00000000-0000-4000-8000-%012d"):format(m), PT.tag("budget", m), PT.tag("quota", m)
+    rec:call("SADD", K.budget_policies(btag), bid)
+    rec:call("HSET", K.budget(btag, bid), "budget_id", bid, "reset_interval_ms", "0")
+    rec:call("HSET", K.budget_limits(btag, bid), "hard:tokens", "100")
+    rec:call("HSET", K.budget_usage(btag, bid), "tokens", "10")
+    rec:call("ZADD", K.budget_resets(btag), now + 3600000, bid)
+    rec:call("SADD", K.quota_policies(qtag), bid)
+    rec:call("HSET", K.quota(qtag, bid), "requests_per_window_seconds", "60", "active_concurrency_cap", "5")
+    rec:call("SET", K.quota_concurrency(qtag, bid), "0")
+  end
+  for _, r in ipairs(pipeline(admin, rec.cmds)) do
+    assert(type(r) ~= "table" or not r.err, "seeding failed")
+  end
+end
+
+local INTERVALS = { attempt_timeout = 2, budget_reconciler = 30, budget_reset = 15, delayed_promoter = 0.75,
+  dependency_reconciler = 15, execution_deadline = 5, flow_projector = 15, index_reconciler = 45,
+  lease_expiry = 1.5, pending_wp_expiry = 5, quota_reconciler = 30, retention_trimmer = 60,
+  suspension_timeout = 2, unblock = 5 }
+
+-- steady_rate(claims) -> commands per second of a daemon running the 14
+-- stock scanners at their default intervals: each scanner's steady cycle (its
+-- claims of the previous cycle expired, as between a daemon's cycles).
+local function steady_rate(claims)
+  local h = host({ claims = claims })
+  local rate = 0
+  for _, name in ipairs(scanner_names()) do
+    local _, e = h:once(name) -- warm: partitions with work become hot
+    assert(e == 0, name .. ": errors in the idle cycle")
+    for _, k in ipairs(assert(admin:call("KEYS", "scanhost:claim:*"))) do admin:call("DEL", k) end
+    assert(admin:call("CONFIG", "RESETSTAT"))
+    local p
+    p, e = h:once(name) -- flow_projector rewrites its summaries every cycle (F5)
+    assert(e == 0 and (p == 0 or name == "flow_projector"), name .. ": the steady cycle did something")
+    rate = rate + commands() / INTERVALS[name]
+  end
+  h:close()
+  return rate
+end
+
+-- drain_commands(name, claims) -> commands of one drain of N items.
+local function drain_commands(name, claims)
+  seed(name)
+  assert(admin:call("CONFIG", "RESETSTAT"))
+  local h = host({ claims = claims, scanner_config = { [name] = { drain_budget = 1e6 } } })
+  local p = h:once(name)
+  h:close()
+  assert(p == N, name .. ": processed " .. p)
+  return commands()
+end
+
+-- Daemons (bin/scanhost processes) on srv, delayed_promoter alone.
+local function daemons(n, claims)
+  local sdir = srv.dir .. "/claims-scanners"
+  os.execute("mkdir -p " .. sdir .. " && cp scanners/delayed_promoter.lua " .. sdir)
+  local conf = srv.dir .. "/claims.conf.lua"
+  local f = assert(io.open(conf, "w"))
+  f:write(("return { claims = %s }\n"):format(tostring(claims)))
+  f:close()
+  local pids = {}
+  for i = 1, n do
+    pids[i] = sh(("./bin/scanhost -c %s --scanners %s --redis %s --partitions %d --log-level error "
+      .. ">/dev/null 2>&1 & echo $!"):format(conf, sdir, srv.url, P))
+    assert(pids[i]:match("^%d+$"), "scanhost did not start")
+  end
+  return function()
+    for _, pid in ipairs(pids) do os.execute("kill -TERM " .. pid) end
+    for _, pid in ipairs(pids) do
+      while os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 do os.execute("sleep 0.05") end
+    end
+  end
+end
+
+-- daemons_drain(n, claims) -> commands until n daemons drained CLAIM_N items.
+local function daemons_drain(n, claims)
+  local saved = N
+  N = CLAIM_N
+  seed("delayed_promoter")
+  N = saved
+  assert(admin:call("CONFIG", "RESETSTAT"))
+  local stop, polls, t0 = daemons(n, claims), 0, clock()
+  local census = "return #redis.call('KEYS', 'ff:idx:*:lane:default:delayed')"
+  repeat
+    os.execute("sleep 0.05")
+    polls = polls + 1
+    assert(clock() - t0 < 300, "daemons did not drain within 300 s")
+  until admin:call("EVAL", census, 0) == 0
+  local total = commands(polls)
+  stop()
+  return total
+end
+
+local function claims_scenario()
+  use_library("scanhost")
+  print(string.format("\n## Claims (issue 14): Redis commands (INFO commandstats), paired runs, "
+    .. "median of %d\n", REPS))
+  local m = reps(function()
+    seed_steady()
+    local on, off = steady_rate(true), steady_rate(false)
+    local d_on = drain_commands("delayed_promoter", true)
+    local d_off = drain_commands("delayed_promoter", false)
+    local one_off = daemons_drain(1, false)
+    local one = daemons_drain(1, true)
+    local two = daemons_drain(2, true)
+    return { idle_on = on, idle_off = off, idle = on / off, drain_on = d_on, drain_off = d_off,
+      drain = d_on / d_off, one_off = one_off, one = one, two = two, alone = one / one_off,
+      pair = two / one }
+  end)
+  print("| measure | claims on | claims off / one daemon | ratio | target |")
+  print("|---|---:|---:|---:|---|")
+  print(string.format("| one instance idle, data in every partition: commands/s of the 14 stock scanners | %s "
+    .. "| %s | %.3f | <= 1.05 |", thousands(m.idle_on), thousands(m.idle_off), m.idle))
+  print(string.format("| one instance draining %s delayed items in one cycle (test host) | %s | %s | %.3f | <= 1.05 |",
+    thousands(N), thousands(m.drain_on), thousands(m.drain_off), m.drain))
+  print(string.format("| one daemon draining %s delayed items | %s | %s | %.3f | <= 1.05 |",
+    thousands(CLAIM_N), thousands(m.one), thousands(m.one_off), m.alone))
+  print(string.format("| two daemons draining %s delayed items (vs one daemon, claims on) | %s | %s | %.3f | <= 1.1 |",
+    thousands(CLAIM_N), thousands(m.two), thousands(m.one), m.pair))
+end
+
 -- ---------------------------------------------------------------- latency
 
 -- Scenario 4: scenarios 2 and 1 with LAT_N items, every measured client
@@ -659,6 +816,7 @@ local function main()
   if ONLY.idle then idle_scenario() end
   if ONLY.latency then latency_scenario() end
   if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
+  if ONLY.claims then claims_scenario() end
   print(string.format("\nbench time: %.0f s", clock() - t0))
 end
 

@@ -31,8 +31,10 @@ describe("fault 2: redis stalled (SIGSTOP) past command_timeout", function()
     local sdir = dir .. "/scanners"
     FX.copy_scanners({ "delayed_promoter" }, sdir)
     P.write(sdir .. "/probe.lua", probe("probe", TIMEOUT + 0.3, 0.1))
+    -- one instance, claims off: the probe's own calls must meet the stalls
+    -- (with claims on, the claim pipeline before them would)
     local conf = FX.config(dir, ([[
-  command_timeout = %s, connect_timeout = 1,
+  command_timeout = %s, connect_timeout = 1, claims = false,
   scanners = { delayed_promoter = { interval = 0.1, batch = 5 } },
 ]]):format(TIMEOUT))
     proc = P.start(dir, ("-c %s --scanners %s --redis %s --partitions %d"):format(conf, sdir, srv.url, NP))

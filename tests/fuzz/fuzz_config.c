@@ -51,9 +51,10 @@ static void puts_(struct gen *g, const char *s)
 }
 
 static const char *const KEYS[] = {
-	"redis",           "partitions",      "budget_partitions", "quota_partitions", "lanes",
-	"command_timeout", "connect_timeout", "shutdown_timeout",  "scan_timeout",     "log_level",
-	"log_format",      "scanners_dir",    "functions_dir",     "lua_path",         "scanners",
+	"redis",         "partitions",      "budget_partitions", "quota_partitions",
+	"lanes",         "command_timeout", "connect_timeout",   "shutdown_timeout",
+	"scan_timeout",  "log_level",       "log_format",        "scanners_dir",
+	"functions_dir", "lua_path",        "scanners",          "claims",
 };
 #define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 

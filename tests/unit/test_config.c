@@ -78,6 +78,10 @@ static void precedence(void)
 	            NULL, err));
 	CHECK(c.partitions == 8 && c.url.port == 1 && c.nlanes == 2);
 	CHECK(c.budget_partitions == 32 && c.quota_partitions == 32); /* defaults */
+	CHECK(c.claims); /* safe for several instances */
+	config_free(&c);
+	CHECK(build(&c, "return { claims = false }", 0, NULL, err));
+	CHECK(!c.claims);
 	config_free(&c);
 	setenv("SCANHOST_REDIS", "redis://env:2", 1);
 	char *args[] = { "--partitions", "16" };
@@ -112,6 +116,7 @@ static void file_errors(void)
 	EXPECT_ERROR("return { command_timeout = -1 }", "command_timeout");
 	EXPECT_ERROR("return { log_level = 'loud' }", "log_level");
 	EXPECT_ERROR("return { log_format = 'xml' }", "log_format");
+	EXPECT_ERROR("return { claims = 'off' }", "claims: must be true or false");
 	EXPECT_ERROR("return { redis = 5 }", "redis: must be a string");
 	EXPECT_ERROR("return { redis = 'http://x' }", "redis: URL must start");
 	EXPECT_ERROR("return { scanners = { lease_expiry = 3 } }", "scanners.lease_expiry");

@@ -5,6 +5,7 @@ local RS = require "spec.helpers.redis_server"
 local P = require "tests.integration.helpers.proc"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
+local claim = require "ff.claim"
 
 local M = { RS = RS, P = P, F = F, K = K }
 
@@ -158,7 +159,7 @@ end
 function M.snapshot(h)
   local snap = {}
   for _, key in ipairs(h:call("KEYS", "*")) do
-    local ty = h:call("TYPE", key)
+    local ty = not claim.is_key(key) and h:call("TYPE", key) -- not the claims (ff.claim)
     local c = {}
     if ty == "hash" or ty == "zset" then
       local flat = ty == "hash" and h:call("HGETALL", key) or h:call("ZRANGE", key, 0, -1, "WITHSCORES")
@@ -172,7 +173,7 @@ function M.snapshot(h)
     elseif ty == "stream" then
       c.len = tostring(h:call("XLEN", key))
     end
-    snap[key] = { type = ty, c = c }
+    if ty then snap[key] = { type = ty, c = c } end
   end
   return snap
 end
