@@ -9,8 +9,8 @@ CPPFLAGS += -D_POSIX_C_SOURCE=200809L -DSCANHOST_VERSION=\"$(VERSION)\" \
 CFLAGS   ?= -O2 -g
 # Truncating snprintf is deliberate (log lines, error texts); paths are checked.
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
-            -Wno-format-truncation
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lev -lm
+            -Wno-format-truncation -pthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lev -lm -lpthread
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_HDRS := $(wildcard core/*.h)

@@ -6,7 +6,7 @@ describe("ctx.redis bindings", function()
   local srv, h
   setup(function()
     srv = require("spec.helpers.redis_server").start()
-    h = T.new({ redis = srv.url, functions = "/nonexistent" })
+    h = T.new({ redis = srv.url, functions = false })
   end)
   teardown(function()
     h:close()

@@ -10,7 +10,7 @@
  *   h:run(fn, ...)   fn(ctx, 0, ...) in a coroutine with a real ctx; its results
  *   h:call(cmd, ...) h:fcall(name, keys, args)   one command, synchronously
  *   h:load_library() "scanhost" | "flowfabric" | nil, err
- *   h:once(name)     one full cycle of a scanner: processed, errors
+ *   h:once(name)     one full cycle of a scanner: processed, errors, skipped
  *   h:tracker(name, key)  consecutive failures recorded for key
  *   h:round_trips()  request batches written by scripts so far
  *   h:logs()         log lines captured since the last call (T.new{capture_logs = true})
@@ -27,6 +27,7 @@
 #include "host.h"
 #include "log.h"
 #include "redis.h"
+#include "runaway.h"
 #include "script.h"
 
 #define TESTHOST_MT "scanhost_test.host"
@@ -136,15 +137,22 @@ static void configure(lua_State *L, struct config *c)
 {
 	config_defaults(c, "./bin/scanhost");
 	set_path(c->redis, sizeof(c->redis), opt_string(L, "redis", c->redis));
-	set_path(c->scanners_dir, sizeof(c->scanners_dir), opt_string(L, "scanners", "scanners"));
+	set_path(c->scanners_dirs[0], sizeof(c->scanners_dirs[0]),
+	         opt_string(L, "scanners", "scanners"));
+	c->nscanners_dirs = 1;
+	c->scanners_dir_optional[0] = false;
 	set_path(c->lua_lib_dir, sizeof(c->lua_lib_dir), opt_string(L, "lua_lib", "lua-lib"));
+	lua_getfield(L, 1, "functions"); /* false: no library sources */
+	bool no_functions = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	set_path(c->functions_dir, sizeof(c->functions_dir),
-	         opt_string(L, "functions", "lua-lib/functions"));
+	         no_functions ? "" : opt_string(L, "functions", "lua-lib/functions"));
 	c->partitions = (int)opt_number(L, "partitions", 4);
 	c->budget_partitions = (int)opt_number(L, "budget_partitions", 2);
 	c->quota_partitions = (int)opt_number(L, "quota_partitions", 2);
 	c->command_timeout = opt_number(L, "command_timeout", 5);
 	c->connect_timeout = opt_number(L, "connect_timeout", 5);
+	c->lua_memory_mb = (int)opt_number(L, "lua_memory_mb", c->lua_memory_mb);
 	read_lanes(L, c);
 	read_overrides(L, c);
 	char err[128];
@@ -169,11 +177,13 @@ static int th_new(lua_State *L)
 	luaL_getmetatable(L, TESTHOST_MT);
 	lua_setmetatable(L, -2);
 	configure(L, &t->cfg);
-	log_setup(LOG_WARN, LOG_TEXT);
-	const char *level = opt_string(L, "log_level", NULL);
-	enum log_level lv;
-	if (level && log_level_parse(level, &lv))
-		log_setup(lv, LOG_TEXT);
+	const char *level = opt_string(L, "log_level", "warn");
+	const char *format = opt_string(L, "log_format", "text");
+	enum log_level lv = LOG_WARN;
+	enum log_format lf = LOG_TEXT;
+	log_level_parse(level, &lv);
+	log_format_parse(format, &lf);
+	log_setup(lv, lf);
 	lua_getfield(L, 1, "capture_logs");
 	if (lua_toboolean(L, -1))
 		log_set_sink(capture_log, t);
@@ -194,10 +204,9 @@ static int th_new(lua_State *L)
 	return 1;
 }
 
-static void on_done(void *data, uint32_t processed, uint32_t errors)
+static void on_done(void *data, const struct tally *t)
 {
-	(void)processed;
-	(void)errors;
+	(void)t;
 	*(bool *)data = true;
 }
 
@@ -266,7 +275,8 @@ static int th_once(lua_State *L)
 		return luaL_error(L, "scanhost_test: cycle did not finish");
 	lua_pushnumber(L, (lua_Number)s->last.processed);
 	lua_pushnumber(L, (lua_Number)s->last.errors);
-	return 2;
+	lua_pushnumber(L, (lua_Number)s->last.skipped);
+	return 3;
 }
 
 static int th_tracker(lua_State *L)

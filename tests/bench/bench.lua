@@ -265,7 +265,7 @@ end
 local function run_scanhost(name, lib)
   use_library(lib)
   seed(name)
-  local h = host({ scanner_config = { [name] = { drain_budget = 1e6 } } })
+  local h = host({ scanner_config = { [name] = { drain_budget = 86400 } } })
   assert(h:load_library() == lib)
   local rt0, t0 = h:round_trips(), clock()
   local p, e = h:once(name)
