@@ -326,8 +326,8 @@ static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)
 }
 
 /* Runs the config file in a coroutine under the runaway guard (a loop is
- * refused after scan_timeout's default), the watchdog (code stuck in C
- * ends the process with status 2 naming the file) and a memory limit.
+ * refused after CONFIG_RUN_SECONDS), the watchdog (code stuck in C ends the
+ * process, naming the file: status 2 at start) and a memory limit.
  * Leaves the file's result on top of c->conf_L. */
 static bool run_file(struct config *c, const char *path, char *err, size_t errlen)
 {
@@ -345,7 +345,7 @@ static bool run_file(struct config *c, const char *path, char *err, size_t errle
 	char what[PATH_MAX + 32];
 	snprintf(what, sizeof(what), "the config file %s", path);
 	watchdog_enter(NULL, -1, what);
-	runaway_arm(c->scan_timeout);
+	runaway_arm(CONFIG_RUN_SECONDS);
 	memlimit_protect(&c->conf_mem);
 	int rc = lua_resume(co, 0);
 	memlimit_unprotect(&c->conf_mem);

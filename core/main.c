@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	/* before the config file runs: a config stuck in C ends with status 2 */
-	watchdog_configure(&clock_system, 5.0, 1.5, 2);
+	watchdog_configure(&clock_system, CONFIG_RUN_SECONDS, 1.5, 2);
 	if (!watchdog_start()) {
 		fprintf(stderr, "scanhost: cannot start the watchdog thread\n");
 		return 1;

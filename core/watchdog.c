@@ -114,8 +114,7 @@ static void fire(enum watchdog_verdict v)
 	if (v == WATCHDOG_STUCK)
 		snprintf(msg, sizeof(msg),
 		         "watchdog: Lua did not return for %g s (stuck inside a C function or a "
-		         "__gc finalizer); exiting with status %d so that a supervisor restarts "
-		         "scanhost",
+		         "__gc finalizer); exiting with status %d",
 		         (double)atomic_load(&entry_limit) / 1e6, code);
 	else
 		snprintf(msg, sizeof(msg),
