@@ -199,12 +199,16 @@ static const struct log_field *cycle_fields(struct cycle_fields *cf, const struc
 static void op_cycle_end(void *data, const struct runner_cycle *c)
 {
 	struct scanner *s = data;
-	char parts[16];
+	char parts[16], tracked[24];
 	snprintf(parts, sizeof(parts), "%d", c->partitions);
+	fmt_u64(tracked, sizeof(tracked), tracker_size(&s->tracker));
 	struct cycle_fields cf = { 0 };
 	const struct log_field *counts = cycle_fields(&cf, c);
-	struct log_field f[6] = { { "partitions", parts, LOG_NUMBER } };
-	memcpy(f + 1, counts, 5 * sizeof(*f));
+	struct log_field f[7] = { { "partitions", parts, LOG_NUMBER } };
+	memcpy(f + 1, counts, 4 * sizeof(*f));
+	/* items the failure tracker holds: transport failures never add any */
+	f[5] = (struct log_field){ "tracked", tracked, LOG_NUMBER };
+	f[6] = (struct log_field){ NULL, NULL, LOG_STRING };
 	bool busy = c->processed > 0 || c->errors > 0;
 	enum log_level level = busy ? LOG_INFO : LOG_DEBUG;
 	const char *msg = busy ? "scan cycle complete" : "scan cycle complete (nothing to do)";

@@ -46,6 +46,8 @@ static void finish(struct task *t, const struct tally *tally)
 		lredis_orphan(t->inflight); /* its replies are drained, never delivered */
 		t->inflight = NULL;
 		t->pending = 0;
+		log_event(LOG_DEBUG, s->name, t->partition,
+		          "task ended with a request in flight; its replies are drained", NULL);
 	}
 	luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
 	t->co_ref = LUA_NOREF;
