@@ -223,6 +223,51 @@ describe("make install", function()
     assert.truthy(out:find("rc=0", 1, true))
     assert.truthy(out:find("scanner=lease_expiry family=execution interval=1.5 partitions=256 enabled=true file="
       .. dir .. "/share/scanhost/scanners/lease_expiry.lua", 1, true))
+    assert.truthy(out:find("config=" .. dir .. "/etc/scanhost/scanhost.lua", 1, true))
+    P.sh("rm -rf " .. dir)
+  end)
+
+  -- issue 9: a second install rm -rf'd the scanners directory and
+  -- overwrote the config.
+  it("installing again keeps every file the user added or changed", function()
+    local dir = P.tmpdir()
+    local function install()
+      local p = io.popen(("make -s install PREFIX=%s 2>&1; echo rc=$?"):format(dir))
+      local out = p:read("*a")
+      p:close()
+      assert.truthy(out:find("rc=0", 1, true), out)
+      return out
+    end
+    install()
+    local share, etc = dir .. "/share/scanhost", dir .. "/etc/scanhost"
+    -- the user's own config, scanner files and a local edit of a stock scanner
+    local conf = "return { partitions = 8, scanners = { mine = { interval = 3 } } }\n"
+    P.write(etc .. "/scanhost.lua", conf)
+    P.write(etc .. "/scanners.d/mine.lua", counter("mine"))
+    P.write(share .. "/scanners/extra.lua", counter("extra"))
+    local stock = P.read(share .. "/scanners/unblock.lua")
+    P.write(share .. "/scanners/unblock.lua", stock .. "\n-- local tweak\n")
+    local out = install()
+    assert.are.equal(conf, P.read(etc .. "/scanhost.lua"))
+    assert.are.equal(counter("mine"), P.read(etc .. "/scanners.d/mine.lua"))
+    assert.are.equal(counter("extra"), P.read(share .. "/scanners/extra.lua"))
+    assert.are.equal(stock .. "\n-- local tweak\n", P.read(share .. "/scanners/unblock.lua"))
+    assert.are.equal(stock, P.read(share .. "/scanners/unblock.lua.new"))
+    assert.truthy(out:find("kept " .. share .. "/scanners/unblock.lua", 1, true), out)
+    -- a stock file nobody touched is upgraded in place
+    P.write(share .. "/scanners/lease_expiry.lua", "-- an older version\n")
+    P.sh(("sed -i 's|^[^ ]* scanners/lease_expiry.lua$|%s scanners/lease_expiry.lua|' %s/.installed"):format(
+      (io.popen("cksum < " .. share .. "/scanners/lease_expiry.lua | cut -d' ' -f1-2 | tr ' ' '-'"):read("*l")), share))
+    install()
+    assert.are.equal(P.read("scanners/lease_expiry.lua"), P.read(share .. "/scanners/lease_expiry.lua"))
+    -- the installed binary loads the user's directory too and uses the user's config
+    local p = io.popen(("cd / && %s/bin/scanhost --check 2>&1; echo rc=$?"):format(dir))
+    local check = p:read("*a")
+    p:close()
+    assert.truthy(check:find("rc=0", 1, true), check)
+    assert.truthy(check:find("scanner=mine family=execution interval=3 partitions=8 enabled=true file="
+      .. etc .. "/scanners.d/mine.lua", 1, true), check)
+    assert.truthy(check:find("scanner=extra ", 1, true), check)
     P.sh("rm -rf " .. dir)
   end)
 end)
