@@ -12,6 +12,7 @@
  *   h:load_library() "scanhost" | "flowfabric" | nil, err
  *   h:once(name)     one full cycle of a scanner: processed, errors, skipped
  *   h:tracker(name, key)  consecutive failures recorded for key
+ *   h:wait_ready([seconds])  runs the loop until connected again: true | false
  *   h:round_trips()  request batches written by scripts so far
  *   h:logs()         log lines captured since the last call (T.new{capture_logs = true})
  *   h:close()
@@ -279,6 +280,19 @@ static int th_once(lua_State *L)
 	return 3;
 }
 
+/* h:wait_ready([seconds]) -> true once connected again (the loop runs
+ * meanwhile, so reconnects happen), false after the timeout (default 10). */
+static int th_wait_ready(lua_State *L)
+{
+	struct testhost *t = check_host(L);
+	double deadline = ev_time() + luaL_optnumber(L, 2, 10);
+	while (!(t->host.env.conn && rconn_ready(t->host.env.conn) && t->host.ready) &&
+	       ev_time() < deadline)
+		ev_run(t->loop, EVRUN_ONCE);
+	lua_pushboolean(L, t->host.env.conn && rconn_ready(t->host.env.conn) && t->host.ready);
+	return 1;
+}
+
 static int th_tracker(lua_State *L)
 {
 	struct testhost *t = check_host(L);
@@ -333,6 +347,7 @@ static const luaL_Reg methods[] = {
 	{ "load_library", th_load_library },
 	{ "once", th_once },
 	{ "tracker", th_tracker },
+	{ "wait_ready", th_wait_ready },
 	{ "round_trips", th_round_trips },
 	{ "logs", th_logs },
 	{ "close", th_close },
