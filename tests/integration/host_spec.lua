@@ -157,6 +157,27 @@ describe("scanhost daemon", function()
     assert.truthy(out:find("could not reach redis", 1, true))
   end)
 
+  -- issue 9: the summary stayed logfmt under --log-format json
+  it("--once --log-format json: every line, the summary included, is JSON with typed counts", function()
+    P.write(sdir .. "/counter.lua", counter("counter"))
+    local p = io.popen(("./bin/scanhost --once --log-format json --scanners %s --redis %s --partitions 3 2>/dev/null")
+      :format(sdir, srv.url))
+    local stdout = p:read("*a")
+    p:close()
+    local json = require "ff.json"
+    local v = assert(json.decode((stdout:gsub("\n$", ""))), stdout)
+    assert.equal("counter", v.scanner)
+    assert.equal("3", v.processed.text)
+    assert.equal(json.Number, getmetatable(v.processed))
+    assert.equal("0", v.skipped.text)
+    assert.equal("0", v.errors.text)
+    local rc, out = P.run(("--once --log-format json --scanners %s --redis %s --partitions 3"):format(sdir, srv.url))
+    assert.are.equal(0, rc)
+    for line in out:gmatch("[^\n]+") do
+      if not line:match("^rc=") then assert.truthy(json.decode(line), line) end
+    end
+  end)
+
   it("--check validates without Redis and names the bad key", function()
     P.write(sdir .. "/counter.lua", counter("counter"))
     local rc, out = P.run(("--check --scanners %s --redis redis://127.0.0.1:1"):format(sdir))
