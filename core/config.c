@@ -446,7 +446,8 @@ static const struct option long_opts[] = {
 const char *config_usage(void)
 {
 	return "usage: scanhost [options]\n"
-	       "  -c, --config FILE        Lua config file (default: config/scanhost.lua)\n"
+	       "  -c, --config FILE        Lua config file (default: config/scanhost.lua, or the\n"
+	       "                           install's etc/scanhost/scanhost.lua)\n"
 	       "  --redis URL              redis://[:password@]host:port[/db] or unix:///path\n"
 	       "                           (env SCANHOST_REDIS; default redis://127.0.0.1:6379)\n"
 	       "  --scanners DIR           directory of scanner scripts (repeatable: all are loaded)\n"
