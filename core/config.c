@@ -605,9 +605,17 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 	return true;
 }
 
+/* The config file's finalizers run here: the watchdog ends a close that
+ * never returns. */
 void config_free(struct config *c)
 {
-	if (c->conf_L)
+	if (c->conf_L) {
+		char what[PATH_MAX + 48];
+		snprintf(what, sizeof(what), "closing the Lua state of the config file %s",
+		         c->config_path);
+		watchdog_enter(NULL, -1, what);
 		lua_close(c->conf_L);
+		watchdog_leave();
+	}
 	c->conf_L = NULL;
 }

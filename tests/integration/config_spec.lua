@@ -156,28 +156,38 @@ describe("several scanner directories", function()
 end)
 
 describe("the config file under the guard", function()
-  local dir
+  local dir, sdir
   before_each(function()
     dir = P.tmpdir()
-    P.write(dir .. "/one.lua", COUNTER:format("one"))
+    sdir = dir .. "/scanners"
+    P.sh("mkdir -p " .. sdir)
+    P.write(sdir .. "/one.lua", COUNTER:format("one"))
   end)
   after_each(function() P.sh("rm -rf " .. dir) end)
 
   it("a config file that never returns is refused: exit 2 naming the file", function()
     P.write(dir .. "/loop.lua", "while true do end")
-    local rc, out = P.run(("--check -c %s/loop.lua --scanners %s"):format(dir, dir))
+    local rc, out = P.run(("--check -c %s/loop.lua --scanners %s"):format(dir, sdir))
     assert.are.equal(2, rc, out)
     assert.truthy(out:find(dir .. "/loop.lua: the config file ran for more than 2 s without returning", 1, true), out)
     -- an error swallowed by pcall does not keep it alive either
     P.write(dir .. "/loop.lua", "while true do pcall(function() while true do end end) end")
-    rc, out = P.run(("--check -c %s/loop.lua --scanners %s"):format(dir, dir))
+    rc, out = P.run(("--check -c %s/loop.lua --scanners %s"):format(dir, sdir))
     assert.are.equal(2, rc, out)
     assert.truthy(out:find("loop.lua", 1, true), out)
   end)
 
+  it("a config file whose finalizer never returns ends anyway, naming the file", function()
+    P.write(dir .. "/fin.lua", "KEEP = newproxy(true) getmetatable(KEEP).__gc = function() while true do end end "
+      .. "return {}")
+    local rc, out = P.run(("--check -c %s/fin.lua --scanners %s"):format(dir, sdir))
+    assert.are.equal(2, rc, out)
+    assert.truthy(out:find("closing the Lua state of the config file " .. dir .. "/fin.lua", 1, true), out)
+  end)
+
   it("a config file that eats memory is refused", function()
     P.write(dir .. "/hog.lua", "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end return {}")
-    local rc, out = P.run(("--check -c %s/hog.lua --scanners %s"):format(dir, dir))
+    local rc, out = P.run(("--check -c %s/hog.lua --scanners %s"):format(dir, sdir))
     assert.are.equal(2, rc, out)
     assert.truthy(out:find(dir .. "/hog.lua: the config file used more than 64 MB", 1, true), out)
   end)
