@@ -13,6 +13,7 @@
  *   h:once(name)     one full cycle of a scanner: processed, errors, skipped
  *   h:tracker(name, key)  consecutive failures recorded for key
  *   h:wait_ready([seconds])  runs the loop until connected again: true | false
+ *   h:reload(name)   a fresh Lua state for one scanner (its tracker stays)
  *   h:round_trips()  request batches written by scripts so far
  *   h:logs()         log lines captured since the last call (T.new{capture_logs = true})
  *   h:close()
@@ -293,6 +294,28 @@ static int th_wait_ready(lua_State *L)
 	return 1;
 }
 
+/* h:reload(name): a fresh Lua state for one scanner, as a reload of its
+ * changed file gives (module-level variables start over; the C failure
+ * tracker stays). */
+static int th_reload(lua_State *L)
+{
+	struct testhost *t = check_host(L);
+	const char *name = luaL_checkstring(L, 2);
+	struct scanner *s = host_find(&t->host, name);
+	if (!s || !s->active || task_busy(s->active))
+		return luaL_error(L, "scanhost_test: no idle scanner named %s", name);
+	char err[2048];
+	bool bad_option;
+	struct script *sc =
+	    script_load(&t->host.env, s->active->path, err, sizeof(err), &bad_option);
+	if (!sc)
+		return luaL_error(L, "scanhost_test: %s", err);
+	sc->tracker = &s->tracker;
+	script_retire(s->active);
+	s->active = sc;
+	return 0;
+}
+
 static int th_tracker(lua_State *L)
 {
 	struct testhost *t = check_host(L);
@@ -348,6 +371,7 @@ static const luaL_Reg methods[] = {
 	{ "once", th_once },
 	{ "tracker", th_tracker },
 	{ "wait_ready", th_wait_ready },
+	{ "reload", th_reload },
 	{ "round_trips", th_round_trips },
 	{ "logs", th_logs },
 	{ "close", th_close },

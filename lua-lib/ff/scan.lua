@@ -199,9 +199,12 @@ end
 -- The memo of an op with `memo(reply)` (lease_expiry: a lease already marked
 -- expired): items whose call changes nothing until their index score
 -- changes. Such an item is not called again while its score stays the same;
--- it counts as skipped. Bounded: entries not seen for two rotations (a
--- rotation per index at most every MEMO_ROTATE_MS of server time) are
--- forgotten, and at most MEMO_MAX entries are kept in all.
+-- it counts as skipped. Bounded in memory and in trust: an entry lives for
+-- at most two rotations (a rotation per index every MEMO_ROTATE_MS of
+-- server time), so every item is called again at least every
+-- 2 x MEMO_ROTATE_MS (a record restored or recreated with the same score,
+-- e.g. after a failover, is not skipped for longer), and at most MEMO_MAX
+-- entries are kept in all.
 M.MEMO_MAX = 100000
 M.MEMO_ROTATE_MS = 60000
 local memos, memo_count = {}, 0
@@ -219,16 +222,11 @@ local function memo_of(index, now)
   return m
 end
 
--- memo_hit(m, item, score): the item was memorised with this very score.
+-- memo_hit(m, item, score): the item was memorised with this very score
+-- (in this rotation or the one before: a hit does not renew the entry).
 local function memo_hit(m, item, score)
   local s = m.cur[item]
-  if s == nil and m.prev[item] ~= nil then
-    s = m.prev[item]
-    if memo_count < M.MEMO_MAX then -- seen again: keep it current
-      m.cur[item] = s
-      m.ncur, memo_count = m.ncur + 1, memo_count + 1
-    end
-  end
+  if s == nil then s = m.prev[item] end
   return s ~= nil and s == score
 end
 
