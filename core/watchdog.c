@@ -24,7 +24,7 @@ struct frame {
 };
 
 static struct frame frames[MAX_FRAMES];
-static int depth;
+static atomic_int depth; /* written by the main thread only */
 static const struct clock *wd_clock = &clock_system;
 
 /* Shared with the checking thread. Times in microseconds, 0 = unset. */
@@ -62,21 +62,23 @@ static void arm(void)
 
 void watchdog_enter(const char *scanner, int partition, const char *what)
 {
-	if (depth < MAX_FRAMES) {
-		struct frame *f = &frames[depth];
+	int d = atomic_load(&depth);
+	if (d < MAX_FRAMES) {
+		struct frame *f = &frames[d];
 		snprintf(f->scanner, sizeof(f->scanner), "%s", scanner ? scanner : "");
 		f->partition = partition;
 		snprintf(f->what, sizeof(f->what), "%s", what);
 	}
-	depth++;
+	atomic_store(&depth, d + 1);
 	arm();
 }
 
 void watchdog_leave(void)
 {
-	if (depth > 0)
-		depth--;
-	if (depth > 0)
+	int d = atomic_load(&depth);
+	if (d > 0)
+		atomic_store(&depth, --d);
+	if (d > 0)
 		arm(); /* the outer entry goes on: a fresh allowance */
 	else
 		atomic_store(&entry_deadline, 0);
@@ -105,8 +107,8 @@ enum watchdog_verdict watchdog_poll(double now)
 /* Logs where the main thread is stuck and ends the process. */
 static void fire(enum watchdog_verdict v)
 {
-	const struct frame *f =
-	    depth > 0 ? &frames[(depth > MAX_FRAMES ? MAX_FRAMES : depth) - 1] : NULL;
+	int d = atomic_load(&depth);
+	const struct frame *f = d > 0 ? &frames[(d > MAX_FRAMES ? MAX_FRAMES : d) - 1] : NULL;
 	struct log_field fields[] = { { "during", f ? f->what : "host code", LOG_STRING },
 		                      { NULL, NULL, LOG_STRING } };
 	int code = v == WATCHDOG_STUCK ? atomic_load(&stuck_exit) : 1;
