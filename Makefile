@@ -9,8 +9,8 @@ CPPFLAGS += -D_POSIX_C_SOURCE=200809L -DSCANHOST_VERSION=\"$(VERSION)\" \
 CFLAGS   ?= -O2 -g
 # Truncating snprintf is deliberate (log lines, error texts); paths are checked.
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
-            -Wno-format-truncation
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lev -lm -ldl
+            -Wno-format-truncation -pthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lev -lm -ldl -lpthread
 SSL_LIBS := $(shell pkg-config --libs openssl)
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
@@ -26,7 +26,7 @@ SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 
-.PHONY: all deps test demo unit bench faults fuzz install lint format clean help
+.PHONY: all deps test spec demo unit bench faults fuzz install lint format clean help
 
 # keep the sanitizer objects between runs (they are only pattern-rule inputs)
 .SECONDARY: $(ASAN_OBJS) $(PIC_OBJS) $(OBJS)
@@ -34,15 +34,21 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 all: bin/scanhost $(TLS_MODULE) build/scanhost_test.so
 
 help:
-	@echo "make            build bin/scanhost and the busted test module"
+	@echo "make            (= make all) build bin/scanhost and the busted test module"
 	@echo "make deps       install the Debian packages scanhost needs (apt-get)"
-	@echo "make demo       private redis-server + demo workload + scanhost in the foreground"
+	@echo "make unit       build the C unit tests (ASan/UBSan) into build/unit/"
 	@echo "make test       every test layer; ends with 'N passed, N failed'"
-	@echo "make install    PREFIX=/usr/local: binary, scanners, lua-lib, config"
-	@echo "make bench      drain, idle-cycle and claims benchmarks, side by side (issues 5, 14)"
+	@echo "make spec SPEC=spec/x_spec.lua   one busted spec file (default: all of spec/)"
+	@echo "make demo       private redis-server + demo workload + scanhost in the foreground"
+	@echo "make install    PREFIX=/usr/local: binary, stock scanners/lua-lib/config; keeps"
+	@echo "                every file the user added or changed (see README)"
+	@echo "make bench      drain, idle-cycle, TLS and claims benchmarks, side by side"
 	@echo "make faults     the full fault suite (the test run includes its short version)"
 	@echo "make fuzz       libFuzzer targets, longer runs"
-	@echo "make lint       clang-tidy and cppcheck over core/"
+	@echo "make lint       clang-tidy, cppcheck and the clang-format check over the C sources"
+	@echo "make format     apply .clang-format to the C sources"
+	@echo "make clean      remove bin/ and build/"
+	@echo "make help       this list"
 
 deps:
 	sh .ci/install-deps
@@ -85,6 +91,10 @@ test:
 	$(MAKE) all unit
 	sh tests/run-all
 
+SPEC ?= spec
+spec: all
+	luajit /usr/bin/busted $(SPEC)
+
 demo:
 	sh .ci/install-deps
 	$(MAKE) all
@@ -99,13 +109,9 @@ faults: all unit
 fuzz:
 	sh tests/fuzz/run
 
+# Never deletes or overwrites a file the user added or changed (tools/install.sh).
 install: bin/scanhost $(TLS_MODULE)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/scanhost
-	install -m 755 bin/scanhost $(DESTDIR)$(PREFIX)/bin/scanhost
-	install -d $(DESTDIR)$(PREFIX)/lib/scanhost
-	install -m 644 $(TLS_MODULE) $(DESTDIR)$(PREFIX)/lib/scanhost/scanhost-tls.so
-	rm -rf $(DESTDIR)$(PREFIX)/share/scanhost/scanners $(DESTDIR)$(PREFIX)/share/scanhost/lua-lib
-	cp -R scanners lua-lib config $(DESTDIR)$(PREFIX)/share/scanhost/
+	sh tools/install.sh $(DESTDIR)$(PREFIX)
 
 FORMAT_SRCS = core/*.c core/*.h tests/*.c tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c
 

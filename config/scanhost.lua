@@ -11,10 +11,15 @@ return {
   connect_timeout = 5,               -- seconds per connection attempt
   shutdown_timeout = 1.5,            -- seconds in-flight work may take at SIGTERM
   claims = true,                     -- claim partitions: several instances may share them
+  scan_timeout = 5,                  -- seconds a scanner may run without yielding
+  lua_memory_mb = 256,               -- Lua memory per scanner; over it, it is stopped
   log_level = "info",                -- error | warn | info | debug
   log_format = "text",               -- text (logfmt) | json
+  -- scanners_dir = { "/opt/scanhost/scanners", "/etc/scanhost/scanners.d" },  -- one or a list
   -- Per-scanner overrides: enabled, interval (seconds), batch and the
-  -- scanner's own options (see each script's `defaults`).
+  -- scanner's own options (see each script's `defaults` and `bounds`).
+  -- A name no scanner has, an unknown option or a value out of bounds is
+  -- refused (exit 2; at SIGHUP the running config stays).
   scanners = {
     -- lease_expiry = { interval = 1.5, batch = 50 },
     -- index_reconciler = { enabled = false },

@@ -13,6 +13,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "runaway.h"
+#include "watchdog.h"
+
 static bool is_dir(const char *p)
 {
 	struct stat st;
@@ -39,21 +42,36 @@ void config_defaults(struct config *c, const char *exe_path)
 	c->shutdown_timeout = 1.5;
 	c->scan_timeout = 5.0;
 	c->claims = true;
+	c->lua_memory_mb = 256;
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_TEXT;
 	c->overrides_ref = LUA_NOREF;
+	snprintf(c->exe_path, sizeof(c->exe_path), "%s", exe_path ? exe_path : "");
 	char exe[PATH_MAX], root[PATH_MAX], probe[PATH_MAX + 64];
 	if (!exe_path || !realpath(exe_path, exe))
 		snprintf(exe, sizeof(exe), "./bin/scanhost");
 	snprintf(root, sizeof(root), "%s", dirname(dirname(exe))); /* <root>/bin/scanhost */
 	snprintf(probe, sizeof(probe), "%s/share/scanhost/scanners", root);
-	const char *data = is_dir(probe) ? "/share/scanhost" : "";
-	snprintf(c->scanners_dir, sizeof(c->scanners_dir), "%s%s/scanners", root, data);
+	bool installed = is_dir(probe);
+	const char *data = installed ? "/share/scanhost" : "";
+	c->nscanners_dirs = 1;
+	snprintf(c->scanners_dirs[0], sizeof(c->scanners_dirs[0]), "%s%s/scanners", root, data);
 	snprintf(c->lua_lib_dir, sizeof(c->lua_lib_dir), "%s%s/lua-lib", root, data);
 	snprintf(c->functions_dir, sizeof(c->functions_dir), "%s%s/lua-lib/functions", root, data);
 	snprintf(c->config_path, sizeof(c->config_path), "%s%s/config/scanhost.lua", root, data);
 	snprintf(c->tls_module, sizeof(c->tls_module), "%s/%s", root,
 	         data[0] ? "lib/scanhost/scanhost-tls.so" : "bin/scanhost-tls.so");
+	if (!installed)
+		return;
+	/* installed: the user's files live under etc/, never overwritten */
+	snprintf(c->scanners_dirs[1], sizeof(c->scanners_dirs[1]), "%s/etc/scanhost/scanners.d",
+	         root);
+	c->scanners_dir_optional[1] = true;
+	c->nscanners_dirs = 2;
+	snprintf(probe, sizeof(probe), "%s/etc/scanhost/scanhost.lua", root);
+	struct stat st;
+	if (stat(probe, &st) == 0)
+		snprintf(c->config_path, sizeof(c->config_path), "%s", probe);
 }
 
 bool config_parse_count(const char *text, int *out)
@@ -178,13 +196,48 @@ static bool key_claims(struct config *c, lua_State *L, const char *k, char *e, s
 	c->claims = lua_toboolean(L, -1);
 	return true;
 }
+static bool add_scanners_dir(struct config *c, const char *dir, const char *key, char *err,
+                             size_t errlen)
+{
+	if (c->nscanners_dirs >= CONFIG_MAX_DIRS)
+		return fail(err, errlen, key, "too many scanner directories (max 16)");
+	if (!*dir || strlen(dir) >= sizeof(c->scanners_dirs[0]))
+		return fail(err, errlen, key, "a directory must be a non-empty path");
+	snprintf(c->scanners_dirs[c->nscanners_dirs], sizeof(c->scanners_dirs[0]), "%s", dir);
+	c->scanners_dir_optional[c->nscanners_dirs++] = false;
+	return true;
+}
+
+/* A directory or a list of them; replaces the default list. */
 static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
-	return get_string(L, k, c->scanners_dir, sizeof(c->scanners_dir), e, n);
+	c->nscanners_dirs = 0;
+	if (lua_type(L, -1) == LUA_TSTRING)
+		return add_scanners_dir(c, lua_tostring(L, -1), k, e, n);
+	if (!lua_istable(L, -1) || lua_objlen(L, -1) == 0)
+		return fail(e, n, k, "must be a directory or a non-empty list of directories");
+	int len = (int)lua_objlen(L, -1);
+	for (int i = 1; i <= len; i++) {
+		lua_rawgeti(L, -1, i);
+		bool ok = lua_type(L, -1) == LUA_TSTRING &&
+		          add_scanners_dir(c, lua_tostring(L, -1), k, e, n);
+		lua_pop(L, 1);
+		if (!ok)
+			return e[0] ? false : fail(e, n, k, "directories must be strings");
+	}
+	return true;
 }
 static bool key_functions_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	return get_string(L, k, c->functions_dir, sizeof(c->functions_dir), e, n);
+}
+static bool key_lua_memory(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	lua_Number v = lua_tonumber(L, -1);
+	if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 1 && v <= 1048576) || v != floor(v))
+		return fail(e, n, k, "must be an integer number of megabytes in 1..1048576");
+	c->lua_memory_mb = (int)v;
+	return true;
 }
 static bool key_lua_path(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
@@ -312,6 +365,7 @@ static const struct {
 	{ "shutdown_timeout", key_shutdown_timeout },
 	{ "scan_timeout", key_scan_timeout },
 	{ "claims", key_claims },
+	{ "lua_memory_mb", key_lua_memory },
 	{ "log_level", key_log_level },
 	{ "log_format", key_log_format },
 	{ "scanners_dir", key_scanners_dir },
@@ -333,6 +387,54 @@ static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)
 	return fail(err, errlen, key, "unknown config key");
 }
 
+/* Runs the config file in a coroutine under the runaway guard (a loop is
+ * refused after CONFIG_RUN_SECONDS), the watchdog (code stuck in C ends the
+ * process, naming the file: status 2 at start) and a memory limit.
+ * Leaves the file's result on top of c->conf_L. */
+static bool run_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	lua_State *L = memlimit_newstate(&c->conf_mem, (size_t)CONFIG_LUA_MEMORY_MB << 20);
+	if (!L)
+		L = luaL_newstate(); /* no custom allocators: the guard still applies */
+	if (!L)
+		return fail(err, errlen, path, "out of memory");
+	c->conf_L = L;
+	luaL_openlibs(L);
+	runaway_install(L);
+	lua_State *co = lua_newthread(L);
+	if (luaL_loadfile(co, path) != 0)
+		return fail(err, errlen, "config", lua_tostring(co, -1));
+	char what[PATH_MAX + 32];
+	snprintf(what, sizeof(what), "the config file %s", path);
+	watchdog_enter(NULL, -1, what);
+	runaway_arm(CONFIG_RUN_SECONDS);
+	memlimit_protect(&c->conf_mem);
+	int rc = lua_resume(co, 0);
+	memlimit_unprotect(&c->conf_mem);
+	runaway_disarm();
+	watchdog_leave();
+	char msg[128];
+	if (runaway_check()) {
+		snprintf(msg, sizeof(msg),
+		         "the config file ran for more than %g s without returning; refused",
+		         runaway_seconds());
+		return fail(err, errlen, path, msg);
+	}
+	if (memlimit_exceeded(&c->conf_mem)) {
+		snprintf(msg, sizeof(msg), "the config file used more than %d MB; refused",
+		         CONFIG_LUA_MEMORY_MB);
+		return fail(err, errlen, path, msg);
+	}
+	if (rc == LUA_YIELD)
+		return fail(err, errlen, path, "the config file must not yield");
+	if (rc != 0)
+		return fail(err, errlen, "config", lua_tostring(co, -1));
+	lua_settop(co, 1);
+	lua_xmove(co, L, 1);
+	lua_remove(L, -2); /* the thread */
+	return true;
+}
+
 static bool load_file(struct config *c, const char *path, bool must_exist, char *err, size_t errlen)
 {
 	struct stat st;
@@ -341,13 +443,10 @@ static bool load_file(struct config *c, const char *path, bool must_exist, char 
 			return true;
 		return fail(err, errlen, path, "config file not found");
 	}
-	lua_State *L = luaL_newstate();
-	if (!L)
-		return fail(err, errlen, path, "out of memory");
-	c->conf_L = L;
-	luaL_openlibs(L);
-	if (luaL_loadfile(L, path) != 0 || lua_pcall(L, 0, 1, 0) != 0)
-		return fail(err, errlen, "config", lua_tostring(L, -1));
+	if (!run_file(c, path, err, errlen))
+		return false;
+	c->config_loaded = true;
+	lua_State *L = c->conf_L;
 	if (!lua_istable(L, -1))
 		return fail(err, errlen, path, "the config file must return a table");
 	lua_pushnil(L);
@@ -363,10 +462,12 @@ static bool load_file(struct config *c, const char *path, bool must_exist, char 
 /* ---- the command line ----------------------------------------------------- */
 
 struct cli {
-	const char *config, *redis, *scanners, *lua_path, *only, *partitions, *budget, *quota;
+	const char *config, *redis, *lua_path, *only, *partitions, *budget, *quota;
 	const char *log_level, *log_format, *lanes, *functions;
 	const char *cacert, *cert, *key, *sni;
 	bool insecure;
+	const char *scanners[CONFIG_MAX_DIRS]; /* --scanners, repeatable */
+	int nscanners;
 };
 
 enum {
@@ -419,7 +520,8 @@ static const struct option long_opts[] = {
 const char *config_usage(void)
 {
 	return "usage: scanhost [options]\n"
-	       "  -c, --config FILE        Lua config file (default: config/scanhost.lua)\n"
+	       "  -c, --config FILE        Lua config file (default: config/scanhost.lua, or the\n"
+	       "                           install's etc/scanhost/scanhost.lua)\n"
 	       "  --redis URL              redis://[[user]:password@]host[:port][/db][?db=N&password=P],\n"
 	       "                           rediss://... (TLS), unix://[[user]:password@]/path[?...]\n"
 	       "                           (env SCANHOST_REDIS; default redis://127.0.0.1:6379)\n"
@@ -428,7 +530,7 @@ const char *config_usage(void)
 	       "  --cert FILE, --key FILE  rediss://: client certificate and key (mutual TLS)\n"
 	       "  --sni NAME               rediss://: server name to send and to verify\n"
 	       "  --insecure               rediss://: do not verify the server certificate\n"
-	       "  --scanners DIR           directory of scanner scripts\n"
+	       "  --scanners DIR           directory of scanner scripts (repeatable: all are loaded)\n"
 	       "  --lua-path DIR           extra directory searched by require\n"
 	       "  --functions DIR          server-side library sources (default lua-lib/functions)\n"
 	       "  --only NAME[,NAME...]    run only these scanners\n"
@@ -454,7 +556,12 @@ static bool parse_cli(struct config *c, struct cli *cl, int argc, char **argv, c
 		switch (ch) {
 		case 'c': cl->config = optarg; break;
 		case OPT_REDIS: cl->redis = optarg; break;
-		case OPT_SCANNERS: cl->scanners = optarg; break;
+		case OPT_SCANNERS:
+			if (cl->nscanners >= CONFIG_MAX_DIRS)
+				return fail(err, errlen, "--scanners",
+				            "too many directories (max 16)");
+			cl->scanners[cl->nscanners++] = optarg;
+			break;
 		case OPT_LUA_PATH: cl->lua_path = optarg; break;
 		case OPT_FUNCTIONS: cl->functions = optarg; break;
 		case OPT_ONLY: cl->only = optarg; break;
@@ -569,9 +676,12 @@ static bool apply_cli(struct config *c, const struct cli *cl, char *err, size_t 
 		return false;
 	if (cl->redis && !copy_path(c->redis, sizeof(c->redis), cl->redis, "--redis", err, errlen))
 		return false;
-	if (cl->scanners && !copy_path(c->scanners_dir, sizeof(c->scanners_dir), cl->scanners,
-	                               "--scanners", err, errlen))
-		return false;
+	if (cl->nscanners > 0)
+		c->nscanners_dirs = 0; /* the command line's list replaces the file's */
+	for (int i = 0; i < cl->nscanners; i++) {
+		if (!add_scanners_dir(c, cl->scanners[i], "--scanners", err, errlen))
+			return false;
+	}
 	if (cl->lua_path &&
 	    !copy_path(c->lua_path, sizeof(c->lua_path), cl->lua_path, "--lua-path", err, errlen))
 		return false;
@@ -593,6 +703,8 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 {
 	struct cli cl = { 0 };
 	err[0] = '\0';
+	c->argc = argc;
+	c->argv = argv;
 	if (!parse_cli(c, &cl, argc, argv, err, errlen))
 		return false;
 	if (c->help || c->version)
@@ -618,9 +730,17 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 	return check_tls_url(c, err, errlen);
 }
 
+/* The config file's finalizers run here: the watchdog ends a close that
+ * never returns. */
 void config_free(struct config *c)
 {
-	if (c->conf_L)
+	if (c->conf_L) {
+		char what[PATH_MAX + 48];
+		snprintf(what, sizeof(what), "closing the Lua state of the config file %s",
+		         c->config_path);
+		watchdog_enter(NULL, -1, what);
 		lua_close(c->conf_L);
+		watchdog_leave();
+	}
 	c->conf_L = NULL;
 }

@@ -11,11 +11,15 @@
 #include <lua.h>
 
 #include "log.h"
+#include "memlimit.h"
 #include "tls.h"
 #include "url.h"
 
-#define CONFIG_MAX_LANES 64
-#define CONFIG_MAX_ONLY  64
+#define CONFIG_MAX_LANES     64
+#define CONFIG_MAX_ONLY      64
+#define CONFIG_MAX_DIRS      16
+#define CONFIG_LUA_MEMORY_MB 64  /* the config file's own state */
+#define CONFIG_RUN_SECONDS   2.0 /* a config file must return within this */
 
 struct config {
 	char redis[1024];
@@ -23,7 +27,12 @@ struct config {
 	struct tls_opts tls;       /* rediss:// only */
 	char tls_module[PATH_MAX]; /* the daemon's OpenSSL side, loaded for rediss:// */
 	char config_path[PATH_MAX];
-	char scanners_dir[PATH_MAX];
+	bool config_loaded; /* a config file was found and read */
+	/* scanner directories, loaded in order; a default one that does not
+	 * exist (the install's user directory) is skipped */
+	char scanners_dirs[CONFIG_MAX_DIRS][PATH_MAX];
+	bool scanners_dir_optional[CONFIG_MAX_DIRS];
+	int nscanners_dirs;
 	char lua_lib_dir[PATH_MAX];
 	char functions_dir[PATH_MAX];
 	char lua_path[PATH_MAX]; /* empty = none */
@@ -33,6 +42,7 @@ struct config {
 	char only[CONFIG_MAX_ONLY][65];
 	int nonly;
 	double command_timeout, connect_timeout, shutdown_timeout, scan_timeout;
+	int lua_memory_mb; /* per scanner state */
 	enum log_level log_level;
 	enum log_format log_format;
 	bool once, check, help, version;
@@ -40,13 +50,23 @@ struct config {
 	/* the config file's state stays open: per-scanner overrides are read
 	 * from it whenever a script is (re)loaded */
 	lua_State *conf_L;
+	struct memlimit conf_mem;
 	int overrides_ref;
+	/* what config_build was given, for a reload (SIGHUP) */
+	char exe_path[PATH_MAX];
+	int argc;
+	char **argv;
 };
 
 /* Fills defaults; data paths are found next to the executable (checkout:
- * <root>/scanners, installed: <prefix>/share/scanhost/scanners). */
+ * <root>/scanners, installed: <prefix>/share/scanhost/scanners plus the
+ * user's <prefix>/etc/scanhost/scanners.d, and the config file
+ * <prefix>/etc/scanhost/scanhost.lua). */
 void config_defaults(struct config *c, const char *exe_path);
-/* The whole precedence chain; false with a message naming the key. */
+/* The whole precedence chain; false with a message naming the key. The
+ * config file runs under the runaway guard, the watchdog and a memory
+ * limit: one that never returns is refused (naming the file). argv must
+ * outlive c (it is kept for config reloads). */
 bool config_build(struct config *c, int argc, char **argv, char *err, size_t errlen);
 void config_free(struct config *c);
 const char *config_usage(void);

@@ -2,7 +2,6 @@
 #define _DEFAULT_SOURCE
 #include "host.h"
 
-#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "log.h"
 #include "redis.h"
 #include "tls.h"
+#include "watchdog.h"
 
 /* ---- runner glue: one ev_timer per scanner ------------------------------- */
 
@@ -94,6 +94,24 @@ static void apply_schedule(struct scanner *s)
 	claims_resize(&s->claims, s->runner.partitions);
 }
 
+/* A state over lua_memory_mb is discarded at the end of its cycle; the
+ * scanner comes back with the next reload (SIGUSR1 or SIGHUP). */
+static void discard_over_memory(struct scanner *s)
+{
+	if (!s->active || !s->active->over_memory || task_busy(s->active))
+		return;
+	char limit[24];
+	snprintf(limit, sizeof(limit), "%d", s->host->cfg->lua_memory_mb);
+	struct log_field f[] = { { "lua_memory_mb", limit, LOG_NUMBER },
+		                 { NULL, NULL, LOG_STRING } };
+	log_event(LOG_ERROR, s->name, -1,
+	          "scanner stopped: its Lua state went over lua_memory_mb and is discarded; "
+	          "it starts again at the next reload (SIGUSR1 or SIGHUP)",
+	          f);
+	script_retire(s->active);
+	s->active = NULL;
+}
+
 /* The cycle boundary: the only place a reloaded script takes over. */
 static enum runner_verdict op_cycle_begin(void *data)
 {
@@ -106,7 +124,10 @@ static enum runner_verdict op_cycle_begin(void *data)
 		s->runaway_reported = false;
 		apply_schedule(s);
 		log_msg(LOG_INFO, s->name, "new version of the script takes effect");
+		if (!s->active->enabled)
+			log_msg(LOG_INFO, s->name, "scanner disabled by the config; it stops");
 	}
+	discard_over_memory(s);
 	if (s->active && s->active->runaway && !s->pending)
 		return RUNNER_END; /* stays off until a reload brings a new version */
 	if (s->removed || !s->active || !s->active->enabled) {
@@ -138,38 +159,45 @@ static void note_runaway(struct scanner *s)
 	        s->host->env.scan_timeout);
 }
 
-static void on_task_done(void *data, uint32_t processed, uint32_t errors)
+/* Stopped scripts (runaway, over memory) take no more partitions: the
+ * cycle runs out at once. */
+static bool stopped_script(const struct scanner *s)
+{
+	return !s->active || s->active->runaway || s->active->over_memory;
+}
+
+static void on_task_done(void *data, const struct tally *t)
 {
 	struct scanner *s = data;
 	note_runaway(s);
-	runner_partition_done(&s->runner, processed, errors);
+	runner_partition_done(&s->runner, t);
 	check_stopped(s->host);
 }
 
 static void op_scan(void *data, int partition)
 {
 	struct scanner *s = data;
-	if (s->active->runaway) {
-		runner_partition_done(&s->runner, 0, 0); /* the cycle ends; the next never starts */
+	if (stopped_script(s)) {
+		runner_partition_done(&s->runner, &(struct tally){ 0 });
 		return;
 	}
 	task_start(s->active, partition, on_task_done, s);
 }
 
-static void on_select_done(void *data, uint32_t unused_processed, uint32_t unused_errors)
+static void on_select_done(void *data, const struct tally *unused)
 {
-	(void)unused_processed;
-	(void)unused_errors;
+	(void)unused;
 	struct scanner *s = data;
 	struct script *sc = s->active;
-	uint32_t processed, errors;
-	bool ok = task_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK,
-	                              &processed, &errors);
+	struct tally t;
+	bool ok = task_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK, &t);
 	if (!ok && !sc->task.failed)
 		log_msg(LOG_ERROR, s->name, "select() must return a table of partition = data");
 	note_runaway(s);
 	/* a failed select() is one error (logged with its traceback) */
-	runner_select_done(&s->runner, processed, ok ? errors : 1);
+	if (!ok)
+		t = (struct tally){ 0, 0, 1 };
+	runner_select_done(&s->runner, &t);
 	check_stopped(s->host);
 }
 
@@ -179,9 +207,9 @@ static void op_select(void *data, int first, int count)
 	if (!s->wanted && !(s->wanted = calloc(RUNNER_SELECT_CHUNK, 1)))
 		abort();
 	s->wanted_first = first;
-	if (s->active->runaway) {
+	if (stopped_script(s)) {
 		memset(s->wanted, 0, RUNNER_SELECT_CHUNK);
-		runner_select_done(&s->runner, 0, 0);
+		runner_select_done(&s->runner, &(struct tally){ 0 });
 		return;
 	}
 	task_start_select(s->active, first, count, on_select_done, s);
@@ -206,36 +234,61 @@ static void note_takeover(const struct scanner *s)
 		return;
 	char n[16];
 	snprintf(n, sizeof(n), "%d", s->claims.took_over);
-	struct log_field f[] = { { "partitions", n },
-		                 { "from", s->claims.other_id },
-		                 { NULL, NULL } };
+	struct log_field f[] = { { "partitions", n, LOG_NUMBER },
+		                 { "from", s->claims.other_id, LOG_STRING },
+		                 { NULL, NULL, LOG_STRING } };
 	log_event(LOG_INFO, s->name, -1, "took over partitions another instance held", f);
 }
 
-static void op_cycle_end(void *data, const struct runner_cycle *c, bool stopped)
+/* The counts of a cycle as log fields (numbers in JSON); text holds the
+ * values. The --once summary and the cycle log use the same fields. */
+struct cycle_fields {
+	char text[4][24];
+	struct log_field f[5];
+};
+
+static const struct log_field *cycle_fields(struct cycle_fields *cf, const struct runner_cycle *c)
+{
+	static const char *const keys[] = { "processed", "skipped", "errors", "elapsed_ms" };
+	uint64_t v[] = { c->processed, c->skipped, c->errors, (uint64_t)(c->elapsed * 1000) };
+	for (int i = 0; i < 4; i++) {
+		fmt_u64(cf->text[i], sizeof(cf->text[i]), v[i]);
+		cf->f[i] = (struct log_field){ keys[i], cf->text[i], LOG_NUMBER };
+	}
+	cf->f[4] = (struct log_field){ NULL, NULL, LOG_STRING };
+	return cf->f;
+}
+
+static void op_cycle_end(void *data, const struct runner_cycle *c)
 {
 	struct scanner *s = data;
-	char processed[24], errors[24], elapsed[24], parts[16], claimed[16];
-	fmt_u64(processed, sizeof(processed), c->processed);
-	fmt_u64(errors, sizeof(errors), c->errors);
-	fmt_u64(elapsed, sizeof(elapsed), (uint64_t)(c->elapsed * 1000));
+	char parts[16], tracked[24], claimed[16];
 	snprintf(parts, sizeof(parts), "%d", c->partitions);
 	snprintf(claimed, sizeof(claimed), "%d", s->claims.won_count);
-	struct log_field f[] = { { "partitions", parts },
-		                 { "processed", processed },
-		                 { "errors", errors },
-		                 { "elapsed_ms", elapsed },
-		                 /* claims off: the NULL key ends the list here */
-		                 { s->host->env.claims ? "claimed" : NULL, claimed },
-		                 { NULL, NULL } };
+	fmt_u64(tracked, sizeof(tracked), tracker_size(&s->tracker));
+	struct cycle_fields cf = { 0 };
+	const struct log_field *counts = cycle_fields(&cf, c);
+	struct log_field f[8] = { { "partitions", parts, LOG_NUMBER } };
+	memcpy(f + 1, counts, 4 * sizeof(*f));
+	/* items the failure tracker holds: transport failures never add any */
+	f[5] = (struct log_field){ "tracked", tracked, LOG_NUMBER };
+	/* claims off: the NULL key ends the list here */
+	f[6] = (struct log_field){ s->host->env.claims ? "claimed" : NULL, claimed, LOG_NUMBER };
+	f[7] = (struct log_field){ NULL, NULL, LOG_STRING };
 	note_takeover(s);
 	claims_cycle_end(&s->claims);
 	bool busy = c->processed > 0 || c->errors > 0;
-	log_event(busy ? LOG_INFO : LOG_DEBUG, s->name, -1,
-	          stopped ? "scan cycle interrupted by shutdown"
-	          : busy  ? "scan cycle complete"
-	                  : "scan cycle complete (nothing to do)",
-	          f);
+	enum log_level level = busy ? LOG_INFO : LOG_DEBUG;
+	const char *msg = busy ? "scan cycle complete" : "scan cycle complete (nothing to do)";
+	if (c->end == RUNNER_SHUTDOWN) {
+		msg = "scan cycle interrupted by shutdown";
+	} else if (c->end == RUNNER_INTERRUPTED) {
+		level = LOG_WARN;
+		msg = "scan cycle interrupted: the connection to redis was lost; the next cycle "
+		      "waits for it";
+	}
+	log_event(level, s->name, -1, msg, f);
+	discard_over_memory(s);
 	s->last = *c;
 	if (!s->runner.once)
 		return;
@@ -250,6 +303,15 @@ static bool op_stopping(void *data)
 	return s->host->env.stopping;
 }
 
+/* A lost connection ends the cycle: the rest would only fail (and fail
+ * fast, so a cycle would race through every partition). */
+static bool op_interrupted(void *data)
+{
+	struct scanner *s = data;
+	struct host *h = s->host;
+	return !h->ready || !h->env.conn || !rconn_ready(h->env.conn);
+}
+
 static const struct runner_ops scanner_ops = {
 	.arm = op_arm,
 	.cycle_begin = op_cycle_begin,
@@ -258,6 +320,7 @@ static const struct runner_ops scanner_ops = {
 	.wanted = op_wanted,
 	.cycle_end = op_cycle_end,
 	.stopping = op_stopping,
+	.interrupted = op_interrupted,
 };
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -290,7 +353,7 @@ bool host_selected(const struct host *h, const char *name)
 	return false;
 }
 
-static struct scanner *new_slot(struct host *h, const char *name)
+struct scanner *host_new_slot(struct host *h, const char *name)
 {
 	struct scanner *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -308,22 +371,13 @@ static struct scanner *new_slot(struct host *h, const char *name)
 	return s;
 }
 
-static const struct script *latest(const struct scanner *s)
+const struct script *host_latest(const struct scanner *s)
 {
 	return s->pending ? s->pending : s->active;
 }
 
-static struct scanner *slot_for_path(struct host *h, const char *path)
-{
-	for (struct scanner *s = h->scanners; s; s = s->next) {
-		if (latest(s) && strcmp(latest(s)->path, path) == 0)
-			return s;
-	}
-	return NULL;
-}
-
 /* Starts the runner of a slot that has a script but no schedule. */
-static void schedule(struct scanner *s)
+void host_schedule(struct scanner *s)
 {
 	struct host *h = s->host;
 	if (!h->started || !s->active || !s->active->enabled || h->env.stopping)
@@ -338,145 +392,12 @@ static void schedule(struct scanner *s)
 	snprintf(interval, sizeof(interval), "%g", s->runner.interval);
 	char parts[16];
 	snprintf(parts, sizeof(parts), "%d", s->runner.partitions);
-	struct log_field f[] = { { "family", family_name(s->active->family) },
-		                 { "interval_s", interval },
-		                 { "partitions", parts },
-		                 { NULL, NULL } };
+	struct log_field f[] = { { "family", family_name(s->active->family), LOG_STRING },
+		                 { "interval_s", interval, LOG_NUMBER },
+		                 { "partitions", parts, LOG_NUMBER },
+		                 { NULL, NULL, LOG_STRING } };
 	log_event(LOG_INFO, s->name, -1, "scanner started", f);
 	runner_start(&s->runner);
-}
-
-static void log_loaded(const struct script *sc, bool replacing)
-{
-	char digest[20], interval[32];
-	snprintf(digest, sizeof(digest), "%016" PRIx64, sc->digest);
-	snprintf(interval, sizeof(interval), "%g", sc->interval);
-	struct log_field f[] = { { "file", sc->path },
-		                 { "family", family_name(sc->family) },
-		                 { "interval_s", interval },
-		                 { "digest", digest },
-		                 { "enabled", sc->enabled ? "true" : "false" },
-		                 { NULL, NULL } };
-	log_event(LOG_INFO, sc->name, -1,
-	          replacing ? "script reloaded; takes effect at the next cycle" : "script loaded",
-	          f);
-}
-
-/* Installs a freshly loaded script in its slot. Returns false on a name
- * already claimed by another file in this pass. */
-static bool install(struct host *h, struct script *sc, struct scanner **claimed, int nclaimed)
-{
-	struct scanner *slot = host_find(h, sc->name);
-	for (int i = 0; i < nclaimed; i++) {
-		if (claimed[i] == slot) {
-			log_msg(LOG_ERROR, sc->name,
-			        "duplicate scanner name in %s (already defined by %s); "
-			        "file ignored",
-			        sc->path, latest(slot)->path);
-			return false;
-		}
-	}
-	if (!slot)
-		slot = new_slot(h, sc->name);
-	sc->tracker = &slot->tracker;
-	sc->claims = &slot->claims;
-	slot->removed = false;
-	log_loaded(sc, slot->active != NULL);
-	if (!slot->active) {
-		slot->active = sc;
-	} else {
-		script_retire(slot->pending);
-		slot->pending = sc;
-	}
-	claimed[nclaimed] = slot;
-	return true;
-}
-
-static int lua_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".lua") == 0;
-}
-
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-/* One file of a (re)load pass. Returns 1 when it failed to load. */
-static int load_one(struct host *h, const char *path, struct scanner **claimed, int *nclaimed)
-{
-	struct scanner *existing = slot_for_path(h, path);
-	uint64_t digest = 0;
-	if (existing && digest_file(path, &digest) && digest == latest(existing)->digest) {
-		claimed[(*nclaimed)++] = existing; /* unchanged */
-		return 0;
-	}
-	char err[2048];
-	struct script *sc = script_load(&h->env, path, err, sizeof(err));
-	if (!sc) {
-		struct log_field f[] = { { "file", path }, { "error", err }, { NULL, NULL } };
-		log_event(LOG_ERROR, existing ? existing->name : NULL, -1,
-		          existing ? "script failed to load; the previous version keeps running"
-		                   : "script failed to load; scanner stays off",
-		          f);
-		if (existing)
-			claimed[(*nclaimed)++] = existing;
-		return 1;
-	}
-	if (!host_selected(h, sc->name)) {
-		script_free(sc);
-		return 0;
-	}
-	if (!install(h, sc, claimed, *nclaimed)) {
-		script_free(sc);
-		return 1;
-	}
-	(*nclaimed)++;
-	return 0;
-}
-
-static bool was_claimed(struct scanner *s, struct scanner **claimed, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (claimed[i] == s)
-			return true;
-	}
-	return false;
-}
-
-int host_load_scanners(struct host *h)
-{
-	struct dirent **names;
-	int n = scandir(h->cfg->scanners_dir, &names, lua_file, by_name);
-	if (n < 0) {
-		log_error("cannot read scanners directory %s", h->cfg->scanners_dir);
-		return 1;
-	}
-	struct scanner **claimed = calloc((size_t)n + 1, sizeof(*claimed));
-	int nclaimed = 0, failures = 0;
-	for (int i = 0; i < n; i++) {
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", h->cfg->scanners_dir, names[i]->d_name);
-		failures += load_one(h, path, claimed, &nclaimed);
-		free(names[i]);
-	}
-	free(names);
-	for (struct scanner *s = h->scanners; s; s = s->next) {
-		if (latest(s) && !was_claimed(s, claimed, nclaimed) && !s->removed) {
-			s->removed = true;
-			log_msg(LOG_INFO, s->name,
-			        "script removed; the scanner stops at its next cycle");
-			if (!s->scheduled || s->runner.state == RUNNER_STOPPED) {
-				script_retire(s->pending);
-				s->pending = NULL;
-			}
-		}
-		schedule(s);
-	}
-	free(claimed);
-	h->load_errors = failures;
-	return failures;
 }
 
 /* ---- connection and library ----------------------------------------------- */
@@ -485,7 +406,7 @@ static void start_runners(struct host *h)
 {
 	h->started = true;
 	for (struct scanner *s = h->scanners; s; s = s->next)
-		schedule(s);
+		host_schedule(s);
 	if (h->once && h->on_idle)
 		h->on_idle(h); /* nothing enabled: the once run is already complete */
 }
@@ -645,41 +566,52 @@ void host_stop(struct host *h)
 	ev_timer_start(h->loop, &h->grace);
 }
 
-static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+/* SIGUSR1: the scanner directories again, file by file. */
+static void reload_scripts(struct host *h)
 {
-	(void)loop;
-	(void)revents;
-	host_stop(w->data);
-}
-
-static void on_reload_signal(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	struct host *h = w->data;
-	if (h->env.stopping)
+	if (!host_load_set(h, LOAD_SCRIPTS)) {
+		log_error("script reload refused (see above); the running scanners go on");
 		return;
-	log_info("SIGUSR1: reloading scanners from %s", h->cfg->scanners_dir);
-	int failed = host_load_scanners(h);
+	}
+	int failed = h->load_errors + h->config_errors;
 	log_msg(failed ? LOG_WARN : LOG_INFO, NULL, "reload finished: %d file(s) failed to load",
 	        failed);
 }
 
+/* Every signal is logged, with what it does. */
+static void on_signal(void *data, int signo)
+{
+	struct host *h = data;
+	const char *name = signal_name(signo);
+	switch (signo) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s: stopping", name);
+		host_stop(h);
+		break;
+	case SIGHUP:
+	case SIGUSR1:
+		if (h->env.stopping) {
+			log_info("%s: ignored while stopping", name);
+			break;
+		}
+		log_info("%s: reloading %s", name,
+		         signo == SIGHUP ? "the config and every scanner" : "scanners");
+		if (signo == SIGHUP)
+			host_reload_config(h);
+		else
+			reload_scripts(h);
+		break;
+	default: log_info("%s: ignored", name); break;
+	}
+}
+
 /* ---- lifecycle -------------------------------------------------------------- */
 
-bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
-               char *err, size_t errlen)
+void host_sync_env(struct host *h)
 {
-	memset(h, 0, sizeof(*h));
-	h->cfg = cfg;
-	h->loop = loop;
-	h->clock = clock;
-	h->once = cfg->once;
+	const struct config *cfg = h->cfg;
 	struct hostenv *e = &h->env;
-	e->loop = loop;
-	e->partitions[FAMILY_EXECUTION] = e->partitions[FAMILY_FLOW] = cfg->partitions;
-	e->partitions[FAMILY_BUDGET] = cfg->budget_partitions;
-	e->partitions[FAMILY_QUOTA] = cfg->quota_partitions;
 	for (int i = 0; i < cfg->nlanes; i++)
 		h->lanes[i] = cfg->lanes[i];
 	e->lanes = h->lanes;
@@ -689,7 +621,24 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->conf_L = cfg->conf_L;
 	e->overrides_ref = cfg->overrides_ref;
 	e->scan_timeout = cfg->scan_timeout;
+	e->lua_memory = (size_t)cfg->lua_memory_mb << 20;
 	e->claims = cfg->claims;
+}
+
+bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
+               char *err, size_t errlen)
+{
+	memset(h, 0, sizeof(*h));
+	h->cfg = h->initial_cfg = cfg;
+	h->loop = loop;
+	h->clock = clock;
+	h->once = cfg->once;
+	struct hostenv *e = &h->env;
+	e->loop = loop;
+	e->partitions[FAMILY_EXECUTION] = e->partitions[FAMILY_FLOW] = cfg->partitions;
+	e->partitions[FAMILY_BUDGET] = cfg->budget_partitions;
+	e->partitions[FAMILY_QUOTA] = cfg->quota_partitions;
+	host_sync_env(h);
 	claims_instance_id(e->instance_id, sizeof(e->instance_id));
 	e->function_missing = on_function_missing;
 	e->server_busy = on_server_busy;
@@ -723,16 +672,8 @@ void host_start(struct host *h)
 	h->env.conn = rconn_new(h->loop, &o, on_conn_event, h);
 	if (!h->env.conn)
 		abort();
-	ev_signal_init(&h->sig_term, on_stop_signal, SIGTERM);
-	ev_signal_init(&h->sig_int, on_stop_signal, SIGINT);
-	ev_signal_init(&h->sig_usr1, on_reload_signal, SIGUSR1);
-	h->sig_term.data = h->sig_int.data = h->sig_usr1.data = h;
-	if (!h->manual) {
-		/* libev binds a signal to one loop: the test module's loops do without */
-		ev_signal_start(h->loop, &h->sig_term);
-		ev_signal_start(h->loop, &h->sig_int);
-		ev_signal_start(h->loop, &h->sig_usr1);
-	}
+	if (!h->manual) /* signals are the process's: the test module's hosts do without */
+		signals_start(&h->signals, h->loop, on_signal, h);
 	if (h->once) {
 		/* a one-shot run must not wait forever for an absent server */
 		ev_timer_set(&h->connect_deadline, h->cfg->connect_timeout, 0);
@@ -751,39 +692,55 @@ void host_run_once(struct host *h, struct scanner *s)
 	runner_start(&s->runner);
 }
 
+/* What --check used: config file, directories, lanes, partition counts. */
+static void print_plan_head(const struct host *h, FILE *out)
+{
+	const struct config *c = h->cfg;
+	fprintf(out, "config=%s\n",
+	        c->config_loaded ? c->config_path : "(none: built-in defaults)");
+	for (int i = 0; i < c->nscanners_dirs; i++)
+		fprintf(out, "scanners_dir=%s%s\n", c->scanners_dirs[i],
+		        c->scanners_dir_optional[i] ? " (optional)" : "");
+	fprintf(out, "functions_dir=%s\n", c->functions_dir);
+	fprintf(out, "lanes=");
+	for (int i = 0; i < c->nlanes; i++)
+		fprintf(out, "%s%s", i ? "," : "", c->lanes[i]);
+	fprintf(out, "\npartitions=%d budget_partitions=%d quota_partitions=%d\n", c->partitions,
+	        c->budget_partitions, c->quota_partitions);
+}
+
 bool host_check(struct host *h, FILE *out)
 {
-	bool ok = h->load_errors == 0;
-	for (int i = 0; i < h->cfg->nonly; i++) {
-		if (!host_find(h, h->cfg->only[i])) {
-			fprintf(stderr, "--only: no scanner named %s\n", h->cfg->only[i]);
-			ok = false;
-		}
-	}
+	print_plan_head(h, out);
 	for (struct scanner *s = h->scanners; s; s = s->next) {
-		const struct script *sc = s->active;
+		const struct script *sc = host_latest(s);
+		if (!sc)
+			continue;
 		fprintf(out, "scanner=%s family=%s interval=%g partitions=%d enabled=%s file=%s\n",
 		        s->name, family_name(sc->family), runner_effective_interval(sc->interval),
 		        h->env.partitions[sc->family], sc->enabled ? "true" : "false", sc->path);
 	}
-	return ok;
+	return h->load_errors == 0 && h->config_errors == 0;
 }
 
-void host_print_summary(struct host *h, FILE *out)
+void host_print_summary(struct host *h, int fd)
 {
 	for (struct scanner *s = h->scanners; s; s = s->next) {
 		if (!s->scheduled)
 			continue;
-		fprintf(out,
-		        "scanner=%s partitions=%d processed=%" PRIu64 " errors=%" PRIu64
-		        " elapsed_ms=%" PRIu64,
-		        s->name, s->last.partitions, s->last.processed, s->last.errors,
-		        (uint64_t)(s->last.elapsed * 1000));
-		if (h->env.claims)
-			fprintf(out, " claimed=%d", s->claims.last_count);
-		fputc('\n', out);
+		char parts[16];
+		snprintf(parts, sizeof(parts), "%d", s->last.partitions);
+		struct cycle_fields cf = { 0 };
+		const struct log_field *counts = cycle_fields(&cf, &s->last);
+		struct log_field f[8] = { { "scanner", s->name, LOG_STRING },
+			                  { "partitions", parts, LOG_NUMBER } };
+		memcpy(f + 2, counts, 5 * sizeof(*f));
+		char claimed[16];
+		snprintf(claimed, sizeof(claimed), "%d", s->claims.last_count);
+		if (h->env.claims) /* before the terminator cycle_fields copied to f[6] */
+			f[6] = (struct log_field){ "claimed", claimed, LOG_NUMBER };
+		log_write_fields(fd, f);
 	}
-	fflush(out);
 }
 
 void host_free(struct host *h)
@@ -796,9 +753,7 @@ void host_free(struct host *h)
 		rconn_free(h->env.conn); /* in-flight requests fail; tasks wind down */
 		h->env.conn = NULL;
 	}
-	ev_signal_stop(h->loop, &h->sig_term);
-	ev_signal_stop(h->loop, &h->sig_int);
-	ev_signal_stop(h->loop, &h->sig_usr1);
+	signals_stop(&h->signals);
 	struct scanner *s = h->scanners;
 	while (s) {
 		struct scanner *next = s->next;
@@ -815,4 +770,9 @@ void host_free(struct host *h)
 	library_free(&h->library);
 	tls_client_free(h->tls);
 	h->tls = NULL;
+	if (h->cfg != h->initial_cfg) { /* a reload's config: ours to free */
+		config_free(h->cfg);
+		free(h->cfg);
+		h->cfg = h->initial_cfg;
+	}
 }

@@ -15,6 +15,7 @@
 #include "library.h"
 #include "runner.h"
 #include "script.h"
+#include "signals.h"
 #include "tracker.h"
 
 struct host;
@@ -41,13 +42,14 @@ struct scanner {
 
 struct host {
 	struct config *cfg;
+	struct config *initial_cfg; /* the caller's; a reload replaces cfg with its own */
 	struct hostenv env;
 	struct ev_loop *loop;
 	const struct clock *clock;
 	struct scanner *scanners;
 	struct library library;
 	const char *lanes[CONFIG_MAX_LANES];
-	ev_signal sig_term, sig_int, sig_usr1;
+	struct signals signals;
 	ev_timer grace, connect_deadline, library_retry;
 	bool ready;   /* connected and the function library checked */
 	bool started; /* runners started (first ready) */
@@ -56,7 +58,8 @@ struct host {
 	bool conn_refused;      /* --once: the server refused us (credentials, db, TLS...) */
 	struct tls_client *tls; /* rediss://: OpenSSL and the client context */
 	int exit_code;
-	int load_errors;
+	int load_errors;                 /* files that failed to load (their own fault) */
+	int config_errors;               /* configuration problems found by the last load */
 	double library_rechecked_at;     /* last re-check after a missing function */
 	double paused_until;             /* BUSY/LOADING backoff: no cycle starts before */
 	unsigned pause_level;            /* consecutive pauses: the backoff doubles */
@@ -67,9 +70,21 @@ struct host {
 
 bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
                char *err, size_t errlen);
-/* Loads every script of the scanners directory (first load or SIGUSR1).
- * Returns the number of files that failed. */
+/* The first load of every scanner directory (scanset.c). Sets load_errors
+ * and config_errors; returns their sum. */
 int host_load_scanners(struct host *h);
+enum load_mode {
+	LOAD_START,   /* first load: everything is installed, errors are counted */
+	LOAD_SCRIPTS, /* SIGUSR1: changed files, file by file */
+	LOAD_CONFIG,  /* SIGHUP: every file with the new config; all or nothing */
+};
+/* Loads the scanner set aside, validates it and installs it; false when
+ * the pass was refused (nothing changed). */
+bool host_load_set(struct host *h, enum load_mode mode);
+/* SIGHUP (reload.c): a new config and every script with it, or nothing. */
+void host_reload_config(struct host *h);
+/* Points the host's environment at h->cfg (after a config swap). */
+void host_sync_env(struct host *h);
 /* --check: prints what would run; returns false on any problem. */
 bool host_check(struct host *h, FILE *out);
 /* Connects; runners start once Redis is ready. */
@@ -81,8 +96,13 @@ void host_end(struct host *h);
 void host_free(struct host *h);
 struct scanner *host_find(struct host *h, const char *name);
 bool host_selected(const struct host *h, const char *name);
+/* The registry, for scanset.c. */
+struct scanner *host_new_slot(struct host *h, const char *name);
+const struct script *host_latest(const struct scanner *s);
+void host_schedule(struct scanner *s);
 /* Test module: run one cycle of one scanner (once semantics). */
 void host_run_once(struct host *h, struct scanner *s);
-void host_print_summary(struct host *h, FILE *out);
+/* The --once summary, one line per scanner, in the log format. */
+void host_print_summary(struct host *h, int fd);
 
 #endif

@@ -29,7 +29,9 @@ struct library {
 	struct rconn *conn;
 };
 
-/* Reads dir/\*.lua in name order; false with a message on I/O errors. */
+/* Reads dir/\*.lua in name order; false with a message when dir cannot be
+ * read (an empty dir string means no sources). An existing directory
+ * without sources is fine: nothing of our own to load. */
 bool library_build(struct library *lib, const char *dir, char *err, size_t errlen);
 void library_free(struct library *lib);
 /* Starts the asynchronous check/load; done() is called exactly once. */

@@ -13,6 +13,7 @@
  * One ctx per script, refreshed for every partition scan. Its userdata hold a
  * pointer to the script, which lives exactly as long as the script's state
  * (or is cleared by ctx_invalidate for the test module's borrowed state). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,8 +30,8 @@
 static const char ctx_prelude[] =
     "local methods = ...\n"
     "function methods.now_ms(self)\n"
-    "  local t, err = self.redis:call('TIME')\n"
-    "  if not t then return nil, err end\n"
+    "  local t, err, kind = self.redis:call('TIME')\n"
+    "  if not t then return nil, err, kind end\n"
     "  local sec, usec = tonumber(t[1]), tonumber(t[2])\n"
     "  if not sec or not usec then return nil, 'malformed TIME reply' end\n"
     "  return sec * 1000 + math.floor(usec / 1000)\n"
@@ -115,10 +116,10 @@ static int failures_record_failure(lua_State *L)
 		char failures[16], backoff[16];
 		snprintf(failures, sizeof(failures), "%u", TRACKER_FAILURE_THRESHOLD);
 		snprintf(backoff, sizeof(backoff), "%u", TRACKER_BACKOFF_CYCLES);
-		struct log_field f[] = { { "item", key },
-			                 { "failures", failures },
-			                 { "backoff_cycles", backoff },
-			                 { NULL, NULL } };
+		struct log_field f[] = { { "item", key, LOG_STRING },
+			                 { "failures", failures, LOG_NUMBER },
+			                 { "backoff_cycles", backoff, LOG_NUMBER },
+			                 { NULL, NULL, LOG_STRING } };
 		log_event(LOG_ERROR, s->name, s->task.partition,
 		          "persistent failure, skipping item for 10 scan cycles", f);
 	}
@@ -139,18 +140,32 @@ static int failures_record_success(lua_State *L)
 
 #define LOG_MAX_FIELDS 32
 
-static const char *field_text(lua_State *L, int idx)
+/* The text of a field key or value, kept alive on the stack until the
+ * binding returns; numbers and booleans keep their kind for JSON logs.
+ * Integral numbers are written as integers (40, never 40.0). */
+static const char *field_text(lua_State *L, int idx, enum log_kind *kind)
 {
+	*kind = LOG_STRING;
 	switch (lua_type(L, idx)) {
-	case LUA_TSTRING:
-	case LUA_TNUMBER:
-		lua_pushvalue(L, idx);
-		return lua_tostring(L, -1); /* converts the copy, not the table value */
+	case LUA_TSTRING: lua_pushvalue(L, idx); break;
+	case LUA_TNUMBER: {
+		lua_Number v = lua_tonumber(L, idx);
+		char buf[40];
+		if (v == floor(v) && fabs(v) < 1e15)
+			snprintf(buf, sizeof(buf), "%.0f", v);
+		else
+			snprintf(buf, sizeof(buf), "%.17g", v);
+		lua_pushstring(L, buf);
+		*kind = LOG_NUMBER;
+		break;
+	}
 	case LUA_TBOOLEAN:
 		lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
-		return lua_tostring(L, -1);
-	default: lua_pushstring(L, lua_typename(L, lua_type(L, idx))); return lua_tostring(L, -1);
+		*kind = LOG_BOOL;
+		break;
+	default: lua_pushstring(L, lua_typename(L, lua_type(L, idx))); break;
 	}
+	return lua_tostring(L, -1);
 }
 
 static int log_at(lua_State *L, enum log_level level)
@@ -168,14 +183,15 @@ static int log_at(lua_State *L, enum log_level level)
 		lua_pushnil(L);
 		while (n < LOG_MAX_FIELDS && lua_next(L, 3)) {
 			int value = lua_gettop(L);
-			fields[n].key = field_text(L, value - 1);
-			fields[n].value = field_text(L, value);
+			enum log_kind key_kind;
+			fields[n].key = field_text(L, value - 1, &key_kind);
+			fields[n].value = field_text(L, value, &fields[n].kind);
 			n++;
 			lua_pushvalue(L, value - 1); /* the key again, for lua_next */
 		}
 		/* the strings stay on the stack until we return */
 	}
-	fields[n] = (struct log_field){ NULL, NULL };
+	fields[n] = (struct log_field){ NULL, NULL, LOG_STRING };
 	int partition = s->task.state != TASK_IDLE ? s->task.partition : -1;
 	log_event(level, s->name, partition, msg, fields);
 	return 0;

@@ -2,63 +2,51 @@
  * yield; the reply callback converts the replies (protected) and resumes the
  * waiting coroutine.
  *
- *   reply | nil, err      = ctx.redis:call(cmd, ...)
- *   reply | nil, err      = ctx.redis:fcall(name, {keys...}, {args...})
- *   results, nerrors      = ctx.redis:pipeline({{cmd, ...}, ...})
+ *   reply | nil, err[, "transport"]  = ctx.redis:call(cmd, ...)
+ *   reply | nil, err[, "transport"]  = ctx.redis:fcall(name, {keys...}, {args...})
+ *   results, nerrors                 = ctx.redis:pipeline({{cmd, ...}, ...})
  *
  * Two error channels: Redis and I/O failures come back as values; misuse
- * (bad argument types, calling from the wrong place) raises. */
-#include <math.h>
+ * (bad argument types, calling from the wrong place) raises, and always
+ * before anything is sent. A transport failure (timeout, lost connection,
+ * not connected, shutting down) is told apart from an error reply: a third
+ * result "transport", or `transport = true` beside `err` in a pipeline
+ * result. It says nothing about the item, only about the connection.
+ *
+ * Ownership: a request (struct lreq) is owned by its task from the write to
+ * its last reply. If the task ends first (it cannot with the yield rules,
+ * but a stale reply must never touch Lua), the task orphans the request and
+ * its replies are drained without touching any state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
+#include "lua_args.h"
 #include "lua_reply.h"
 #include "redis.h"
 #include "script.h"
+#include "watchdog.h"
 
 #define REDIS_MT "scanhost.redis"
-#define MAX_ARGS 1000000 /* a sanity bound; buffers are sized to each call */
 
 /* One request from a task: a single command or a whole pipeline. */
 struct lreq {
-	struct task *task;
+	struct task *task; /* owner; NULL once orphaned */
+	struct hostenv *env;
 	unsigned gen;
 	int ncmds;
 	int remaining;
 	int nerrors;
-	bool pipeline;
-	int results_ref; /* pipeline: table anchored in the registry */
+	bool pipeline;      /* results table: index 1 of the waiting coroutine */
+	char send_err[160]; /* why the unsent commands of a pipeline failed */
 	struct lslot {
 		struct lreq *req;
 		int index;
+		bool unsent;
 	} slots[];
 };
-
-/* A flat argv built from Lua values, allocated as a userdata on the Lua
- * stack: an argument error raised half-way leaks nothing. The strings point
- * into the Lua stack, which stays put until the command is formatted
- * (hiredis copies it). */
-struct argv_buf {
-	int argc, cap;
-	const char **argv;
-	size_t *len;
-};
-
-static struct argv_buf *new_argv(lua_State *L, int cap)
-{
-	if (cap > MAX_ARGS)
-		luaL_error(L, "scanhost: too many arguments (max %d)", MAX_ARGS);
-	struct argv_buf *b =
-	    lua_newuserdata(L, sizeof(*b) + (size_t)cap * (sizeof(char *) + sizeof(size_t)));
-	b->argc = 0;
-	b->cap = cap;
-	b->argv = (const char **)(b + 1);
-	b->len = (size_t *)(b->argv + cap);
-	return b;
-}
 
 static struct script *check_handle(lua_State *L)
 {
@@ -68,48 +56,13 @@ static struct script *check_handle(lua_State *L)
 	return *h;
 }
 
-/* Integral numbers go out as integers: 1713600000000, never 1.7136e+12. */
-static void add_arg(lua_State *L, struct argv_buf *b, int idx, const char *what)
-{
-	if (b->argc >= b->cap)
-		luaL_error(L, "scanhost: too many arguments (max %d)", b->cap);
-	int t = lua_type(L, idx);
-	if (t == LUA_TNUMBER) {
-		lua_Number v = lua_tonumber(L, idx);
-		char tmp[32];
-		int n = (v == floor(v) && fabs(v) < 1e18) ? snprintf(tmp, sizeof(tmp), "%.0f", v)
-		                                          : snprintf(tmp, sizeof(tmp), "%.17g", v);
-		lua_pushlstring(L, tmp, (size_t)n); /* kept alive on the stack */
-		lua_replace(L, idx);
-		t = LUA_TSTRING;
-	}
-	if (t != LUA_TSTRING)
-		luaL_error(L, "scanhost: %s must be strings or numbers, got %s", what,
-		           lua_typename(L, t));
-	b->argv[b->argc] = lua_tolstring(L, idx, &b->len[b->argc]);
-	b->argc++;
-}
-
-/* Appends the array at idx (absolute) to argv. */
-static void add_array(lua_State *L, struct argv_buf *b, int idx, const char *what)
-{
-	if (lua_isnoneornil(L, idx))
-		return;
-	luaL_checktype(L, idx, LUA_TTABLE);
-	int n = (int)lua_objlen(L, idx);
-	luaL_checkstack(L, n + 8, "too many arguments");
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, idx, i);
-		add_arg(L, b, lua_gettop(L), what);
-	}
-}
-
 static bool task_alive(const struct lreq *q)
 {
-	return q->task->gen == q->gen && q->task->state == TASK_YIELDED;
+	return q->task && q->task->gen == q->gen && q->task->state == TASK_YIELDED;
 }
 
-/* Protected part of a single reply: push the result pair on the coroutine. */
+/* Protected part of a reply: push the result on the coroutine, or store
+ * it in the pipeline's results. */
 struct push_args {
 	struct lreq *q;
 	const redisReply *reply;
@@ -121,48 +74,87 @@ static int push_single(lua_State *L)
 {
 	struct push_args *a = lua_touserdata(L, 1);
 	lua_State *co = a->q->task->co;
-	if (a->err || a->reply->type == REDIS_REPLY_ERROR) {
+	if (a->err) {
 		lua_pushnil(co);
-		if (a->err)
-			lua_pushstring(co, a->err);
-		else
-			lua_pushlstring(co, a->reply->str, a->reply->len);
-		return 0;
+		lua_pushstring(co, a->err);
+		lua_pushliteral(co, "transport");
+	} else if (a->reply->type == REDIS_REPLY_ERROR) {
+		lua_pushnil(co);
+		lua_pushlstring(co, a->reply->str, a->reply->len);
+	} else {
+		reply_push(L, a->reply);
+		lua_xmove(L, co, 1);
 	}
-	reply_push(L, a->reply);
-	lua_xmove(L, co, 1);
 	return 0;
+}
+
+static void push_transport_error(lua_State *L, const char *err)
+{
+	lua_createtable(L, 0, 2);
+	lua_pushstring(L, err);
+	lua_setfield(L, -2, "err");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "transport");
+}
+
+/* Pushes the pipeline's results table (kept on the coroutine's stack). */
+static void push_results(lua_State *L, struct lreq *q)
+{
+	lua_pushvalue(q->task->co, 1);
+	lua_xmove(q->task->co, L, 1);
 }
 
 static int store_pipelined(lua_State *L)
 {
 	struct push_args *a = lua_touserdata(L, 1);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, a->q->results_ref);
-	if (a->err) {
-		lua_createtable(L, 0, 1);
-		lua_pushstring(L, a->err);
-		lua_setfield(L, -2, "err");
-	} else {
+	push_results(L, a->q);
+	if (a->err)
+		push_transport_error(L, a->err);
+	else
 		reply_push(L, a->reply);
-	}
 	lua_rawseti(L, -2, a->index);
 	return 0;
+}
+
+/* The commands a pipeline could not write get their {err, transport}. */
+static int store_unsent(lua_State *L)
+{
+	struct lreq *q = lua_touserdata(L, 1);
+	push_results(L, q);
+	for (int i = 0; i < q->ncmds; i++) {
+		if (!q->slots[i].unsent)
+			continue;
+		push_transport_error(L, q->send_err);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 0;
+}
+
+/* lua_cpcall under the script's memory limit: a failed allocation fails
+ * the conversion, never the process. */
+static bool protected_call(struct script *s, lua_CFunction fn, void *ud)
+{
+	memlimit_protect(&s->mem);
+	int rc = lua_cpcall(s->L, fn, ud);
+	memlimit_unprotect(&s->mem);
+	if (rc != 0)
+		lua_pop(s->L, 1);
+	return rc == 0;
 }
 
 static void deliver(struct lreq *q)
 {
 	struct task *t = q->task;
-	lua_State *L = t->script->L;
+	struct script *s = t->script;
 	int nargs;
 	t->pending--;
+	t->inflight = NULL;
 	if (q->pipeline) {
-		lua_rawgeti(t->co, LUA_REGISTRYINDEX, q->results_ref);
+		protected_call(s, store_unsent, q);
+		lua_settop(t->co, 1); /* the results */
 		lua_pushinteger(t->co, q->nerrors);
-		nargs = 2;
-	} else {
-		nargs = lua_gettop(t->co);
 	}
-	luaL_unref(L, LUA_REGISTRYINDEX, q->results_ref);
+	nargs = lua_gettop(t->co);
 	free(q);
 	task_resume(t, nargs);
 }
@@ -177,6 +169,19 @@ static void notice_error_reply(struct hostenv *env, const char *msg)
 		env->server_busy(env, msg);
 }
 
+static void convert(struct lreq *q, const redisReply *reply, const char *err, int index)
+{
+	struct push_args a = { q, reply, err, index };
+	if (protected_call(q->task->script, q->pipeline ? store_pipelined : push_single, &a) ||
+	    q->pipeline)
+		return;
+	/* out of memory converting a single reply: outside protection the
+	 * allocator never fails, and the limit stops the scanner afterwards */
+	lua_settop(q->task->co, 0);
+	lua_pushnil(q->task->co);
+	lua_pushliteral(q->task->co, "out of memory converting the reply");
+}
+
 static void on_reply(void *priv, redisReply *reply, const char *err)
 {
 	struct lslot *slot = priv;
@@ -184,86 +189,89 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 	q->remaining--;
 	if (err || reply->type == REDIS_REPLY_ERROR)
 		q->nerrors++;
-	struct hostenv *env = q->task->script->env;
 	if (!err && reply->type == REDIS_REPLY_ERROR)
-		notice_error_reply(env, reply->str);
-	if (task_alive(q)) {
-		struct push_args a = { q, reply, err, slot->index };
-		lua_State *L = q->task->script->L;
-		if (lua_cpcall(L, q->pipeline ? store_pipelined : push_single, &a) != 0) {
-			lua_pop(L, 1); /* out of memory while converting */
-			if (!q->pipeline) {
-				lua_pushnil(q->task->co);
-				lua_pushliteral(q->task->co, "out of memory converting the reply");
-			}
-		}
-	}
-	if (q->remaining > 0)
+		notice_error_reply(q->env, reply->str);
+	if (!task_alive(q)) {
+		/* orphaned or stale: drain without touching any Lua state */
+		if (q->remaining == 0)
+			free(q);
 		return;
-	if (task_alive(q)) {
+	}
+	struct task *t = q->task;
+	watchdog_enter(t->script->name, t->partition, "a Redis reply");
+	convert(q, reply, err, slot->index);
+	if (q->remaining == 0)
 		deliver(q);
-		return;
-	}
-	/* the task went away (cannot happen with a live connection contract,
-	 * but a stale reply must never resume anything) */
-	if (q->results_ref != LUA_NOREF && !q->task->script->retired)
-		luaL_unref(q->task->script->L, LUA_REGISTRYINDEX, q->results_ref);
-	free(q);
+	watchdog_leave();
 }
 
-static struct lreq *new_request(lua_State *L, struct task *t, int ncmds, bool pipeline)
+void lredis_orphan(struct lreq *q)
+{
+	q->task = NULL;
+}
+
+/* Allocated outside Lua: a request must outlive any raise. NULL when out
+ * of memory (the caller raises: nothing was sent yet). */
+static struct lreq *new_request(struct task *t, int ncmds, bool pipeline)
 {
 	struct lreq *q = calloc(1, sizeof(*q) + (size_t)ncmds * sizeof(struct lslot));
-	if (!q) {
-		luaL_error(L, "scanhost: out of memory");
-		abort(); /* not reached: luaL_error longjmps */
-	}
+	if (!q)
+		return NULL;
 	q->task = t;
+	q->env = t->script->env;
 	q->ncmds = ncmds;
+	q->remaining = ncmds; /* a pipeline lowers it to the commands it wrote */
 	q->pipeline = pipeline;
-	q->results_ref = LUA_NOREF;
 	for (int i = 0; i < ncmds; i++)
-		q->slots[i] = (struct lslot){ q, i + 1 };
+		q->slots[i] = (struct lslot){ q, i + 1, false };
 	return q;
 }
 
-static int send_one(struct lreq *q, int i, struct argv_buf *b, char *err, size_t errlen)
+static bool send_one(struct lreq *q, int i, const struct rargs *a, char *err, size_t errlen)
 {
-	struct rconn *c = q->task->script->env->conn;
+	struct rconn *c = q->env->conn;
 	if (!c) {
 		snprintf(err, errlen, "not connected to redis");
-		return 0;
+		return false;
 	}
-	return rconn_send(c, b->argc, b->argv, b->len, on_reply, &q->slots[i], err, errlen);
+	return rconn_send(c, a->argc, a->argv, a->len, on_reply, &q->slots[i], err, errlen);
 }
 
-/* After the request is written: yield until on_reply resumes us. */
+/* After the request is written: yield until on_reply resumes us. Nothing
+ * here allocates, so nothing can raise once a command is on the wire. */
 static int wait_for(lua_State *L, struct lreq *q)
 {
 	struct task *t = q->task;
 	q->gen = t->gen; /* any later resume or end of the task changes it */
+	t->inflight = q;
 	task_begin_wait(t);
 	t->script->env->round_trips++;
-	return lua_yield(L, 0);
+	/* the coroutine's stack receives the reply; a pipeline yields its
+	 * results table, which stays at index 1 of the suspended coroutine */
+	int keep = q->pipeline ? 1 : 0;
+	lua_settop(L, keep);
+	return lua_yield(L, keep);
 }
 
 static int fail_now(lua_State *L, const char *err)
 {
 	lua_pushnil(L);
 	lua_pushstring(L, err);
-	return 2;
+	lua_pushliteral(L, "transport");
+	return 3;
 }
 
 /* Sends one command and yields for its reply (or returns nil, err now). */
-static int send_and_wait(lua_State *L, struct task *t, struct argv_buf *b)
+static int send_and_wait(lua_State *L, struct task *t, const struct rargs *a)
 {
-	struct lreq *q = new_request(L, t, 1, false);
+	struct lreq *q = new_request(t, 1, false);
+	if (!q)
+		return luaL_error(L, "scanhost: out of memory");
 	char err[160];
-	if (!send_one(q, 0, b, err, sizeof(err))) {
+	if (!send_one(q, 0, a, err, sizeof(err))) {
 		free(q);
 		return fail_now(L, err);
 	}
-	lua_settop(L, 0); /* the coroutine's stack will receive the reply */
 	return wait_for(L, q);
 }
 
@@ -272,11 +280,7 @@ static int lredis_call(lua_State *L)
 	struct script *s = check_handle(L);
 	struct task *t = task_current(L, s);
 	luaL_checkstring(L, 2);
-	int top = lua_gettop(L);
-	struct argv_buf *b = new_argv(L, top - 1);
-	for (int i = 2; i <= top; i++)
-		add_arg(L, b, i, "command arguments");
-	return send_and_wait(L, t, b);
+	return send_and_wait(L, t, rargs_call(L, 2));
 }
 
 static int lredis_fcall(lua_State *L)
@@ -288,88 +292,60 @@ static int lredis_fcall(lua_State *L)
 	if (!lua_isnoneornil(L, 4))
 		luaL_checktype(L, 4, LUA_TTABLE);
 	lua_settop(L, 4);
-	int nkeys = (int)lua_objlen(L, 3);
-	int nargs = lua_istable(L, 4) ? (int)lua_objlen(L, 4) : 0;
-	struct argv_buf *b = new_argv(L, 3 + nkeys + nargs);
-	lua_pushliteral(L, "FCALL");
-	add_arg(L, b, lua_gettop(L), "fcall");
-	add_arg(L, b, 2, "the function name");
-	lua_pushinteger(L, nkeys);
-	add_arg(L, b, lua_gettop(L), "fcall");
-	add_array(L, b, 3, "keys");
-	add_array(L, b, 4, "args");
-	return send_and_wait(L, t, b);
+	return send_and_wait(L, t, rargs_fcall(L, 2, 3, 4));
 }
 
-/* results, nerrors = redis:pipeline(cmds): every command is written before
- * the single yield. A command that cannot be queued fails alone. */
+/* results, nerrors = redis:pipeline(cmds): every command is built, then
+ * every command is written, then the single yield. A command that cannot
+ * be written fails alone, with {err = ..., transport = true}. */
 static int lredis_pipeline(lua_State *L)
 {
 	struct script *s = check_handle(L);
 	struct task *t = task_current(L, s);
 	luaL_checktype(L, 2, LUA_TTABLE);
-	int n = (int)lua_objlen(L, 2);
 	lua_settop(L, 2);
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, 2, i);
-		if (!lua_istable(L, -1) || lua_objlen(L, -1) == 0)
-			return luaL_error(
-			    L, "scanhost: pipeline command %d must be a non-empty array", i);
-		lua_pop(L, 1);
-	}
-	lua_createtable(L, n, 0);
+	/* the results table first: after the vectors are built nothing may
+	 * allocate until they are written (a finalizer could drop a string) */
+	lua_createtable(L, (int)lua_objlen(L, 2), 0); /* results at 3 */
+	int n;
+	const struct rargs *cmds = rargs_pipeline(L, 2, &n); /* userdata at 4 */
 	if (n == 0) {
+		lua_pushvalue(L, 3);
 		lua_pushinteger(L, 0);
 		return 2;
 	}
-	/* arguments are checked before anything is sent or allocated in C */
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, 2, i);
-		int len = (int)lua_objlen(L, -1);
-		for (int j = 1; j <= len; j++) {
-			lua_rawgeti(L, -1, j);
-			int ty = lua_type(L, -1);
-			if (ty != LUA_TSTRING && ty != LUA_TNUMBER)
-				return luaL_error(
-				    L,
-				    "scanhost: pipeline command %d argument %d must be a "
-				    "string or a number, got %s",
-				    i, j, lua_typename(L, ty));
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 1);
-	}
-	struct lreq *q = new_request(L, t, n, true);
-	lua_pushvalue(L, -1);
-	q->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	char err[160];
+	struct lreq *q = new_request(t, n, true);
+	if (!q)
+		return luaL_error(L, "scanhost: out of memory");
 	int sent = 0;
-	for (int i = 1; i <= n; i++) {
-		int base = lua_gettop(L);
-		lua_rawgeti(L, 2, i);
-		struct argv_buf *b = new_argv(L, (int)lua_objlen(L, -1));
-		add_array(L, b, base + 1, "pipeline command arguments");
-		if (send_one(q, i - 1, b, err, sizeof(err))) {
+	for (int i = 0; i < n; i++) {
+		char err[sizeof(q->send_err)];
+		if (send_one(q, i, &cmds[i], err, sizeof(err))) {
 			sent++;
-		} else {
-			lua_createtable(L, 0, 1);
-			lua_pushstring(L, err);
-			lua_setfield(L, -2, "err");
-			lua_rawseti(L, 3, i);
-			q->nerrors++;
+			continue;
 		}
-		lua_settop(L, base);
+		q->slots[i].unsent = true;
+		q->nerrors++;
+		if (!q->send_err[0])
+			snprintf(q->send_err, sizeof(q->send_err), "%s", err);
 	}
 	q->remaining = sent;
-	if (sent == 0) {
-		int nerr = q->nerrors;
-		luaL_unref(L, LUA_REGISTRYINDEX, q->results_ref);
-		free(q);
-		lua_pushinteger(L, nerr);
-		return 2;
+	if (sent > 0) {
+		lua_pushvalue(L, 3);
+		lua_replace(L, 1); /* results at 1 (the handle is no longer needed) */
+		return wait_for(L, q);
 	}
-	lua_settop(L, 0);
-	return wait_for(L, q);
+	/* nothing was written: answer now (a raise is still harmless here) */
+	char why[sizeof(q->send_err)];
+	snprintf(why, sizeof(why), "%s", q->send_err);
+	free(q);
+	for (int i = 1; i <= n; i++) {
+		push_transport_error(L, why);
+		lua_rawseti(L, 3, i);
+	}
+	lua_pushvalue(L, 3);
+	lua_pushinteger(L, n);
+	return 2;
 }
 
 static const luaL_Reg redis_methods[] = {

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "host.h"
 #include "log.h"
+#include "watchdog.h"
 
 #ifndef SCANHOST_VERSION
 #define SCANHOST_VERSION "0.1.0"
@@ -31,10 +32,28 @@ static int once_exit_code(struct host *h)
 	if (h->exit_code)
 		return h->exit_code;
 	for (struct scanner *s = h->scanners; s; s = s->next) {
-		if (s->scheduled && (s->last.errors > 0 || !s->once_done))
+		if (s->scheduled &&
+		    (s->last.errors > 0 || !s->once_done || s->last.end != RUNNER_COMPLETE))
 			return 1;
 	}
 	return h->load_errors ? 1 : 0;
+}
+
+/* Loads and validates everything; returns -1 to go on, or an exit code. */
+static int prepare(struct host *h, struct config *cfg)
+{
+	host_load_scanners(h);
+	if (cfg->check) {
+		bool ok = host_check(h, stdout);
+		fflush(stdout);
+		return ok ? 0 : 2;
+	}
+	if (h->config_errors > 0) {
+		fprintf(stderr, "scanhost: %d configuration error(s), see above; not starting\n",
+		        h->config_errors);
+		return 2;
+	}
+	return -1;
 }
 
 static int run(struct config *cfg)
@@ -42,22 +61,17 @@ static int run(struct config *cfg)
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	struct host h;
 	char err[512];
+	watchdog_configure(&clock_system, cfg->scan_timeout, cfg->shutdown_timeout,
+	                   cfg->check ? 2 : 1);
 	if (!host_init(&h, cfg, loop, &clock_system, err, sizeof(err))) {
 		fprintf(stderr, "scanhost: %s\n", err);
+		host_free(&h);
 		return 2;
 	}
-	int failed = host_load_scanners(&h);
-	if (cfg->check) {
-		bool ok = host_check(&h, stdout);
+	int code = prepare(&h, cfg);
+	if (code >= 0) {
 		host_free(&h);
-		return ok && failed == 0 ? 0 : 2;
-	}
-	for (int i = 0; i < cfg->nonly; i++) {
-		if (!host_find(&h, cfg->only[i])) {
-			fprintf(stderr, "scanhost: --only: no scanner named %s\n", cfg->only[i]);
-			host_free(&h);
-			return 2;
-		}
+		return code;
 	}
 	char where[512];
 	url_redacted(&cfg->url, where, sizeof(where));
@@ -69,11 +83,35 @@ static int run(struct config *cfg)
 		h.on_idle = once_progress;
 	host_start(&h);
 	ev_run(loop, 0);
-	int code = cfg->once ? once_exit_code(&h) : h.exit_code;
+	code = cfg->once ? once_exit_code(&h) : h.exit_code;
 	if (cfg->once && !h.conn_refused)
-		host_print_summary(&h, stdout);
+		host_print_summary(&h, STDOUT_FILENO);
 	host_free(&h);
 	log_info("scanhost stopped (exit %d)", code);
+	return code;
+}
+
+static int start(int argc, char **argv)
+{
+	struct config cfg;
+	config_defaults(&cfg, "/proc/self/exe");
+	char err[1024];
+	int code;
+	if (!config_build(&cfg, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "scanhost: %s\n", err);
+		fprintf(stderr, "try 'scanhost --help'\n");
+		code = 2;
+	} else if (cfg.help) {
+		fputs(config_usage(), stdout);
+		code = 0;
+	} else if (cfg.version) {
+		printf("scanhost %s\n", SCANHOST_VERSION);
+		code = 0;
+	} else {
+		log_setup(cfg.log_level, cfg.log_format);
+		code = run(&cfg);
+	}
+	config_free(&cfg);
 	return code;
 }
 
@@ -81,29 +119,13 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	struct config cfg;
-	char exe[64];
-	snprintf(exe, sizeof(exe), "/proc/self/exe");
-	config_defaults(&cfg, exe);
-	char err[1024];
-	if (!config_build(&cfg, argc, argv, err, sizeof(err))) {
-		fprintf(stderr, "scanhost: %s\n", err);
-		fprintf(stderr, "try 'scanhost --help'\n");
-		config_free(&cfg);
-		return 2;
+	/* before the config file runs: a config stuck in C ends with status 2 */
+	watchdog_configure(&clock_system, CONFIG_RUN_SECONDS, 1.5, 2);
+	if (!watchdog_start()) {
+		fprintf(stderr, "scanhost: cannot start the watchdog thread\n");
+		return 1;
 	}
-	if (cfg.help) {
-		fputs(config_usage(), stdout);
-		config_free(&cfg);
-		return 0;
-	}
-	if (cfg.version) {
-		printf("scanhost %s\n", SCANHOST_VERSION);
-		config_free(&cfg);
-		return 0;
-	}
-	log_setup(cfg.log_level, cfg.log_format);
-	int code = run(&cfg);
-	config_free(&cfg);
+	int code = start(argc, argv);
+	watchdog_stop();
 	return code;
 }

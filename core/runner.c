@@ -20,12 +20,13 @@ void runner_set_interval(struct runner *r, double interval)
 	r->interval = runner_effective_interval(interval);
 }
 
-static void finish(struct runner *r, bool stopped)
+static void finish(struct runner *r, enum runner_end end)
 {
 	r->current.elapsed = clock_now(r->clock) - r->cycle_start;
-	r->cycles_completed += stopped ? 0 : 1;
-	r->ops->cycle_end(r->data, &r->current, stopped);
-	if (stopped || r->once) {
+	r->current.end = end;
+	r->cycles_completed += end == RUNNER_COMPLETE ? 1 : 0;
+	r->ops->cycle_end(r->data, &r->current);
+	if (end == RUNNER_SHUTDOWN || r->once) {
 		r->state = RUNNER_STOPPED;
 		return;
 	}
@@ -55,15 +56,26 @@ static bool select_chunk(struct runner *r)
  * did no I/O) is looped over here rather than recursed into, so the C stack
  * stays flat however many partitions there are. Partitions a select() left
  * out count as visited: select() looked at them. */
+static void add(struct runner_cycle *c, const struct tally *t)
+{
+	c->processed += t->processed;
+	c->skipped += t->skipped;
+	c->errors += t->errors;
+}
+
 static void next(struct runner *r)
 {
 	for (;;) {
 		if (r->ops->stopping(r->data)) {
-			finish(r, true);
+			finish(r, RUNNER_SHUTDOWN);
 			return;
 		}
 		if (r->next_partition >= r->partitions) {
-			finish(r, false);
+			finish(r, RUNNER_COMPLETE);
+			return;
+		}
+		if (r->ops->interrupted && r->ops->interrupted(r->data)) {
+			finish(r, RUNNER_INTERRUPTED);
 			return;
 		}
 		if (r->use_select && r->next_partition >= r->chunk_end) {
@@ -86,12 +98,11 @@ static void next(struct runner *r)
 	}
 }
 
-void runner_select_done(struct runner *r, uint32_t processed, uint32_t errors)
+void runner_select_done(struct runner *r, const struct tally *t)
 {
 	if (r->state != RUNNER_SELECTING)
 		return;
-	r->current.processed += processed;
-	r->current.errors += errors;
+	add(&r->current, t);
 	if (r->in_scan)
 		r->done_in_scan = true;
 	else
@@ -130,12 +141,11 @@ void runner_wake(struct runner *r)
 		begin_cycle(r);
 }
 
-void runner_partition_done(struct runner *r, uint32_t processed, uint32_t errors)
+void runner_partition_done(struct runner *r, const struct tally *t)
 {
 	if (r->state != RUNNER_SCANNING)
 		return;
-	r->current.processed += processed;
-	r->current.errors += errors;
+	add(&r->current, t);
 	r->current.partitions++;
 	if (r->in_scan)
 		r->done_in_scan = true;

@@ -17,11 +17,30 @@ struct runner;
 
 enum runner_verdict { RUNNER_RUN, RUNNER_POSTPONE, RUNNER_END };
 
+/* What one partition scan (or one select()) reports: items whose state it
+ * changed, items it left as they were (no-op replies, items in backoff) and
+ * items or steps that failed. */
+struct tally {
+	uint32_t processed;
+	uint32_t skipped;
+	uint32_t errors;
+};
+
+/* How a cycle ended. */
+enum runner_end {
+	RUNNER_COMPLETE,    /* every partition was visited */
+	RUNNER_SHUTDOWN,    /* shutdown cut it short; the runner stops */
+	RUNNER_INTERRUPTED, /* the owner cut it short (connection lost); the next
+	                     * cycle comes after the usual sleep */
+};
+
 struct runner_cycle {
 	uint64_t processed;
+	uint64_t skipped;
 	uint64_t errors;
 	int partitions; /* partitions actually scanned (fewer when stopped) */
 	double elapsed; /* seconds */
+	enum runner_end end;
 };
 
 struct runner_ops {
@@ -38,9 +57,13 @@ struct runner_ops {
 	 * runner_select_done() and then runner_wanted() is consulted. */
 	void (*select)(void *data, int first, int count);
 	bool (*wanted)(void *data, int partition);
-	/* A cycle ended (stopped = shutdown cut it short). */
-	void (*cycle_end)(void *data, const struct runner_cycle *cycle, bool stopped);
+	/* A cycle ended (cycle->end says how). */
+	void (*cycle_end)(void *data, const struct runner_cycle *cycle);
 	bool (*stopping)(void *data);
+	/* Optional: asked before every partition and select(); true ends the
+	 * cycle now as RUNNER_INTERRUPTED (e.g. the connection was lost, so
+	 * the rest of the cycle would only fail). */
+	bool (*interrupted)(void *data);
 };
 
 enum runner_state {
@@ -76,10 +99,10 @@ void runner_set_interval(struct runner *r, double interval);
 void runner_start(struct runner *r);
 /* The armed timer fired. */
 void runner_wake(struct runner *r);
-void runner_partition_done(struct runner *r, uint32_t processed, uint32_t errors);
-/* The select() of the current chunk finished; processed/errors: work it did
- * itself (a select() may already act on the items it found). */
-void runner_select_done(struct runner *r, uint32_t processed, uint32_t errors);
+void runner_partition_done(struct runner *r, const struct tally *t);
+/* The select() of the current chunk finished; t: work it did itself (a
+ * select() may already act on the items it found). */
+void runner_select_done(struct runner *r, const struct tally *t);
 /* Shutdown: a sleeping runner stops now, a scanning one after its partition. */
 void runner_stop(struct runner *r);
 

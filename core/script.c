@@ -2,6 +2,7 @@
 #include "script.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,9 @@
 #include <lualib.h>
 
 #include "log.h"
+#include "watchdog.h"
+
+#define PATH_MAX_TEXT 1100 /* "loading " + a path */
 
 static const char *const family_names[FAMILY_COUNT] = { "execution", "flow", "budget", "quota" };
 static const char *const family_prefixes[FAMILY_COUNT] = { "fp", "fp", "b", "q" };
@@ -102,6 +106,125 @@ static bool valid_name(const char *s)
 	return true;
 }
 
+/* Pushes t[k] of the table at idx with raw access: no metamethod of a
+ * script's table runs while the host reads it. */
+static void rawfield(lua_State *L, int idx, const char *k)
+{
+	if (idx < 0)
+		idx = lua_gettop(L) + idx + 1;
+	lua_pushstring(L, k);
+	lua_rawget(L, idx);
+}
+
+/* bounds = { option = { integer = bool, min = n, max = n }, ... }: every
+ * entry names a number option of defaults. Table at -1. */
+static bool check_bounds_table(struct script *s, int defaults, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	int bounds = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, bounds)) {
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		bool ok = k && lua_istable(L, -1);
+		if (ok) {
+			rawfield(L, defaults, k);
+			ok = lua_type(L, -1) == LUA_TNUMBER;
+			lua_pop(L, 1);
+		}
+		int spec = lua_gettop(L);
+		static const char *const limits[] = { "min", "max" };
+		for (int i = 0; ok && i < 2; i++) {
+			rawfield(L, spec, limits[i]);
+			ok = lua_isnil(L, -1) ||
+			     (lua_type(L, -1) == LUA_TNUMBER && !isnan(lua_tonumber(L, -1)));
+			lua_pop(L, 1);
+		}
+		if (ok) {
+			rawfield(L, spec, "integer");
+			ok = lua_isnil(L, -1) || lua_isboolean(L, -1);
+			lua_pop(L, 1);
+		}
+		if (!ok) {
+			lua_pop(L, 2);
+			return fail(
+			    err, errlen,
+			    "%s: bounds.%s must be { integer = bool, min = n, max = n } for "
+			    "a number option of defaults (scanner %s)",
+			    s->path, k ? k : "?", s->name);
+		}
+		lua_pop(L, 1);
+	}
+	return true;
+}
+
+/* order = { { "a", "b", ... }, ... }: each names number options of defaults
+ * that must be non-decreasing. Table at -1. */
+static bool check_order_table(struct script *s, int defaults, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	int order = lua_gettop(L);
+	size_t n = lua_objlen(L, order);
+	for (size_t i = 1; i <= n; i++) {
+		lua_rawgeti(L, order, (int)i);
+		int rule = lua_gettop(L);
+		bool ok = lua_istable(L, rule) && lua_objlen(L, rule) >= 2;
+		for (size_t j = 1; ok && j <= lua_objlen(L, rule); j++) {
+			lua_rawgeti(L, rule, (int)j);
+			ok = lua_type(L, -1) == LUA_TSTRING;
+			if (ok) {
+				rawfield(L, defaults, lua_tostring(L, -1));
+				ok = lua_type(L, -1) == LUA_TNUMBER;
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+		if (!ok)
+			return fail(
+			    err, errlen,
+			    "%s: order[%d] must list two or more number options of defaults "
+			    "(scanner %s)",
+			    s->path, (int)i, s->name);
+	}
+	return true;
+}
+
+/* defaults, bounds and order: shapes only (values are checked after the
+ * merge). Module table at -1. */
+static bool read_options(struct script *s, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	rawfield(L, -1, "defaults");
+	if (!lua_isnil(L, -1) && !lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return fail(err, errlen, "%s: defaults must be a table (scanner %s)", s->path,
+		            s->name);
+	}
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+	}
+	int defaults = lua_gettop(L);
+	bool ok = true;
+	static const char *const names[] = { "bounds", "order" };
+	for (int i = 0; ok && i < 2; i++) {
+		rawfield(L, defaults - 1, names[i]);
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			continue;
+		}
+		if (!lua_istable(L, -1))
+			ok = fail(err, errlen, "%s: %s must be a table (scanner %s)", s->path,
+			          names[i], s->name);
+		else
+			ok = i == 0 ? check_bounds_table(s, defaults, err, errlen)
+			            : check_order_table(s, defaults, err, errlen);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return ok;
+}
+
 /* Checks the table the file returned (at the top of L) and records its
  * fields; leaves the stack as it found it. */
 static bool read_definition(struct script *s, char *err, size_t errlen)
@@ -109,7 +232,7 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 	lua_State *L = s->L;
 	if (!lua_istable(L, -1))
 		return fail(err, errlen, "%s: the script must return a scanner table", s->path);
-	lua_getfield(L, -1, "name");
+	rawfield(L, -1, "name");
 	const char *name = lua_tostring(L, -1);
 	if (lua_type(L, -1) != LUA_TSTRING || !valid_name(name)) {
 		lua_pop(L, 1);
@@ -118,7 +241,7 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	lua_pop(L, 1);
-	lua_getfield(L, -1, "family");
+	rawfield(L, -1, "family");
 	const char *fam = lua_tostring(L, -1);
 	bool fam_ok = lua_type(L, -1) == LUA_TSTRING && family_parse(fam, &s->family);
 	lua_pop(L, 1);
@@ -127,7 +250,7 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		            "%s: family must be \"execution\", \"flow\", \"budget\" or "
 		            "\"quota\" (scanner %s)",
 		            s->path, s->name);
-	lua_getfield(L, -1, "interval");
+	rawfield(L, -1, "interval");
 	s->interval = lua_tonumber(L, -1);
 	bool iv_ok = lua_type(L, -1) == LUA_TNUMBER && s->interval > 0 && s->interval <= 86400;
 	lua_pop(L, 1);
@@ -136,14 +259,14 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		            "%s: interval must be a number of seconds in (0, 86400] "
 		            "(scanner %s)",
 		            s->path, s->name);
-	lua_getfield(L, -1, "scan");
+	rawfield(L, -1, "scan");
 	if (!lua_isfunction(L, -1)) {
 		lua_pop(L, 1);
 		return fail(err, errlen, "%s: scan must be a function (scanner %s)", s->path,
 		            s->name);
 	}
 	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_getfield(L, -1, "select");
+	rawfield(L, -1, "select");
 	if (lua_isfunction(L, -1)) {
 		s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	} else {
@@ -153,13 +276,7 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 			return fail(err, errlen, "%s: select must be a function (scanner %s)",
 			            s->path, s->name);
 	}
-	lua_getfield(L, -1, "defaults");
-	bool defaults_ok = lua_isnil(L, -1) || lua_istable(L, -1);
-	lua_pop(L, 1);
-	if (!defaults_ok)
-		return fail(err, errlen, "%s: defaults must be a table (scanner %s)", s->path,
-		            s->name);
-	return true;
+	return read_options(s, err, errlen);
 }
 
 /* Copies a config value (scalars and nested tables of them) between states. */
@@ -212,48 +329,157 @@ static bool push_overrides(const struct hostenv *env, const char *name)
 	return false;
 }
 
-/* Validates one override key against the script's defaults ("enabled" and
- * "interval" are host options every scanner has). Defaults table at -1 of L. */
+/* Validates one override key (at -2 of C, its value at -1) against the
+ * script's defaults (the merged table at -1 of L); "enabled" and
+ * "interval" are host options every scanner has. */
 static bool check_override(struct script *s, lua_State *C, char *err, size_t errlen)
 {
+	if (lua_type(C, -2) != LUA_TSTRING)
+		return fail(err, errlen, "scanners.%s: option names must be strings", s->name);
 	const char *key = lua_tostring(C, -2);
 	char where[160];
-	snprintf(where, sizeof(where), "scanners.%s.%s", s->name, key ? key : "?");
-	if (lua_type(C, -2) != LUA_TSTRING)
-		return fail(err, errlen, "%s: option names must be strings", where);
+	snprintf(where, sizeof(where), "scanners.%s.%s", s->name, key);
 	if (strcmp(key, "enabled") == 0) {
 		if (!lua_isboolean(C, -1))
 			return fail(err, errlen, "%s: must be a boolean", where);
 		s->enabled = lua_toboolean(C, -1);
 		return true;
 	}
+	double v = lua_tonumber(C, -1);
 	if (strcmp(key, "interval") == 0) {
-		double v = lua_tonumber(C, -1);
-		if (lua_type(C, -1) != LUA_TNUMBER || v <= 0 || v > 86400)
+		if (lua_type(C, -1) != LUA_TNUMBER || !(v > 0 && v <= 86400))
 			return fail(err, errlen, "%s: must be a number of seconds in (0, 86400]",
 			            where);
 		s->interval = v;
 		return true;
 	}
-	lua_getfield(s->L, -1, key);
+	rawfield(s->L, -1, key);
 	int want = lua_type(s->L, -1);
 	lua_pop(s->L, 1);
 	if (want == LUA_TNIL)
 		return fail(err, errlen, "%s: unknown option for this scanner", where);
 	if (want != lua_type(C, -1))
 		return fail(err, errlen, "%s: must be a %s", where, lua_typename(s->L, want));
-	if (want == LUA_TNUMBER && lua_tonumber(C, -1) < 0)
+	if (want == LUA_TNUMBER && !isfinite(v))
+		return fail(err, errlen, "%s: must be a finite number", where);
+	if (want == LUA_TNUMBER && v < 0)
 		return fail(err, errlen, "%s: must not be negative", where);
 	return true;
 }
 
-/* ctx.config = copy of defaults, overridden by config.scanners[name]. */
-static bool merge_config(struct script *s, char *err, size_t errlen)
+/* The name of option key for messages: scanners.NAME.KEY when the config
+ * set it (a configuration error), defaults.KEY of the file otherwise. */
+static bool option_fail(struct script *s, bool from_config, const char *key, const char *what,
+                        char *err, size_t errlen, bool *bad_option)
+{
+	*bad_option = from_config;
+	if (from_config)
+		return fail(err, errlen, "scanners.%s.%s: %s", s->name, key, what);
+	return fail(err, errlen, "%s: defaults.%s: %s (scanner %s)", s->path, key, what, s->name);
+}
+
+static bool overridden(lua_State *L, int set, const char *key)
+{
+	rawfield(L, set, key);
+	bool yes = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return yes;
+}
+
+/* One number option against its bounds entry (at -1, or nil). */
+static bool within_bounds(lua_State *L, lua_Number v, char *what, size_t n)
+{
+	if (!isfinite(v)) {
+		snprintf(what, n, "must be a finite number");
+		return false;
+	}
+	if (!lua_istable(L, -1))
+		return true;
+	int spec = lua_gettop(L);
+	rawfield(L, spec, "integer");
+	bool integer = lua_toboolean(L, -1);
+	rawfield(L, spec, "min");
+	rawfield(L, spec, "max");
+	double lo = lua_isnil(L, -2) ? -HUGE_VAL : lua_tonumber(L, -2);
+	double hi = lua_isnil(L, -1) ? HUGE_VAL : lua_tonumber(L, -1);
+	lua_pop(L, 3);
+	if ((integer && v != floor(v)) || v < lo || v > hi) {
+		snprintf(what, n, "must be %s in [%.17g, %.17g], got %.17g",
+		         integer ? "an integer" : "a number", lo, hi, v);
+		return false;
+	}
+	return true;
+}
+
+/* Every number option of the merged table (at merged) is finite and within
+ * its bounds; every order rule holds. set: the keys the config set. */
+static bool check_values(struct script *s, int merged, int set, char *err, size_t errlen,
+                         bool *bad_option)
+{
+	lua_State *L = s->L;
+	char what[160];
+	rawfield(L, -3, "bounds"); /* module, merged, set, bounds */
+	int bounds = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, merged)) {
+		if (lua_type(L, -1) == LUA_TNUMBER && lua_type(L, -2) == LUA_TSTRING) {
+			const char *key = lua_tostring(L, -2);
+			if (lua_istable(L, bounds))
+				rawfield(L, bounds, key);
+			else
+				lua_pushnil(L);
+			bool ok = within_bounds(L, lua_tonumber(L, -2), what, sizeof(what));
+			lua_pop(L, 1);
+			if (!ok) {
+				bool conf = overridden(L, set, key);
+				lua_settop(L, bounds - 1);
+				return option_fail(s, conf, key, what, err, errlen, bad_option);
+			}
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	rawfield(L, -3, "order");
+	int order = lua_gettop(L);
+	size_t n = lua_istable(L, order) ? lua_objlen(L, order) : 0;
+	for (size_t i = 1; i <= n; i++) {
+		lua_rawgeti(L, order, (int)i);
+		for (size_t j = 1; j < lua_objlen(L, -1); j++) {
+			lua_rawgeti(L, -1, (int)j);
+			lua_rawgeti(L, -2, (int)j + 1);
+			const char *a = lua_tostring(L, -2), *b = lua_tostring(L, -1);
+			rawfield(L, merged, a);
+			rawfield(L, merged, b);
+			lua_Number va = lua_tonumber(L, -2), vb = lua_tonumber(L, -1);
+			if (!(va <= vb)) {
+				snprintf(what, sizeof(what), "must be <= %s (%.17g > %.17g)", b, va,
+				         vb);
+				bool conf_a = overridden(L, set, a), conf_b = overridden(L, set, b);
+				char key[128];
+				snprintf(key, sizeof(key), "%s", conf_a || !conf_b ? a : b);
+				if (!conf_a && conf_b)
+					snprintf(what, sizeof(what),
+					         "must be >= %s (%.17g < %.17g)", a, vb, va);
+				lua_settop(L, order - 1);
+				return option_fail(s, conf_a || conf_b, key, what, err, errlen,
+				                   bad_option);
+			}
+			lua_pop(L, 4);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return true;
+}
+
+/* ctx.config = copy of defaults, overridden by config.scanners[name], then
+ * checked as a whole. */
+static bool merge_config(struct script *s, char *err, size_t errlen, bool *bad_option)
 {
 	lua_State *L = s->L;
 	s->enabled = true;
 	lua_newtable(L); /* merged */
-	lua_getfield(L, -2, "defaults");
+	rawfield(L, -2, "defaults");
 	if (lua_istable(L, -1) && !copy_value(L, -1, L, 0)) {
 		lua_pop(L, 2);
 		return fail(err, errlen,
@@ -268,21 +494,39 @@ static bool merge_config(struct script *s, char *err, size_t errlen)
 	/* stack: module, merged, defaults, defaults_copy */
 	lua_replace(L, -3);
 	lua_pop(L, 1);
+	int merged = lua_gettop(L);
+	lua_newtable(L); /* the keys the config set */
 	if (push_overrides(s->env, s->name)) {
 		lua_State *C = s->env->conf_L;
 		lua_pushnil(C);
 		while (lua_next(C, -2)) {
-			if (!check_override(s, C, err, errlen) || !copy_value(C, -2, L, 0) ||
-			    !copy_value(C, -1, L, 0)) {
+			lua_pushvalue(L, merged);
+			bool ok = check_override(s, C, err, errlen);
+			lua_pop(L, 1);
+			if (!ok || !copy_value(C, -2, L, 0) || !copy_value(C, -1, L, 0)) {
+				if (ok)
+					fail(err, errlen,
+					     "scanners.%s: options must be scalars or "
+					     "tables of them",
+					     s->name);
+				*bad_option = true;
 				lua_pop(C, 3);
-				lua_pop(L, lua_gettop(L) > 2 ? lua_gettop(L) - 2 : 0);
+				lua_settop(L, merged - 2);
 				return false;
 			}
-			lua_rawset(L, -3);
+			lua_pushvalue(L, -2);
+			lua_pushboolean(L, 1);
+			lua_rawset(L, merged + 1);
+			lua_rawset(L, merged);
 			lua_pop(C, 1);
 		}
 		lua_pop(C, 1);
 	}
+	if (!check_values(s, merged, merged + 1, err, errlen, bad_option)) {
+		lua_settop(L, merged - 1);
+		return false;
+	}
+	lua_pop(L, 1);
 	lua_pushnumber(L, s->interval);
 	lua_setfield(L, -2, "interval");
 	lua_pushboolean(L, s->enabled);
@@ -301,11 +545,18 @@ static bool run_top_level(struct script *s, const char *path, char *err, size_t 
 	if (luaL_loadfile(co, path) != 0)
 		return fail(err, errlen, "%s", lua_tostring(co, -1));
 	runaway_arm(s->env->scan_timeout);
+	memlimit_protect(&s->mem);
 	int rc = lua_resume(co, 0);
+	memlimit_unprotect(&s->mem);
 	runaway_disarm();
 	if (runaway_check())
 		return fail(err, errlen, "%s: runaway script: the top level ran for more than %g s",
 		            path, runaway_seconds());
+	if (memlimit_exceeded(&s->mem))
+		return fail(err, errlen,
+		            "%s: the top level went over the Lua memory limit of %zu MB "
+		            "(lua_memory_mb)",
+		            path, s->mem.limit >> 20);
 	if (rc == LUA_YIELD)
 		return fail(err, errlen, "%s: the top level must not yield (no I/O at load time)",
 		            path);
@@ -341,10 +592,47 @@ static void open_host_modules(struct script *s)
 	lredis_open(s->L);
 }
 
-struct script *script_load(struct hostenv *env, const char *path, char *err, size_t errlen)
+/* A state for a scanner: counted allocations with the configured limit.
+ * A LuaJIT that refuses custom allocators (64-bit without GC64) gets its
+ * own allocator, and the limit is then checked with lua_gc after every
+ * resume instead (see task.c). */
+static lua_State *new_state(struct script *s)
 {
+	lua_State *L = memlimit_newstate(&s->mem, s->env->lua_memory);
+	s->mem_counted = L != NULL;
+	if (!L) {
+		L = luaL_newstate();
+		s->mem.limit = s->env->lua_memory;
+	}
+	return L;
+}
+
+static bool load_into(struct script *s, const char *path, char *err, size_t errlen,
+                      bool *bad_option)
+{
+	lua_State *L = s->L;
+	luaL_openlibs(L);
+	script_setup_paths(L, s->env);
+	open_host_modules(s);
+	runaway_install(L);
+	if (!run_top_level(s, path, err, errlen))
+		return false;
+	bool ok = read_definition(s, err, errlen) && merge_config(s, err, errlen, bad_option) &&
+	          (!s->env->claims || ctx_wrap_claims(s, err, errlen));
+	lua_settop(L, 0);
+	if (!ok)
+		return false;
+	ctx_push_new(s);
+	s->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return true;
+}
+
+struct script *script_load(struct hostenv *env, const char *path, char *err, size_t errlen,
+                           bool *bad_option)
+{
+	*bad_option = false;
 	struct script *s = script_alloc(env);
-	if (!s || !(s->L = luaL_newstate())) {
+	if (!s || !(s->L = new_state(s))) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		free(s);
 		return NULL;
@@ -352,24 +640,15 @@ struct script *script_load(struct hostenv *env, const char *path, char *err, siz
 	s->owns_L = true;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	digest_file(path, &s->digest);
-	lua_State *L = s->L;
-	luaL_openlibs(L);
-	script_setup_paths(L, env);
-	open_host_modules(s);
-	runaway_install(L);
-	if (!run_top_level(s, path, err, errlen)) {
-		script_free(s);
-		return NULL;
-	}
-	bool ok = read_definition(s, err, errlen) && merge_config(s, err, errlen) &&
-	          (!env->claims || ctx_wrap_claims(s, err, errlen));
-	lua_settop(L, 0);
+	char what[PATH_MAX_TEXT];
+	snprintf(what, sizeof(what), "loading %s", path);
+	watchdog_enter(NULL, -1, what);
+	bool ok = load_into(s, path, err, errlen, bad_option);
+	watchdog_leave();
 	if (!ok) {
 		script_free(s);
 		return NULL;
 	}
-	ctx_push_new(s);
-	s->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	return s;
 }
 
@@ -396,9 +675,14 @@ void script_free(struct script *s)
 	if (!s)
 		return;
 	if (s->owns_L && s->L) {
+		/* finalizers run here, where no hook can stop them: the watchdog
+		 * ends the process if one never returns */
+		watchdog_enter(s->name[0] ? s->name : NULL, -1,
+		               "closing its Lua state (__gc finalizers)");
 		/* run finalizers while everything they might touch still exists */
 		lua_gc(s->L, LUA_GCCOLLECT, 0);
 		lua_close(s->L);
+		watchdog_leave();
 	} else if (s->L) {
 		ctx_invalidate(s);
 		luaL_unref(s->L, LUA_REGISTRYINDEX, s->config_ref);

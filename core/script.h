@@ -16,6 +16,9 @@
 #include <lua.h>
 
 #include "claims.h"
+#include "memlimit.h"
+#include "runaway.h"
+#include "runner.h"
 #include "tracker.h"
 
 #define SCANNER_NAME_MAX 64
@@ -43,6 +46,7 @@ struct hostenv {
 	double scan_timeout;     /* seconds a script may run without yielding */
 	bool claims;             /* claim partitions before acting (several instances) */
 	char instance_id[CLAIMS_ID_MAX]; /* this process: ctx.instance_id, claim values */
+	size_t lua_memory;               /* bytes each scanner state may allocate (0 = no limit) */
 	/* An error reply said a server-side function is missing (e.g. the
 	 * library was flushed): the host re-checks its library. */
 	void (*function_missing)(struct hostenv *env);
@@ -53,9 +57,10 @@ struct hostenv {
 
 struct script;
 struct task;
+struct lreq;
 
 /* Called when a partition scan ends, however it ends. */
-typedef void (*task_done_fn)(void *data, uint32_t processed, uint32_t errors);
+typedef void (*task_done_fn)(void *data, const struct tally *t);
 
 enum task_state { TASK_IDLE, TASK_RUNNING, TASK_YIELDED };
 
@@ -66,7 +71,9 @@ struct task {
 	unsigned gen; /* bumped at every resume and at the end: stale replies are dropped */
 	enum task_state state;
 	int partition;
-	int pending; /* requests in flight (0 or 1: a task waits for one at a time) */
+	const char *what;      /* "scan()", "select()": for logs and the watchdog */
+	int pending;           /* requests in flight (0 or 1: a task waits for one at a time) */
+	struct lreq *inflight; /* that request: orphaned if the task ends first */
 	task_done_fn done;
 	void *done_data;
 	/* Test module only: leave the body's results (or its error with
@@ -79,6 +86,7 @@ struct task {
 struct script {
 	lua_State *L;
 	bool owns_L;
+	bool mem_counted; /* L uses the counting allocator (else: lua_gc counts) */
 	struct hostenv *env;
 	struct tracker *tracker; /* borrowed from the scanner slot (durable) */
 	struct claims *claims;   /* borrowed from the scanner slot, or NULL */
@@ -92,16 +100,22 @@ struct script {
 	int select_ref;     /* optional select(ctx, partitions), or LUA_NOREF */
 	int selected_ref;   /* the last select() result: scan()'s third argument */
 	bool runaway;       /* aborted for running too long without yielding */
+	bool over_memory;   /* went over lua_memory: stopped, state to discard */
 	double cycle_start; /* monotonic start of the current cycle: ctx:elapsed() */
 	int config_ref;     /* merged options table: ctx.config */
 	int ctx_ref;        /* the ctx table reused by every partition scan */
 	struct task task;
-	bool retired; /* replaced or removed: close once the task is idle */
+	struct memlimit mem; /* counts L's allocations (owned states) */
+	bool retired;        /* replaced or removed: close once the task is idle */
 };
 
 /* Loads and validates a scanner file into a fresh lua_State. On failure
- * returns NULL and writes a message (with traceback) to err. */
-struct script *script_load(struct hostenv *env, const char *path, char *err, size_t errlen);
+ * returns NULL and writes a message (with traceback) to err; *bad_option
+ * tells a configuration error (an override naming an unknown option, a
+ * value out of the scanner's bounds: the message names
+ * scanners.NAME.OPTION) from a problem of the file itself. */
+struct script *script_load(struct hostenv *env, const char *path, char *err, size_t errlen,
+                           bool *bad_option);
 /* Wraps an existing state (the busted test module): no file, no scan(). */
 struct script *script_wrap(struct hostenv *env, lua_State *L, const char *name);
 void script_free(struct script *s);
@@ -127,23 +141,10 @@ bool task_busy(const struct script *s);
 bool script_has_select(const struct script *s);
 /* After a select task: turns its result into wanted[0..n) for partitions
  * first.. and keeps the table as scan()'s third argument; select()'s optional
- * second and third results (items it processed itself, its errors) go to
- * processed/errors. Returns false (and wants everything) when select()
+ * further results (items it processed itself, its errors, items it
+ * skipped) go to t. Returns false (and wants everything) when select()
  * failed or returned no table. */
-bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n, uint32_t *processed,
-                         uint32_t *errors);
-
-/* Turns the JIT off in L's whole VM and drops every trace already compiled:
- * turning it off alone keeps existing traces running. */
-void jit_off(lua_State *L);
-/* Runaway protection: scanner states run with the JIT off so that this
- * count hook fires; it aborts Lua code running past the armed deadline. */
-void runaway_install(lua_State *L);
-void runaway_arm(double seconds);
-void runaway_disarm(void);
-/* True when the last armed execution hit its deadline. */
-bool runaway_check(void);
-double runaway_seconds(void);
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n, struct tally *t);
 
 /* Used by the bindings. */
 struct task *task_current(lua_State *L, struct script *s);
@@ -163,5 +164,8 @@ bool ctx_wrap_claims(struct script *s, char *err, size_t errlen);
 /* redis binding (lua_redis.c) */
 void lredis_open(lua_State *L);
 void lredis_push(lua_State *L, struct script *s);
+/* The task ended with its request in flight: the replies are drained
+ * without touching any Lua state. */
+void lredis_orphan(struct lreq *q);
 
 #endif

@@ -4,70 +4,20 @@
  * binding can yield from it. A binding that sends a request calls
  * task_begin_wait() and yields; the reply callback resumes the task through
  * task_resume() only if the task is still waiting for that very request
- * (generation check). */
+ * (generation check).
+ *
+ * Every resume runs under three guards: the runaway count hook (Lua that
+ * never yields), the watchdog (C code that never returns) and the state's
+ * memory limit (allocations fail only inside the resume). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
-#include <luajit.h>
 
-#include "clock.h"
 #include "log.h"
 #include "script.h"
-
-/* One Lua execution runs at a time (a single-threaded loop), so one
- * deadline serves every state. 0 = disarmed. */
-static double runaway_deadline;
-static double runaway_limit;
-static bool runaway_fired;
-
-/* Past the deadline the hook yields instead of raising: an error could be
- * swallowed by a pcall inside the loop, a yield cannot (LuaJIT resumes
- * across pcall). The task then drops the coroutine. Inside a C call that
- * cannot yield (a table.sort comparator...) lua_yield raises instead. */
-static void runaway_hook(lua_State *L, lua_Debug *ar)
-{
-	(void)ar;
-	if (runaway_deadline > 0 && clock_monotonic(NULL) > runaway_deadline) {
-		runaway_fired = true;
-		lua_yield(L, 0);
-	}
-}
-
-bool runaway_check(void)
-{
-	return runaway_fired;
-}
-
-double runaway_seconds(void)
-{
-	return runaway_limit;
-}
-
-void jit_off(lua_State *L)
-{
-	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
-	luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_FLUSH);
-}
-
-void runaway_install(lua_State *L)
-{
-	/* compiled traces never call count hooks: interpret scanner code */
-	jit_off(L);
-	lua_sethook(L, runaway_hook, LUA_MASKCOUNT, 1000);
-}
-
-void runaway_arm(double seconds)
-{
-	runaway_fired = false;
-	runaway_limit = seconds;
-	runaway_deadline = seconds > 0 ? clock_monotonic(NULL) + seconds : 0;
-}
-
-void runaway_disarm(void)
-{
-	runaway_deadline = 0;
-}
+#include "watchdog.h"
 
 bool task_busy(const struct script *s)
 {
@@ -89,9 +39,16 @@ void task_begin_wait(struct task *t)
 	t->pending++;
 }
 
-static void finish(struct task *t, uint32_t processed, uint32_t errors)
+static void finish(struct task *t, const struct tally *tally)
 {
 	struct script *s = t->script;
+	if (t->inflight) {
+		lredis_orphan(t->inflight); /* its replies are drained, never delivered */
+		t->inflight = NULL;
+		t->pending = 0;
+		log_event(LOG_DEBUG, s->name, t->partition,
+		          "task ended with a request in flight; its replies are drained", NULL);
+	}
 	luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
 	t->co_ref = LUA_NOREF;
 	t->co = NULL;
@@ -105,15 +62,52 @@ static void finish(struct task *t, uint32_t processed, uint32_t errors)
 		s = NULL;
 	}
 	if (done)
-		done(data, processed, errors);
+		done(data, tally);
 }
 
-static uint32_t count_result(lua_State *co, int idx)
+/* A count a script returned: absent or nil is 0, otherwise an integer in
+ * 0 .. 2^32-1. Returns false for anything else (never clamped). */
+static bool read_count(lua_State *L, int idx, uint32_t *out)
 {
-	lua_Number v = lua_tonumber(co, idx);
-	if (!(v > 0))
-		return 0;
-	return v > 4294967295.0 ? UINT32_MAX : (uint32_t)v;
+	*out = 0;
+	if (lua_isnoneornil(L, idx))
+		return true;
+	if (lua_type(L, idx) != LUA_TNUMBER)
+		return false;
+	lua_Number v = lua_tonumber(L, idx);
+	if (!(v >= 0 && v <= 4294967295.0) || v != floor(v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* The counts at first.. (processed, errors, skipped) of L into t. A bad
+ * value is a warning naming it, and the whole result is one error. */
+static bool read_counts(struct script *s, lua_State *L, int first, int n, struct tally *t)
+{
+	static const char *const names[] = { "processed", "errors", "skipped" };
+	uint32_t v[3] = { 0, 0, 0 };
+	for (int i = 0; i < 3; i++) {
+		int idx = first + i;
+		if (idx - first >= n || read_count(L, idx, &v[i]))
+			continue;
+		char got[64];
+		if (lua_type(L, idx) == LUA_TNUMBER)
+			snprintf(got, sizeof(got), "%.17g", lua_tonumber(L, idx));
+		else
+			snprintf(got, sizeof(got), "a %s", lua_typename(L, lua_type(L, idx)));
+		struct log_field f[] = { { "count", names[i], LOG_STRING },
+			                 { "got", got, LOG_STRING },
+			                 { NULL, NULL, LOG_STRING } };
+		log_event(LOG_WARN, s->name, s->task.partition,
+		          "bad count returned (counts are integers in 0..4294967295); "
+		          "counted as one error",
+		          f);
+		*t = (struct tally){ 0, 0, 1 };
+		return false;
+	}
+	*t = (struct tally){ .processed = v[0], .errors = v[1], .skipped = v[2] };
+	return true;
 }
 
 /* A Lua error: log it with scanner, partition and the dead coroutine's
@@ -123,58 +117,99 @@ static void report_error(struct task *t, const char *what)
 	struct script *s = t->script;
 	const char *msg = lua_tostring(t->co, -1);
 	luaL_traceback(s->L, t->co, msg ? msg : "(error object is not a string)", 0);
-	struct log_field fields[] = { { "error", lua_tostring(s->L, -1) }, { NULL, NULL } };
-	log_event(LOG_ERROR, s->name, t->partition, what, fields);
+	struct log_field fields[] = { { "error", lua_tostring(s->L, -1), LOG_STRING },
+		                      { NULL, NULL, LOG_STRING } };
+	char text[64];
+	snprintf(text, sizeof(text), "%s %s", t->what, what);
+	log_event(LOG_ERROR, s->name, t->partition, text, fields);
 	if (t->keep_results)
 		t->failed = true; /* the traceback stays on the stack for the caller */
 	else
 		lua_pop(s->L, 1);
 }
 
-void task_resume(struct task *t, int nargs)
+/* Replaces the coroutine's stack by one error message and reports it. */
+static void abort_task(struct task *t, const char *what, const char *msg)
 {
-	t->gen++;
-	t->state = TASK_RUNNING;
-	runaway_arm(t->script->env->scan_timeout);
-	int rc = lua_resume(t->co, nargs);
-	runaway_disarm();
+	lua_settop(t->co, 0);
+	lua_pushstring(t->co, msg);
+	report_error(t, what);
+}
+
+/* What a resume left: true when the task is over (*tally filled). */
+static bool settle(struct task *t, int rc, struct tally *tally)
+{
+	struct script *s = t->script;
+	char msg[160];
+	*tally = (struct tally){ 0, 0, 1 };
 	if (runaway_check()) {
-		t->script->runaway = true;
-		lua_settop(t->co, 0);
-		lua_pushfstring(t->co, "runaway script: ran for more than %f s without yielding",
-		                runaway_seconds());
-		report_error(t, "scan() aborted");
-		finish(t, 0, 1);
-		return;
+		s->runaway = true;
+		snprintf(msg, sizeof(msg),
+		         "runaway script: ran for more than %g s without yielding",
+		         runaway_seconds());
+		abort_task(t, "aborted", msg);
+		return true;
+	}
+	if (s->over_memory) {
+		snprintf(msg, sizeof(msg), "over its Lua memory limit of %zu MB (lua_memory_mb)",
+		         s->mem.limit >> 20);
+		abort_task(t, "stopped", msg);
+		return true;
 	}
 	if (rc == LUA_YIELD) {
 		if (t->pending > 0) {
 			t->state = TASK_YIELDED;
-			return;
+			return false;
 		}
-		lua_pushstring(t->co, "scan() yielded without a pending request (coroutine.yield "
-		                      "is not allowed in scan(); use ctx.redis)");
-		report_error(t, "scan() failed");
-		finish(t, 0, 1);
-		return;
+		abort_task(t, "failed",
+		           "yielded without a pending request (coroutine.yield is not allowed in "
+		           "scan(); use ctx.redis)");
+		return true;
 	}
 	if (rc != 0) {
-		report_error(t, rc == LUA_ERRMEM ? "scan() ran out of memory"
-		                                 : "scan() raised an error");
-		finish(t, 0, 1);
-		return;
+		report_error(t, rc == LUA_ERRMEM ? "ran out of memory" : "raised an error");
+		return true;
 	}
 	int n = lua_gettop(t->co);
 	if (t->keep_results) {
 		t->nresults = n;
-		lua_xmove(t->co, t->script->L, n);
-		finish(t, 0, 0);
-		return;
+		lua_xmove(t->co, s->L, n);
+		*tally = (struct tally){ 0, 0, 0 };
+		return true;
 	}
-	uint32_t processed = n >= 1 ? count_result(t->co, 1) : 0;
-	uint32_t errors = n >= 2 ? count_result(t->co, 2) : 0;
+	read_counts(s, t->co, 1, n, tally);
 	lua_settop(t->co, 0);
-	finish(t, processed, errors);
+	return true;
+}
+
+/* The state is over its limit: allocations past it failed inside the
+ * resume, or went through (and were noted) in the host's own calls. */
+static void check_memory(struct script *s)
+{
+	bool over = memlimit_exceeded(&s->mem);
+	if (!over && s->mem.limit && !s->mem_counted) /* see script_load */
+		over = (size_t)lua_gc(s->L, LUA_GCCOUNT, 0) * 1024 > s->mem.limit;
+	if (over)
+		s->over_memory = true;
+}
+
+void task_resume(struct task *t, int nargs)
+{
+	struct script *s = t->script;
+	t->gen++;
+	t->state = TASK_RUNNING;
+	watchdog_enter(s->name, t->partition, t->what);
+	runaway_arm(s->env->scan_timeout);
+	memlimit_protect(&s->mem);
+	int rc = lua_resume(t->co, nargs);
+	memlimit_unprotect(&s->mem);
+	runaway_disarm();
+	check_memory(s);
+	struct tally tally;
+	bool over = settle(t, rc, &tally);
+	watchdog_leave();
+	if (over)
+		finish(t, &tally);
 }
 
 /* Expects the body and its nargs arguments on top of the script's stack. */
@@ -186,6 +221,7 @@ static void start_task(struct script *s, int partition, int nargs, task_done_fn 
 	t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* anchor: pops the thread */
 	t->partition = partition;
 	t->pending = 0;
+	t->inflight = NULL;
 	t->failed = false;
 	t->nresults = 0;
 	t->done = done;
@@ -203,7 +239,9 @@ static void push_ctx(struct script *s, int partition)
 void task_start(struct script *s, int partition, task_done_fn done, void *data)
 {
 	lua_State *L = s->L;
+	watchdog_enter(s->name, partition, "scan()");
 	s->task.keep_results = false;
+	s->task.what = "scan()";
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->scan_ref);
 	push_ctx(s, partition);
 	lua_pushinteger(L, partition);
@@ -214,13 +252,16 @@ void task_start(struct script *s, int partition, task_done_fn done, void *data)
 		lua_remove(L, -2);
 		nargs = 3;
 	}
+	watchdog_leave();
 	start_task(s, partition, nargs, done, data);
 }
 
 void task_start_select(struct script *s, int first, int count, task_done_fn done, void *data)
 {
 	lua_State *L = s->L;
+	watchdog_enter(s->name, first, "select()");
 	s->task.keep_results = true;
+	s->task.what = "select()";
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->select_ref);
 	push_ctx(s, first);
 	lua_createtable(L, count, 0);
@@ -228,11 +269,13 @@ void task_start_select(struct script *s, int first, int count, task_done_fn done
 		lua_pushinteger(L, first + i);
 		lua_rawseti(L, -2, i + 1);
 	}
+	watchdog_leave();
 	start_task(s, first, 2, done, data);
 }
 
 void task_start_fn(struct script *s, int partition, task_done_fn done, void *data)
 {
+	s->task.what = "the spec body";
 	push_ctx(s, partition);
 	lua_pushinteger(s->L, partition);
 	start_task(s, partition, 2, done, data);
@@ -243,27 +286,8 @@ bool script_has_select(const struct script *s)
 	return s->select_ref != LUA_NOREF;
 }
 
-bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n, uint32_t *processed,
-                         uint32_t *errors)
+static void fill_wanted(lua_State *L, int first, uint8_t *wanted, int n, bool ok)
 {
-	lua_State *L = s->L;
-	struct task *t = &s->task;
-	luaL_unref(L, LUA_REGISTRYINDEX, s->selected_ref);
-	s->selected_ref = LUA_NOREF;
-	bool ok = !t->failed && t->nresults >= 1 && lua_istable(L, -t->nresults);
-	*processed = *errors = 0;
-	if (ok) {
-		lua_pushvalue(L, -t->nresults);
-		s->selected_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-		/* optional 2nd and 3rd results: work select() did itself */
-		if (t->nresults >= 2)
-			*processed = count_result(L, -t->nresults + 1);
-		if (t->nresults >= 3)
-			*errors = count_result(L, -t->nresults + 2);
-	}
-	lua_pop(L, t->failed ? 1 : t->nresults);
-	if (ok)
-		lua_rawgeti(L, LUA_REGISTRYINDEX, s->selected_ref);
 	for (int i = 0; i < n; i++) {
 		if (ok) {
 			lua_rawgeti(L, -1, first + i);
@@ -273,7 +297,30 @@ bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n, ui
 			wanted[i] = 1;
 		}
 	}
+}
+
+bool task_take_selection(struct script *s, int first, uint8_t *wanted, int n, struct tally *t)
+{
+	lua_State *L = s->L;
+	struct task *task = &s->task;
+	watchdog_enter(s->name, first, "select()'s result");
+	luaL_unref(L, LUA_REGISTRYINDEX, s->selected_ref);
+	s->selected_ref = LUA_NOREF;
+	int nr = task->nresults;
+	bool ok = !task->failed && nr >= 1 && lua_istable(L, -nr);
+	*t = (struct tally){ 0, 0, 0 };
+	if (ok) {
+		lua_pushvalue(L, -nr);
+		s->selected_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		/* optional further results: work select() did itself */
+		read_counts(s, L, lua_gettop(L) - nr + 2, nr - 1, t);
+	}
+	lua_pop(L, task->failed ? 1 : nr);
+	if (ok)
+		lua_rawgeti(L, LUA_REGISTRYINDEX, s->selected_ref);
+	fill_wanted(L, first, wanted, n, ok);
 	if (ok)
 		lua_pop(L, 1);
+	watchdog_leave();
 	return ok;
 }

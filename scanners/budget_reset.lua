@@ -65,6 +65,7 @@ return {
   family = "budget",
   interval = 15,
   defaults = { batch = 20 },
+  bounds = { batch = { integer = true, min = 1, max = 10000 } },
   -- no op: select_due only selects the partitions with a due reset
   select = scan_util.select_due(function(_, tag) return { { index = keys.budget_resets(tag) } } end),
   scan = scan,

@@ -20,6 +20,8 @@ return {
   family = "execution",
   interval = 0.75,
   defaults = scan.defaults(),
+  bounds = scan.bounds(),
+  order = scan.ORDER,
   select = scan.select_due(targets),
   scan = scan.scan_due(targets),
 }

@@ -145,6 +145,7 @@ return {
   family = "execution",
   interval = 15,
   defaults = { batch = 50, edges = 20 },
+  bounds = { batch = { integer = true, min = 1, max = 10000 }, edges = { integer = true, min = 1, max = 10000 } },
   select = scan_util.select_nonempty(function(ctx, tag)
     return keys.lane_sets(tag, ctx.lanes, "blocked:dependencies")
   end),

@@ -193,6 +193,7 @@ return {
   family = "flow",
   interval = 15,
   defaults = { batch = 100, members = 1000 },
+  bounds = { batch = { integer = true, min = 1, max = 10000 }, members = { integer = true, min = 1, max = 1000000 } },
   select = scan_sel.select_nonempty(function(_, tag) return { keys.flow_index(tag) } end),
   scan = scan,
 }

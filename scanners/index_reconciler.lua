@@ -94,6 +94,7 @@ return {
   family = "execution",
   interval = 45,
   defaults = { batch = 100 },  -- SSCAN COUNT
+  bounds = { batch = { integer = true, min = 1, max = 10000 } },
   select = scan_sel.select_nonempty(function(_, tag) return { keys.all_executions(tag) } end),
   scan = function(ctx)
     local acc = { processed = 0, errors = 0 }

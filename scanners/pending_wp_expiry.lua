@@ -15,6 +15,8 @@ return {
   family = "execution",
   interval = 5,
   defaults = scan.defaults({ batch = 100 }),
+  bounds = scan.bounds(),
+  order = scan.ORDER,
   select = scan.select_due(targets),
   scan = scan.scan_due(targets),
 }

@@ -92,6 +92,7 @@ return {
   family = "quota",
   interval = 30,
   defaults = { batch = 100 },
+  bounds = { batch = { integer = true, min = 1, max = 10000 } },
   select = scan_sel.select_nonempty(function(_, tag) return { keys.quota_policies(tag) } end),
   scan = scan,
 }

@@ -232,6 +232,14 @@ return {
   family = "execution",
   interval = 60,
   defaults = { batch = 20, scan = 200, retention_ms = 86400000, chunk = 500, max_attempts = 10000 },
+  bounds = {
+    batch = { integer = true, min = 1, max = 10000 },
+    scan = { integer = true, min = 1, max = 100000 },
+    retention_ms = { integer = true, min = 0, max = 3650 * 86400000 },
+    chunk = { integer = true, min = 1, max = 100000 },
+    max_attempts = { integer = true, min = 1, max = 10000000 },
+  },
+  order = { { "batch", "scan" } },
   select = scan_sel.select_nonempty(function(ctx, tag)
     return keys.lane_sets(tag, ctx.lanes, "terminal")
   end),

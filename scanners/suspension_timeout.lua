@@ -16,6 +16,8 @@ return {
   family = "execution",
   interval = 2,
   defaults = scan.defaults(),
+  bounds = scan.bounds(),
+  order = scan.ORDER,
   select = scan.select_due(targets),
   scan = scan.scan_due(targets),
 }

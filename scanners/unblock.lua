@@ -270,6 +270,7 @@ return {
   family = "execution",
   interval = 5,
   defaults = { batch = 100 },
+  bounds = { batch = { integer = true, min = 1, max = 10000 } },
   select = scan_util.select_nonempty(function(ctx, tag)
     return keys.lane_sets(tag, ctx.lanes, SETS[1].suffix, SETS[2].suffix, SETS[3].suffix)
   end),

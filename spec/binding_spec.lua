@@ -6,7 +6,7 @@ describe("ctx.redis bindings", function()
   local srv, h
   setup(function()
     srv = require("spec.helpers.redis_server").start()
-    h = T.new({ redis = srv.url, functions = "/nonexistent" })
+    h = T.new({ redis = srv.url, functions = false })
   end)
   teardown(function()
     h:close()
@@ -45,6 +45,52 @@ describe("ctx.redis bindings", function()
     assert.equal(1, nested[1])
     assert.same({ 2, false }, nested[2]) -- the server's nil element arrives as false
     assert.equal("ERR E1", nested[3].err) -- Redis prefixes a bare error_reply with ERR
+  end)
+
+  -- issue 9: the DEL of 9,000 keys raised "too many arguments" after the
+  -- first two commands were written; the orphaned request was freed by the
+  -- first late reply and used again by the second (exit 139).
+  it("writes a pipeline holding a 9,001-argument command whole", function()
+    local del = { "DEL" }
+    for i = 1, 9000 do del[#del + 1] = "k" .. i end
+    h:call("SET", "k9000", "v")
+    local res, nerr = h:pipeline({ { "SET", "a", "1" }, { "SET", "b", "1" }, del })
+    assert.equal(0, nerr)
+    assert.same({ "OK", "OK", 1 }, res)
+    assert.equal("1", h:call("GET", "a"))
+  end)
+
+  it("has no argument limit below Redis's own", function()
+    -- far larger: 300,001 arguments in one pipeline command, numbers too
+    local push = { "RPUSH", "push300k" }
+    for i = 1, 300000 do push[#push + 1] = i end
+    local res = h:pipeline({ push })
+    assert.equal(300000, res[1])
+    assert.equal("300000", h:call("LINDEX", "push300k", -1))
+    -- call: as many as a Lua call can pass (LuaJIT's unpack stops near 8,000)
+    local args = {}
+    for i = 1, 7990 do args[i] = "m" .. i end
+    assert.equal(7990, h:call("SADD", "set", unpack(args)))
+    -- fcall: keys and args arrays of any size (no library: the error is the server's)
+    local keys = {}
+    for i = 1, 20000 do keys[i] = "x" .. i end
+    local r, err = h:fcall("no_such_function", keys, keys)
+    assert.is_nil(r)
+    assert.matches("Function not found", err)
+  end)
+
+  it("checks a whole pipeline before sending any of it", function()
+    for round = 1, 50 do
+      local ok, msg = pcall(h.pipeline, h, { { "SET", "r1", round }, { "SET", "r2", round },
+        { "SET", "r3", {} } })
+      assert.is_false(ok)
+      assert.matches("pipeline command 3 argument 3 must be a string or a number, got table", msg)
+      ok, msg = pcall(h.pipeline, h, { { "SET", "r1", round }, {} })
+      assert.is_false(ok)
+      assert.matches("pipeline command 2 must be a non%-empty array", msg)
+    end
+    assert.equal(0, h:call("EXISTS", "r1", "r2", "r3")) -- nothing was ever sent
+    assert.equal("PONG", h:call("PING"))
   end)
 
   it("only yields from the scan's own coroutine", function()

@@ -27,13 +27,13 @@ describe("issue 3 fixes", function()
   end
 
   describe("replies are read", function()
-    it("counts [1,...] as processed, [0,...] as a skip, errors as errors", function()
+    it("counts [1,...] as processed, [0,...] as skipped, errors as errors", function()
       F.pending_wp_expiry.acting(r, { wid = F.wid(1) })           -- [1, "OK"]
       F.pending_wp_expiry.unknown_state(r, { wid = F.wid(2) })    -- [0, "waitpoint_not_open"]
       F.call(r, "ZADD", K.pending_waitpoint_expiry(T), "1000", F.wid(3))
       F.call(r, "SET", K.waitpoint(T, F.wid(3)), "x")             -- WRONGTYPE -> error
       local h = host({ log_level = "debug", capture_logs = true })
-      assert.same({ 1, 1 }, { h:once("pending_wp_expiry") })
+      assert.same({ 1, 1, 1 }, { h:once("pending_wp_expiry") })
       assert.equal(0, h:tracker("pending_wp_expiry", F.wid(2)))
       assert.equal(1, h:tracker("pending_wp_expiry", F.wid(3)))
       local skipped
@@ -62,15 +62,15 @@ describe("issue 3 fixes", function()
       broken_core(E)
       F.call(r, "ZADD", K.lease_expiry(T), "1000", E)
       local h = host()
-      assert.same({ 0, 1 }, { h:once("lease_expiry") })
-      assert.same({ 0, 1 }, { h:once("lease_expiry") })
+      assert.same({ 0, 1, 0 }, { h:once("lease_expiry") })
+      assert.same({ 0, 1, 0 }, { h:once("lease_expiry") })
       F.call(r, "DEL", K.core(T, E))                               -- now execution_not_found
-      assert.same({ 1, 0 }, { h:once("lease_expiry") })
+      assert.same({ 0, 0, 1 }, { h:once("lease_expiry") })         -- a no-op: skipped
       broken_core(E)
       F.call(r, "ZADD", K.lease_expiry(T), "1000", E)
-      for _ = 1, 2 do assert.same({ 0, 1 }, { h:once("lease_expiry") }) end
-      assert.same({ 0, 1 }, { h:once("lease_expiry") })            -- third consecutive failure
-      assert.same({ 0, 0 }, { h:once("lease_expiry") })            -- now in backoff
+      for _ = 1, 2 do assert.same({ 0, 1, 0 }, { h:once("lease_expiry") }) end
+      assert.same({ 0, 1, 0 }, { h:once("lease_expiry") })         -- third consecutive failure
+      assert.same({ 0, 0, 1 }, { h:once("lease_expiry") })         -- now in backoff: skipped
     end)
   end)
 
@@ -79,8 +79,7 @@ describe("issue 3 fixes", function()
       for i = 1, 60 do F.lease_expiry.already_expired(r, { i = 100 + i, minimal = true }) end
       F.lease_expiry.acting(r, { score = "2000" })
       local before = dump(r)
-      local p, e = host():once("lease_expiry")
-      assert.same({ 61, 0 }, { p, e })
+      assert.same({ 1, 0, 60 }, { host():once("lease_expiry") })
       assert.equal("lease_expired_reclaimable", hgetall(r, K.core(T, E)).ownership_state)
       local after = dump(r)
       for i = 1, 60 do
@@ -96,16 +95,16 @@ describe("issue 3 fixes", function()
         F.call(r, "ZADD", K.attempt_timeout(T), "1000", eid)
       end
       local h = host()
-      for _ = 1, 3 do assert.same({ 0, 60 }, { h:once("attempt_timeout") }) end
+      for _ = 1, 3 do assert.same({ 0, 60, 0 }, { h:once("attempt_timeout") }) end
       F.attempt_timeout.acting(r, { score = "2000" })
-      assert.same({ 1, 0 }, { h:once("attempt_timeout") })
+      assert.same({ 1, 0, 60 }, { h:once("attempt_timeout") }) -- the 60 are in backoff
       assert.equal("terminal", hgetall(r, K.core(T, E)).lifecycle_phase)
     end)
 
     it("refusals ahead of a due pending waitpoint (batch 100) do not hide it", function()
       for i = 1, 120 do F.pending_wp_expiry.unknown_state(r, { wid = F.wid(i) }) end
       F.pending_wp_expiry.acting(r, { score = "2000" })
-      assert.same({ 1, 0 }, { host():once("pending_wp_expiry") })
+      assert.same({ 1, 0, 120 }, { host():once("pending_wp_expiry") })
       assert.equal("closed", hgetall(r, K.waitpoint(T, F.W)).state)
       assert.equal(120, r:call("ZCARD", K.pending_waitpoint_expiry(T)))
     end)
@@ -113,7 +112,7 @@ describe("issue 3 fixes", function()
     it("delayed items that stay are read past, per lane", function()
       for i = 1, 60 do F.delayed_promoter.not_yet_due_record(r, { i = 100 + i }) end
       F.delayed_promoter.acting(r, { score = "2000" })
-      assert.same({ 61, 0 }, { host():once("delayed_promoter") })
+      assert.same({ 1, 0, 60 }, { host():once("delayed_promoter") })
       assert.equal(1000, zscore(r, K.lane(T, "default", "eligible"), E))
     end)
 
@@ -122,7 +121,7 @@ describe("issue 3 fixes", function()
       F.lease_expiry.acting(r, { score = "2000" })
       -- batch_max pins the page size: the adaptive size (issue 5) would grow it
       local h = host({ scanner_config = { lease_expiry = { batch = 10, batch_max = 10, max_pages = 2 } } })
-      assert.same({ 20, 0 }, { h:once("lease_expiry") })
+      assert.same({ 0, 0, 20 }, { h:once("lease_expiry") })
       assert.equal("leased", hgetall(r, K.core(T, E)).ownership_state)
     end)
   end)
@@ -152,7 +151,7 @@ describe("issue 3 fixes", function()
       local before = dump(r)
       local h = host({ lanes = { "default" }, capture_logs = true, log_level = "warn" })
       for _, s in ipairs({ "lease_expiry", "delayed_promoter", "suspension_timeout" }) do
-        assert.same({ 0, 0 }, { h:once(s) })
+        assert.same({ 0, 0, 1 }, { h:once(s) })
         -- a skip, but one an operator must hear of: one warning naming the field
         local warned = {}
         for _, line in ipairs(h:logs()) do
@@ -169,7 +168,7 @@ describe("issue 3 fixes", function()
   describe("ff_promote_delayed with an empty delay_until", function()
     it("is promoted instead of failing forever", function()
       F.delayed_promoter.empty_delay_until(r)
-      assert.same({ 1, 0 }, { host():once("delayed_promoter") })
+      assert.same({ 1, 0, 0 }, { host():once("delayed_promoter") })
       assert.equal("eligible_now", hgetall(r, K.core(T, E)).eligibility_state)
     end)
   end)
@@ -180,9 +179,9 @@ describe("issue 3 fixes", function()
       F.pending_wp_expiry.already_closed(r, { wid = F.wid(2), state = "expired" })
       F.pending_wp_expiry.missing_waitpoint(r, { wid = F.wid(3) })
       local h = host()
-      assert.same({ 2, 0 }, { h:once("pending_wp_expiry") })
+      assert.same({ 0, 0, 3 }, { h:once("pending_wp_expiry") }) -- no-ops, entries removed
       assert.equal(0, r:call("ZCARD", K.pending_waitpoint_expiry(T)))
-      assert.same({ 0, 0 }, { h:once("pending_wp_expiry") })
+      assert.same({ 0, 0, 0 }, { h:once("pending_wp_expiry") })
     end)
   end)
 
@@ -190,7 +189,7 @@ describe("issue 3 fixes", function()
     it("empty lane_id, attempt index and worker id build no malformed key", function()
       F.attempt_timeout.acting(r, { companions = false, fields = { lane_id = "", current_lane = "",
         current_attempt_index = "", current_worker_instance_id = "" } })
-      assert.same({ 1, 0 }, { host():once("attempt_timeout") })
+      assert.same({ 1, 0, 0 }, { host():once("attempt_timeout") })
       assert.equal("terminal", hgetall(r, K.core(T, E)).lifecycle_phase)
       for _, k in ipairs(r:call("KEYS", "*")) do
         assert.is_nil(k:find("::", 1, true), k)
@@ -202,7 +201,7 @@ describe("issue 3 fixes", function()
     it("the worker's real lease set is cleaned", function()
       F.attempt_timeout.acting(r)
       F.sadd(r, K.worker_leases(T, "wi1"), F.eid(5, 9))
-      assert.same({ 1, 0 }, { host():once("attempt_timeout") })
+      assert.same({ 1, 0, 0 }, { host():once("attempt_timeout") })
       assert.same({ F.eid(5, 9) }, r:call("SMEMBERS", K.worker_leases(T, "wi1")))
     end)
   end)

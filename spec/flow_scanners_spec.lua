@@ -111,7 +111,7 @@ describe("retention_trimmer", function()
       FX.retention(h2, S.now(h2))
       h2:call("HSET", K.core(I.E1), "total_attempt_count", bad)
       h2:call("HSET", keys.attempt(I.tag, I.E1, 1), "attempt_state", "ended_failure")
-      assert.same({ 1, 0 }, { h2:once("retention_trimmer") })
+      assert.same({ 1, 0, 0 }, { h2:once("retention_trimmer") })
       assert.same({}, S.dump(h2))
     end
   end)

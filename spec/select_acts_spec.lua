@@ -38,7 +38,7 @@ describe("select() acts on its first pages", function()
     return env:host(o)
   end
 
-  -- once(h, name) -> { processed, errors }, round trips
+  -- once(h, name) -> { processed, errors, skipped }, round trips
   local function once(h, name)
     local before = h:round_trips()
     local res = { h:once(name) }
@@ -51,7 +51,7 @@ describe("select() acts on its first pages", function()
     local h = host({ partitions = 256 })
     for _, name in ipairs(DUE) do
       local res, rt = once(h, name)
-      assert.same({ 0, 0 }, res, name)
+      assert.same({ 0, 0, 0 }, res, name)
       assert.is_true(rt >= 1 and rt <= 2, name .. ": " .. rt .. " round trips")
     end
   end)
@@ -61,7 +61,7 @@ describe("select() acts on its first pages", function()
     F.call(r, "SET", K.core(tag(37), poison), "x")
     F.call(r, "ZADD", K.lease_expiry(tag(37)), "1000", poison)
     local h = host({ capture_logs = true, log_level = "warn" })
-    assert.same({ 0, 1 }, { h:once("lease_expiry") })
+    assert.same({ 0, 1, 0 }, { h:once("lease_expiry") })
     local found
     for _, line in ipairs(h:logs()) do
       if line:find("item failed", 1, true) and line:find("item_partition=37", 1, true) then found = line end
@@ -85,22 +85,22 @@ describe("select() acts on its first pages", function()
         assert.equal(lib, h:load_library())
         -- TIME, first pages, calls
         local res, rt = once(h, "delayed_promoter")
-        assert.same({ 3 * P, 0 }, res)
+        assert.same({ 3 * P, 0, 0 }, res)
         assert.equal(3 + CLAIM, rt)
         -- the attempt_timeout items also carry a lease; lease_expiry acts on both
         res, rt = once(h, "lease_expiry")
-        assert.same({ 6 * P, 0 }, res)
+        assert.same({ 6 * P, 0, 0 }, res)
         assert.equal(3 + CLAIM, rt)
         -- TIME, first pages, pre-reads (HMGET), calls
         res, rt = once(h, "attempt_timeout")
-        assert.same({ 3 * P, 0 }, res)
+        assert.same({ 3 * P, 0, 0 }, res)
         assert.equal(4 + CLAIM, rt)
         for n = 0, P - 1 do
           assert.equal(0, left(K.lane(tag(n), "default", "delayed")))
           assert.equal(0, left(K.attempt_timeout(tag(n))))
         end
         res, rt = once(h, "delayed_promoter") -- nothing left: idle again
-        assert.same({ 0, 0 }, res)
+        assert.same({ 0, 0, 0 }, res)
         assert.equal(2, rt)
       end)
 
@@ -114,7 +114,7 @@ describe("select() acts on its first pages", function()
         local h = host()
         assert.equal(lib, h:load_library())
         local res, rt = once(h, "delayed_promoter")
-        assert.same({ 2 * P, 1 }, res)
+        assert.same({ 2 * P, 1, 0 }, res)
         assert.equal(3 + CLAIM, rt)
         assert.equal(1, h:tracker("delayed_promoter", poison))
         for n = 0, P - 1 do
@@ -123,10 +123,10 @@ describe("select() acts on its first pages", function()
           end
         end
         for cycle = 2, 3 do
-          assert.same({ 0, 1 }, { h:once("delayed_promoter") }, "cycle " .. cycle)
+          assert.same({ 0, 1, 0 }, { h:once("delayed_promoter") }, "cycle " .. cycle)
           assert.equal(cycle, h:tracker("delayed_promoter", poison))
         end
-        assert.same({ 0, 0 }, { h:once("delayed_promoter") }) -- in backoff: not called
+        assert.same({ 0, 0, 1 }, { h:once("delayed_promoter") }) -- in backoff: skipped, not called
         assert.equal(1, left(K.lane(tag(37), "default", "delayed")))
       end)
 
@@ -137,7 +137,7 @@ describe("select() acts on its first pages", function()
         end
         local h = host({ scanner_config = { delayed_promoter = { batch = 10, batch_max = 10, drain_budget = 1000.0 } } })
         local res, rt = once(h, "delayed_promoter")
-        assert.same({ 35 + 2 * (P - 1), 0 }, res)
+        assert.same({ 35 + 2 * (P - 1), 0, 0 }, res)
         -- select: TIME, first pages, then calls in round trips of at most
         -- 4 x batch_max = 40 items (pages of p0..16, p17..36, p37..56,
         -- p57..63); scan(5): 3 more pages, each a read and a call
@@ -150,7 +150,8 @@ describe("select() acts on its first pages", function()
         for i = 11, 15 do F.lease_expiry.acting(r, { n = 5, i = i, score = tostring(2000 + i) }) end
         for n = 6, 9 do F.lease_expiry.acting(r, { n = n, i = 1 }) end
         local h = host({ scanner_config = { lease_expiry = { batch = 10, batch_max = 10, drain_budget = 1000.0 } } })
-        assert.same({ 10 + 5 + 4, 0 }, { h:once("lease_expiry") })
+        -- the 10 already expired are skipped (no-op replies), not processed
+        assert.same({ 5 + 4, 0, 10 }, { h:once("lease_expiry") })
         for i = 11, 15 do
           assert.equal("lease_expired_reclaimable", env_mod.hgetall(r, K.core(tag(5), F.eid(5, i))).ownership_state)
         end
@@ -162,7 +163,7 @@ describe("select() acts on its first pages", function()
         end
         local h = host({ scanner_config = { delayed_promoter = { batch = 10, batch_max = 10, drain_budget = 0 } } })
         local res, rt = once(h, "delayed_promoter")
-        assert.same({ 10 + (P - 1), 0 }, res)
+        assert.same({ 10 + (P - 1), 0, 0 }, res)
         assert.equal(2 + CLAIM + 2, rt) -- calls: pages of p0..30 (40 items), p31..63
         assert.equal(15, left(K.lane(tag(5), "default", "delayed")))
       end)
@@ -216,7 +217,7 @@ describe("select() acts on its first pages", function()
 
   it("ends in the same state as one call at a time, with either library", function()
     local one = { batch = 1, batch_min = 1, batch_max = 1, max_pages = 100 }
-    local big = { batch = 4, batch_max = 64, max_pages = 100 }
+    local big = { batch = 4, batch_min = 4, batch_max = 64, max_pages = 100 }
     local ref_state, ref_counts = drain("flowfabric", one)
     local piped_state, piped_counts = drain("flowfabric", big)
     local batch_state, batch_counts = drain("scanhost", big)
@@ -224,8 +225,9 @@ describe("select() acts on its first pages", function()
     assert.same(ref_counts, batch_counts)
     assert.same(ref_state, piped_state)
     assert.same(ref_state, batch_state)
-    -- 3 promoted per partition, plus not_yet_due ([1, "OK", "not_yet_due"]) on 1 in 8
-    assert.same({ 3 * P + P / 8, 2 }, ref_counts.delayed_promoter)
+    -- 3 promoted per partition; on 1 in 8, not_yet_due ([1, "OK", "not_yet_due"])
+    -- and the malformed record's refusal are skipped
+    assert.same({ 3 * P, 2, 2 * P / 8 }, ref_counts.delayed_promoter)
     assert.equal(2, ref_counts.lease_expiry[2])
   end)
 end)

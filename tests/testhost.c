@@ -11,8 +11,10 @@
  *   h:run(fn, ...)   fn(ctx, 0, ...) in a coroutine with a real ctx; its results
  *   h:call(cmd, ...) h:fcall(name, keys, args)   one command, synchronously
  *   h:load_library() "scanhost" | "flowfabric" | nil, err
- *   h:once(name)     one full cycle of a scanner: processed, errors
+ *   h:once(name)     one full cycle of a scanner: processed, errors, skipped
  *   h:tracker(name, key)  consecutive failures recorded for key
+ *   h:wait_ready([seconds])  runs the loop until connected again: true | false
+ *   h:reload(name)   a fresh Lua state for one scanner (its tracker stays)
  *   h:round_trips()  request batches written by scripts so far
  *   h:instance_id()  this handle's instance id (claims: T.new{claims = false} turns them off)
  *   h:claimed(name)  partitions the scanner claimed in its last cycle: count, {p, ...}
@@ -31,6 +33,7 @@
 #include "host.h"
 #include "log.h"
 #include "redis.h"
+#include "runaway.h"
 #include "script.h"
 
 #define TESTHOST_MT "scanhost_test.host"
@@ -166,10 +169,16 @@ static void configure(lua_State *L, struct config *c)
 {
 	config_defaults(c, "./bin/scanhost");
 	set_path(c->redis, sizeof(c->redis), opt_string(L, "redis", c->redis));
-	set_path(c->scanners_dir, sizeof(c->scanners_dir), opt_string(L, "scanners", "scanners"));
+	set_path(c->scanners_dirs[0], sizeof(c->scanners_dirs[0]),
+	         opt_string(L, "scanners", "scanners"));
+	c->nscanners_dirs = 1;
+	c->scanners_dir_optional[0] = false;
 	set_path(c->lua_lib_dir, sizeof(c->lua_lib_dir), opt_string(L, "lua_lib", "lua-lib"));
+	lua_getfield(L, 1, "functions"); /* false: no library sources */
+	bool no_functions = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	set_path(c->functions_dir, sizeof(c->functions_dir),
-	         opt_string(L, "functions", "lua-lib/functions"));
+	         no_functions ? "" : opt_string(L, "functions", "lua-lib/functions"));
 	c->partitions = (int)opt_number(L, "partitions", 4);
 	c->budget_partitions = (int)opt_number(L, "budget_partitions", 2);
 	c->quota_partitions = (int)opt_number(L, "quota_partitions", 2);
@@ -178,6 +187,7 @@ static void configure(lua_State *L, struct config *c)
 	lua_getfield(L, 1, "claims");
 	c->claims = lua_isnil(L, -1) || lua_toboolean(L, -1);
 	lua_pop(L, 1);
+	c->lua_memory_mb = (int)opt_number(L, "lua_memory_mb", c->lua_memory_mb);
 	read_lanes(L, c);
 	read_overrides(L, c);
 	read_tls(L, &c->tls);
@@ -203,11 +213,13 @@ static int th_new(lua_State *L)
 	luaL_getmetatable(L, TESTHOST_MT);
 	lua_setmetatable(L, -2);
 	configure(L, &t->cfg);
-	log_setup(LOG_WARN, LOG_TEXT);
-	const char *level = opt_string(L, "log_level", NULL);
-	enum log_level lv;
-	if (level && log_level_parse(level, &lv))
-		log_setup(lv, LOG_TEXT);
+	const char *level = opt_string(L, "log_level", "warn");
+	const char *format = opt_string(L, "log_format", "text");
+	enum log_level lv = LOG_WARN;
+	enum log_format lf = LOG_TEXT;
+	log_level_parse(level, &lv);
+	log_format_parse(format, &lf);
+	log_setup(lv, lf);
 	lua_getfield(L, 1, "capture_logs");
 	if (lua_toboolean(L, -1))
 		log_set_sink(capture_log, t);
@@ -228,10 +240,9 @@ static int th_new(lua_State *L)
 	return 1;
 }
 
-static void on_done(void *data, uint32_t processed, uint32_t errors)
+static void on_done(void *data, const struct tally *t)
 {
-	(void)processed;
-	(void)errors;
+	(void)t;
 	*(bool *)data = true;
 }
 
@@ -300,7 +311,43 @@ static int th_once(lua_State *L)
 		return luaL_error(L, "scanhost_test: cycle did not finish");
 	lua_pushnumber(L, (lua_Number)s->last.processed);
 	lua_pushnumber(L, (lua_Number)s->last.errors);
-	return 2;
+	lua_pushnumber(L, (lua_Number)s->last.skipped);
+	return 3;
+}
+
+/* h:wait_ready([seconds]) -> true once connected again (the loop runs
+ * meanwhile, so reconnects happen), false after the timeout (default 10). */
+static int th_wait_ready(lua_State *L)
+{
+	struct testhost *t = check_host(L);
+	double deadline = ev_time() + luaL_optnumber(L, 2, 10);
+	while (!(t->host.env.conn && rconn_ready(t->host.env.conn) && t->host.ready) &&
+	       ev_time() < deadline)
+		ev_run(t->loop, EVRUN_ONCE);
+	lua_pushboolean(L, t->host.env.conn && rconn_ready(t->host.env.conn) && t->host.ready);
+	return 1;
+}
+
+/* h:reload(name): a fresh Lua state for one scanner, as a reload of its
+ * changed file gives (module-level variables start over; the C failure
+ * tracker stays). */
+static int th_reload(lua_State *L)
+{
+	struct testhost *t = check_host(L);
+	const char *name = luaL_checkstring(L, 2);
+	struct scanner *s = host_find(&t->host, name);
+	if (!s || !s->active || task_busy(s->active))
+		return luaL_error(L, "scanhost_test: no idle scanner named %s", name);
+	char err[2048];
+	bool bad_option;
+	struct script *sc =
+	    script_load(&t->host.env, s->active->path, err, sizeof(err), &bad_option);
+	if (!sc)
+		return luaL_error(L, "scanhost_test: %s", err);
+	sc->tracker = &s->tracker;
+	script_retire(s->active);
+	s->active = sc;
+	return 0;
 }
 
 static int th_tracker(lua_State *L)
@@ -381,6 +428,8 @@ static const luaL_Reg methods[] = {
 	{ "load_library", th_load_library },
 	{ "once", th_once },
 	{ "tracker", th_tracker },
+	{ "wait_ready", th_wait_ready },
+	{ "reload", th_reload },
 	{ "round_trips", th_round_trips },
 	{ "instance_id", th_instance_id },
 	{ "claimed", th_claimed },

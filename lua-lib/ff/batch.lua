@@ -23,10 +23,11 @@ function M.fcall_cmd(name, keys, args)
   return append(append({ "FCALL", name, #keys }, keys), args)
 end
 
--- err_of(r) -> the error text of a pipeline result, or nil.
+-- err_of(r) -> the error text of a pipeline result, or nil; and whether it
+-- was a transport failure (timeout, lost connection: nothing about the item).
 function M.err_of(r)
-  if type(r) == "table" and r.err ~= nil then return tostring(r.err) end
-  return nil
+  if type(r) == "table" and r.err ~= nil then return tostring(r.err), r.transport == true end
+  return nil, false
 end
 
 -- prepare(ctx, jobs): one pipeline for the pre-reads of every job (none when
@@ -47,9 +48,9 @@ local function prepare(ctx, jobs)
     for i, item in ipairs(job.items) do
       local r = nil
       if job.op.pre then r = pre[base[j] + i] end
-      local perr = M.err_of(r)
+      local perr, transport = M.err_of(r)
       if perr then
-        job.calls[i] = { item = item, err = "pre-read failed: " .. perr }
+        job.calls[i] = { item = item, err = "pre-read failed: " .. perr, transport = transport }
       else
         local keys, args = job.op.call(job.ctx, item, r)
         job.calls[i] = { item = item, keys = keys, args = args }
@@ -88,11 +89,11 @@ local function replies(ctx, ready, results, first)
     return out
   end
   local r = results[first]
-  local whole = M.err_of(r)
+  local whole, transport = M.err_of(r)
   if not whole and (type(r) ~= "table" or #r ~= #ready) then whole = "malformed batch reply" end
   if not whole then return r end
   local out = {}
-  for i = 1, #ready do out[i] = { err = whole } end
+  for i = 1, #ready do out[i] = { err = whole, transport = transport } end
   return out
 end
 
@@ -101,7 +102,8 @@ end
 -- round trips in all: the pre-reads of every job, then every job's calls
 -- (one batch FCALL or its per-item FCALLs), each followed by its `extra`
 -- commands (e.g. a ZMSCORE of the page) so they see the calls' effects.
--- Sets job.calls (each with .reply or .err) and job.extra_results.
+-- Sets job.calls (each with .reply or .err, and .transport for a transport
+-- failure) and job.extra_results.
 function M.run_many(ctx, jobs)
   prepare(ctx, jobs)
   local cmds = {}
@@ -120,7 +122,7 @@ function M.run_many(ctx, jobs)
     local per_item = #job.ready > 0 and replies(ctx, job.ready, results, job.first) or {}
     for i, c in ipairs(job.ready) do
       local r = per_item[i]
-      c.err = M.err_of(r)
+      c.err, c.transport = M.err_of(r)
       if not c.err then c.reply = r end
     end
     job.extra_results = {}

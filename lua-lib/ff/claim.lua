@@ -197,15 +197,18 @@ end
 function M.wrap(select, scan)
   local function claimed_select(ctx, partitions)
     tried, taken = {}, {}
-    local wanted, processed, errors
+    local wanted, processed, errors, skipped
     if select then
-      wanted, processed, errors = select(ctx, partitions)
-      if type(wanted) ~= "table" then return wanted, processed, errors end
+      wanted, processed, errors, skipped = select(ctx, partitions)
+      if type(wanted) ~= "table" then return wanted, processed, errors, skipped end
     else
       wanted = {}
       for _, p in ipairs(partitions) do wanted[p] = true end
     end
-    return wanted, processed, (tonumber(errors) or 0) + M.enforce(ctx, partitions, wanted)
+    local claim_errors = M.enforce(ctx, partitions, wanted)
+    -- a count of the wrong type is left as it is: the host reports it
+    if errors == nil or type(errors) == "number" then errors = (errors or 0) + claim_errors end
+    return wanted, processed, errors, skipped
   end
   local function claimed_scan(ctx, p, data)
     local held, err = M.hold(ctx)

@@ -24,6 +24,13 @@ end
 M.mark_lease_expired = {
   fn = "ff_mark_lease_expired_if_due",
   call = function(ctx, eid) return fc.mark_lease_expired_keys(ctx.tag, eid), { eid } end,
+  -- A lease already marked expired (or revoked) keeps its index entry by
+  -- design (0.1.1) and the call changes nothing: ff.scan does not call it
+  -- again while its index score stays the same (issue 9).
+  memo = function(reply)
+    return reply[1] == 1 and reply[2] == "ALREADY_SATISFIED"
+      and (reply[3] == "already_expired" or reply[3] == "already_revoked")
+  end,
 }
 
 -- promote_delayed(lane, now): ARGV[2] is the scan's now_ms (0.1.1).

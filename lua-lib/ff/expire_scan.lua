@@ -18,6 +18,8 @@ function M.scanner(o)
     family = "execution",
     interval = o.interval,
     defaults = scan.defaults(),
+    bounds = scan.bounds(),
+    order = scan.ORDER,
     select = scan.select_due(targets),
     scan = scan.scan_due(targets),
   }

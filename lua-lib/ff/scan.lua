@@ -3,9 +3,12 @@
 -- call the server-side function and account its reply.
 --
 -- Differences from FlowFabric 0.1.1 (issue 3), wire contract unchanged:
---  * replies are read: {1, ...} counts as processed, {0, code, ...} is a skip
---    (debug log, neither processed nor error), error replies and transport
---    failures count as errors and feed the failure tracker;
+--  * replies are read: {1, ...} counts as processed, {0, code, ...} and the
+--    no-op replies ({1, "ALREADY_SATISFIED", ...}, {1, "OK", "already_..."})
+--    as skipped (debug log), error replies as errors that feed the failure
+--    tracker. A transport failure (timeout, lost connection: the binding's
+--    "transport" marker) is an error of the cycle but says nothing about the
+--    item: it never feeds the tracker (issue 9);
 --  * no head-of-line blocking: when a full page of due items leaves entries in
 --    the index (backoff, no-op replies, refusals), the next page is read past
 --    them in the same cycle, up to `max_pages` such pages;
@@ -33,47 +36,64 @@ local claim = require "ff.claim"
 
 local M = {}
 
--- classify(reply, err) -> "processed" | "skip" | "error", detail
-function M.classify(reply, err)
-  if reply == nil then return "error", tostring(err) end
+-- noop(reply): a success reply that says nothing needed doing:
+-- {1, "ALREADY_SATISFIED", ...}, or {1, "OK", d} with d "already_...",
+-- "not_yet_..." or "no_timeout_pending". (Replies that removed a dead index
+-- entry, "..._cleaned", changed something and count as processed.)
+local function noop(reply)
+  if reply[2] == "ALREADY_SATISFIED" then return true end
+  local d = reply[3]
+  return reply[2] == "OK" and type(d) == "string"
+    and (d:sub(1, 8) == "already_" or d:sub(1, 8) == "not_yet_" or d == "no_timeout_pending")
+end
+
+-- classify(reply, err, kind) -> "processed" | "skip" | "error" | "transport", detail
+-- (reply, err, kind: what ctx.redis:call/fcall returned, or a pipeline
+-- result as reply; kind "transport" marks a transport failure).
+function M.classify(reply, err, kind)
+  if reply == nil then return kind == "transport" and "transport" or "error", tostring(err) end
   if type(reply) ~= "table" then return "error", "unexpected reply: " .. tostring(reply) end
-  if reply[1] == 1 then return "processed", reply[3] or reply[2] end
+  if reply.err ~= nil then return reply.transport and "transport" or "error", tostring(reply.err) end
+  if reply[1] == 1 then
+    if noop(reply) then return "skip", reply[3] or reply[2] end
+    return "processed", reply[3] or reply[2]
+  end
   if reply[1] == 0 then return "skip", reply[2] end
   return "error", "unexpected reply shape"
 end
 
--- new_acc() -> { processed = 0, errors = 0 }
+-- new_acc() -> { processed = 0, errors = 0, skipped = 0 }
 function M.new_acc()
-  return { processed = 0, errors = 0 }
+  return { processed = 0, errors = 0, skipped = 0 }
 end
 
--- account(ctx, acc, item, reply, err): count one item's outcome, feed the
--- tracker and log (warn on error, debug on skip).
--- Transport failures (the host logs the lost connection once) are logged per
--- item at debug only: a Redis restart must not flood the log with one warning
--- per queued item. They still count as errors and feed the tracker.
-local function transport_error(reply, detail)
-  if reply ~= nil and not (type(reply) == "table" and reply.err) then return false end
-  return detail:find("not connected to redis", 1, true) or detail:find("connection lost", 1, true)
-    or detail:find("timeout: no reply", 1, true) or detail:find("shutting down", 1, true)
-end
-
-function M.account(ctx, acc, item, reply, err)
-  local kind, detail = M.classify(reply, err)
-  if kind == "error" then
+-- account(ctx, acc, item, reply, err, kind): count one item's outcome, feed
+-- the tracker and log (warn on error, debug on skip). A transport failure
+-- (the host logs the lost connection once) counts as an error of the cycle,
+-- is logged per item at debug only (a Redis restart must not flood the log
+-- with one line per queued item) and never touches the tracker: the item
+-- did nothing wrong.
+function M.account(ctx, acc, item, reply, err, kind)
+  local status, detail = M.classify(reply, err, kind)
+  if status == "transport" then
+    acc.errors = acc.errors + 1
+    ctx.log:debug("item not done: transport failure", { item = item, error = detail })
+    return status
+  end
+  if status == "error" then
     acc.errors = acc.errors + 1
     ctx.failures:record_failure(item)
-    local level = transport_error(reply, detail) and "debug" or "warn"
-    ctx.log[level](ctx.log, "item failed", { item = item, error = detail })
-    return kind
+    ctx.log:warn("item failed", { item = item, error = detail })
+    return status
   end
   ctx.failures:record_success(item)
-  if kind == "processed" then
+  if status == "processed" then
     acc.processed = acc.processed + 1
   else
+    acc.skipped = acc.skipped + 1
     M.log_skip(ctx, reply, "item skipped", { item = item, code = tostring(detail) })
   end
-  return kind
+  return status
 end
 
 -- bad_data(reply): a function's refusal because the stored record is malformed
@@ -94,11 +114,17 @@ function M.log_skip(ctx, reply, msg, fields)
   end
 end
 
+-- warn_or_debug(ctx, kind, msg, fields): a failure is a warning, unless it
+-- is a transport failure (logged once by the host, per step at debug).
+function M.failed(ctx, kind, msg, fields)
+  if kind == "transport" then ctx.log:debug(msg, fields) else ctx.log:warn(msg, fields) end
+end
+
 -- now(ctx) -> now_ms | nil (after logging the failure).
 function M.now(ctx)
-  local now, err = ctx:now_ms()
+  local now, err, kind = ctx:now_ms()
   if not now then
-    ctx.log:warn("TIME failed", { error = tostring(err) })
+    M.failed(ctx, kind, "TIME failed", { error = tostring(err) })
     return nil
   end
   return now
@@ -113,23 +139,118 @@ function M.defaults(o)
   return d
 end
 
+-- BATCH_MAX: no page holds more items than this (one batch FCALL holds the
+-- server for its whole run).
+M.BATCH_MAX = 10000
+
+-- bounds(o) -> the option bounds of a due-item scanner (the host refuses a
+-- config outside them, naming scanners.NAME.OPTION), plus o's.
+function M.bounds(o)
+  local b = {
+    batch = { integer = true, min = 1, max = M.BATCH_MAX },
+    batch_min = { integer = true, min = 1, max = M.BATCH_MAX },
+    batch_max = { integer = true, min = 1, max = M.BATCH_MAX },
+    max_pages = { integer = true, min = 1, max = 1000 },
+    batch_latency = { min = 0.0001, max = 60 },
+    drain_budget = { min = 0, max = 86400 },
+  }
+  for k, v in pairs(o or {}) do b[k] = v end
+  return b
+end
+
+-- ORDER: batch_min <= batch <= batch_max.
+M.ORDER = { { "batch_min", "batch", "batch_max" } }
+
 -- budget_spent(ctx): the cycle has used its drain budget, or the partition's
 -- claim is no longer ours (extra pages only).
 function M.budget_spent(ctx)
   return ctx:elapsed() >= (ctx.config.drain_budget or 0) or not claim.hold(ctx)
 end
 
--- read_page(ctx, acc, index, now, offset) -> page { members, size } | nil
-local function read_page(ctx, acc, index, now, offset)
+-- The page read: ZRANGEBYSCORE of the due part of an index, WITHSCORES
+-- when the op keeps a memo (the memo is keyed by score).
+local function page_cmd(op, index, now, offset, size)
+  local cmd = { "ZRANGEBYSCORE", index, "-inf", now }
+  if op and op.memo then cmd[#cmd + 1] = "WITHSCORES" end
+  cmd[#cmd + 1] = "LIMIT"
+  cmd[#cmd + 1] = offset
+  cmd[#cmd + 1] = size
+  return cmd
+end
+
+-- to_page(op, reply, size) -> { members, scores, size }
+local function to_page(op, reply, size)
+  if not (op and op.memo) then return { members = reply, size = size } end
+  local members, scores = {}, {}
+  for i = 1, #reply, 2 do
+    members[#members + 1] = reply[i]
+    scores[#scores + 1] = reply[i + 1]
+  end
+  return { members = members, scores = scores, size = size }
+end
+
+-- read_page(ctx, acc, t, now, offset) -> page { members, scores, size } | nil
+local function read_page(ctx, acc, t, now, offset)
   local size = adaptive.size(ctx.config)
-  local members, err = ctx.redis:call("ZRANGEBYSCORE", index, "-inf", now,
-    "LIMIT", offset, size)
+  local members, err, kind = ctx.redis:call(unpack(page_cmd(t.op, t.index, now, offset, size)))
   if type(members) ~= "table" then
     acc.errors = acc.errors + 1
-    ctx.log:warn("index read failed", { index = index, error = tostring(err) })
+    M.failed(ctx, kind, "index read failed", { index = t.index, error = tostring(err) })
     return nil
   end
-  return { members = members, size = size }
+  return to_page(t.op, members, size)
+end
+
+-- The memo of an op with `memo(reply)` (lease_expiry: a lease already marked
+-- expired): items whose call changes nothing until their index score
+-- changes. Such an item is not called again while its score stays the same;
+-- it counts as skipped. Bounded in memory and in trust: an entry lives for
+-- at most two rotations (a rotation per index every MEMO_ROTATE_MS of
+-- server time), so every item is called again at least every
+-- 2 x MEMO_ROTATE_MS (a record restored or recreated with the same score,
+-- e.g. after a failover, is not skipped for longer), and at most MEMO_MAX
+-- entries are kept in all.
+M.MEMO_MAX = 100000
+M.MEMO_ROTATE_MS = 60000
+local memos, memo_count = {}, 0
+
+local function memo_of(index, now)
+  local m = memos[index]
+  if not m then
+    m = { cur = {}, prev = {}, ncur = 0, nprev = 0, rotate_at = now + M.MEMO_ROTATE_MS }
+    memos[index] = m
+  elseif now >= m.rotate_at then
+    memo_count = memo_count - m.nprev
+    m.prev, m.nprev, m.cur, m.ncur = m.cur, m.ncur, {}, 0
+    m.rotate_at = now + M.MEMO_ROTATE_MS
+  end
+  return m
+end
+
+-- memo_hit(m, item, score): the item was memorised with this very score
+-- (in this rotation or the one before: a hit does not renew the entry).
+local function memo_hit(m, item, score)
+  local s = m.cur[item]
+  if s == nil then s = m.prev[item] end
+  return s ~= nil and s == score
+end
+
+local function memo_set(m, item, score)
+  if score == nil then
+    if m.cur[item] ~= nil then m.ncur, memo_count = m.ncur - 1, memo_count - 1 end
+    m.cur[item] = nil
+    return
+  end
+  if m.cur[item] == nil then
+    if memo_count >= M.MEMO_MAX then return end
+    m.ncur, memo_count = m.ncur + 1, memo_count + 1
+  end
+  m.cur[item] = score
+end
+
+-- memo_size() -> entries kept (for specs).
+function M.memo_size()
+  return memo_count
 end
 
 -- count_left(ctx, acc, index, scores) -> how many page members are still in
@@ -137,7 +258,8 @@ end
 local function count_left(ctx, acc, index, scores)
   if type(scores) ~= "table" or scores.err then
     acc.errors = acc.errors + 1
-    ctx.log:warn("ZMSCORE failed", { index = index, error = tostring(scores and scores.err) })
+    M.failed(ctx, scores and scores.transport and "transport", "ZMSCORE failed",
+      { index = index, error = tostring(scores and scores.err) })
     return nil
   end
   local n = 0
@@ -153,15 +275,21 @@ end
 -- Items in backoff are not called. Sets job.full and job.left: the entries of
 -- a full page still in the index after the calls (0 for a page that was not
 -- full: no further page is needed), or nil on error.
-local function handle_pages(ctx, acc, jobs)
+local function handle_pages(ctx, acc, jobs, now)
   local run = {}
   for _, job in ipairs(jobs) do
-    local members = job.page.members
+    local members, scores = job.page.members, job.page.scores
     job.full = #members >= job.page.size
     job.left = job.full and #members or 0
-    job.items = {}
-    for _, item in ipairs(members) do
-      if not ctx.failures:should_skip(item) then job.items[#job.items + 1] = item end
+    job.items, job.scores = {}, {}
+    job.memo = job.op.memo and memo_of(job.index, now)
+    for i, item in ipairs(members) do
+      if ctx.failures:should_skip(item) or (job.memo and memo_hit(job.memo, item, scores[i])) then
+        acc.skipped = acc.skipped + 1 -- in backoff, or known to need nothing
+      else
+        job.items[#job.items + 1] = item
+        job.scores[item] = scores and scores[i]
+      end
     end
     if #job.items > 0 then
       job.extra = job.full and { { "ZMSCORE", job.index, unpack(members) } } or nil
@@ -175,7 +303,10 @@ local function handle_pages(ctx, acc, jobs)
   for _, job in ipairs(run) do
     for _, c in ipairs(job.calls) do
       overloaded = overloaded or adaptive.overloaded(c.err)
-      M.account(job.ctx, acc, c.item, c.reply, c.err)
+      M.account(job.ctx, acc, c.item, c.reply, c.err, c.transport and "transport")
+      if job.memo and not c.transport then
+        memo_set(job.memo, c.item, c.reply and job.op.memo(c.reply) and job.scores[c.item] or nil)
+      end
     end
     full = full or job.full
     if job.full then job.left = count_left(job.ctx, acc, job.index, job.extra_results[1]) end
@@ -206,10 +337,10 @@ local START = { offset = 0, stale = 0 }
 function M.due_items(ctx, acc, t, now, at)
   at = at or START
   repeat
-    local page = read_page(ctx, acc, t.index, now, at.offset)
+    local page = read_page(ctx, acc, t, now, at.offset)
     if not page then return end
     local job = { ctx = ctx, op = t.op, index = t.index, page = page }
-    handle_pages(ctx, acc, { job })
+    handle_pages(ctx, acc, { job }, now)
     at = resume(ctx, job, at)
   until not at
 end
@@ -230,7 +361,7 @@ function M.scan_due(targets_of)
       local at = data and data.from[t.index]
       if at or not data then M.due_items(ctx, acc, t, now, at) end
     end
-    return acc.processed, acc.errors
+    return acc.processed, acc.errors, acc.skipped
   end
 end
 
@@ -264,14 +395,16 @@ end
 -- non-empty target without an op.
 function M.select_due(targets_of)
   return function(ctx, partitions)
-    local now, err = ctx:now_ms()
-    if not now then error("TIME failed: " .. tostring(err)) end
+    -- a failed TIME is one error and selects nothing: the cycle goes on
+    -- (or, for a lost connection, the host interrupts it)
+    local now = M.now(ctx)
+    if not now then return {}, 0, 1 end
     local size = adaptive.size(ctx.config)
     local cmds, jobs, owner = {}, {}, {}
     for _, p in ipairs(partitions) do
       local pctx = at_partition(ctx, p)
       for _, t in ipairs(targets_of(pctx, pctx.tag, now)) do
-        cmds[#cmds + 1] = { "ZRANGEBYSCORE", t.index, "-inf", now, "LIMIT", 0, size }
+        cmds[#cmds + 1] = page_cmd(t.op, t.index, now, 0, size)
         jobs[#jobs + 1] = { p = p, ctx = pctx, op = t.op, index = t.index }
         owner[#owner + 1] = p
       end
@@ -290,7 +423,7 @@ function M.select_due(targets_of)
       elseif r.err then
         want(job, START)
       elseif #r > 0 then
-        job.page = { members = r, size = size }
+        job.page = to_page(job.op, r, size)
         if job.op then act[#act + 1] = job else want(job, START) end
       end
     end
@@ -304,13 +437,13 @@ function M.select_due(targets_of)
         group[#group + 1] = act[i]
         n, i = n + #act[i].page.members, i + 1
       until i > #act or n + #act[i].page.members > cap
-      handle_pages(ctx, acc, group)
+      handle_pages(ctx, acc, group, now)
       for _, job in ipairs(group) do
         local at = resume(job.ctx, job, START)
         if at then want(job, at) end
       end
     end
-    return wanted, acc.processed, acc.errors
+    return wanted, acc.processed, acc.errors, acc.skipped
   end
 end
 

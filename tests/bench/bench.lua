@@ -310,7 +310,7 @@ end
 local function run_scanhost(name, lib, over_tls)
   use_library(lib)
   seed(name)
-  local h = host({ scanner_config = { [name] = { drain_budget = 1e6 } }, over_tls = over_tls })
+  local h = host({ scanner_config = { [name] = { drain_budget = 86400 } }, over_tls = over_tls })
   assert(h:load_library() == lib)
   local rt0, t0 = h:round_trips(), clock()
   local p, e = h:once(name)

@@ -131,8 +131,22 @@ describe("fault 1: redis SIGKILLed and restarted during a drain", function()
     -- one connection per restart plus the first one
     assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= KILLS + 1 end, 10))
     assert.are.equal(0, proc:count("double resume") + proc:count("AddressSanitizer"))
+    -- issue 9: a transport failure says nothing about an item: nothing went
+    -- into backoff, the trackers stayed empty, and no scanner raised
+    local out = proc:output()
+    assert.are.equal(0, FX.count_lines(out, "persistent failure"), "items put in backoff by the kills")
+    assert.are.equal(0, FX.count_lines(out, "raised an error"))
+    local tracked, cycles = 0, 0
+    for n in out:gmatch('msg="scan cycle[^\n]* tracked=(%d+)') do
+      cycles = cycles + 1
+      tracked = math.max(tracked, tonumber(n))
+    end
+    assert.is_true(cycles > 0, "no cycle lines")
+    assert.are.equal(0, tracked, "the failure tracker held items")
+    local interrupted = FX.count_lines(out, "scan cycle interrupted: the connection to redis was lost")
     assert.are.equal(0, FX.term(proc))
-    print(("# fault 1: kills=%d items=%d lease=%d delayed=%d lost=0 double=0 crashes=0 progress-at-kills=%s restart-s=%s"):format(
-      KILLS, TOTAL, lok, dok, table.concat(progress, ","), table.concat(restart_s, ",")))
+    print(("# fault 1: kills=%d items=%d lease=%d delayed=%d lost=0 double=0 crashes=0 backoff=0 tracked=0 "
+      .. "interrupted-cycles=%d progress-at-kills=%s restart-s=%s"):format(
+      KILLS, TOTAL, lok, dok, interrupted, table.concat(progress, ","), table.concat(restart_s, ",")))
   end)
 end)

@@ -1,6 +1,6 @@
 -- Case 7: leaks. bin/scanhost runs under valgrind (memcheck, no
 -- suppressions) through a daemon session that exercises every fault path
--- (drain, reloads with broken and valid scripts, a runaway scan, Redis
+-- (drain, reloads with broken and valid scripts, config reloads, a runaway scan, Redis
 -- killed and restarted, a stall past command_timeout, the function library
 -- flushed, SIGTERM), then --once, --check and the error exits, and a TLS
 -- session (drain, server restart, refused certificate). Every run must
@@ -81,6 +81,20 @@ return { name = "spin", family = "execution", interval = 0.5,
     P.write(sdir .. "/spin.lua", COUNTER:gsub("counter", "spin"))
     proc:signal("USR1")
     assert.truthy(P.wait_for(function() return proc:count("SIGUSR1: reloading") >= 2 end, 20), "second reload not seen")
+    -- a config reload (SIGHUP): one applied, one refused
+    FX.config(dir, [[
+  command_timeout = 1, connect_timeout = 3, scan_timeout = 1, lua_memory_mb = 64,
+  scanners = { delayed_promoter = { interval = 0.3 } },
+]])
+    proc:signal("HUP")
+    assert.truthy(proc:wait_log("SIGHUP: config .* applied", 30), "SIGHUP not applied")
+    P.write(conf, "return { partitions = ")
+    proc:signal("HUP")
+    assert.truthy(proc:wait_log("SIGHUP: the new config is refused", 30), "broken config not refused")
+    FX.config(dir, [[
+  command_timeout = 1, connect_timeout = 3, scan_timeout = 1,
+  scanners = { delayed_promoter = { interval = 0.2 } },
+]]) -- as before, for the short runs below
     -- Redis killed and restarted
     srv:kill("KILL")
     assert.truthy(P.wait_for(function() return not FX.alive(srv:pid()) end, 5), "redis survived SIGKILL")

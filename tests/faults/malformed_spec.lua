@@ -169,12 +169,12 @@ describe("fault 4: malformed data", function()
 
       setup(function()
         -- the reference: good records only, after the same cycles
-        FX.fresh(h)
+        FX.fresh(h, recipe.scanner)
         neighbours(recipe)
         run_cycles(recipe.scanner)
         reference = FX.snapshot(h)
         -- what a good record at the bad record's place becomes
-        FX.fresh(h)
+        FX.fresh(h, recipe.scanner)
         BAD = BAD + 1
         seed(recipe, N, BAD)
         local before = FX.snapshot(h)
@@ -210,7 +210,7 @@ describe("fault 4: malformed data", function()
       local function check_case(label, mutate, field)
         label = recipe.scanner .. " " .. label
         figures.cases = figures.cases + 1
-        FX.fresh(h)
+        FX.fresh(h, recipe.scanner)
         BAD = BAD + 1
         seed(recipe, N, BAD)
         mutate()

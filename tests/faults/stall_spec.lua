@@ -35,7 +35,7 @@ describe("fault 2: redis stalled (SIGSTOP) past command_timeout", function()
     -- (with claims on, the claim pipeline before them would)
     local conf = FX.config(dir, ([[
   command_timeout = %s, connect_timeout = 1, claims = false,
-  scanners = { delayed_promoter = { interval = 0.1, batch = 5 } },
+  scanners = { delayed_promoter = { interval = 0.1, batch = 5, batch_min = 5 } },
 ]]):format(TIMEOUT))
     proc = P.start(dir, ("-c %s --scanners %s --redis %s --partitions %d"):format(conf, sdir, srv.url, NP))
     assert.truthy(proc:wait_log("connected to redis at", 10))

@@ -258,9 +258,9 @@ describe("several scanhost instances", function()
     assert.truthy(d[1]:output():find("claimed=4", 1, true))
     local rc, out = P.run(("-c %s --once --scanners %s --redis %s --partitions 4"):format(conf, sdir, srv.url))
     assert.equal(0, rc, out)
-    assert.truthy(out:find("scanner=tick partitions=4 processed=4 errors=0 elapsed_ms=%d+ claimed=4"), out)
+    assert.truthy(out:find("scanner=tick partitions=4 processed=4 skipped=0 errors=0 elapsed_ms=%d+ claimed=4"), out)
     assert.same({}, claim_holders("tick"))
     rc, out = P.run(("-c %s --once --scanners %s --redis %s --partitions 4"):format(conf, sdir, srv.url))
-    assert.truthy(out:find("processed=4 errors=0", 1, true), out) -- right away, nothing to wait for
+    assert.truthy(out:find("processed=4 skipped=0 errors=0", 1, true), out) -- right away, nothing to wait for
   end)
 end)

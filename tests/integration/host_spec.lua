@@ -33,6 +33,7 @@ describe("scanhost daemon", function()
   end
 
   local function start(extra, env)
+    P.sh("mkdir -p " .. dir .. "/nofunctions") -- an empty library: no server functions needed
     proc = P.start(dir, ("--scanners %s --functions %s/nofunctions --redis %s --partitions 2 --log-level debug %s")
       :format(sdir, dir, srv.url, extra or ""), env)
     return proc
@@ -56,7 +57,7 @@ describe("scanhost daemon", function()
     P.write(sdir .. "/counter.lua", counter("counter"))
     start()
     assert.truthy(P.wait_for(function() return (hget("itest:counter", "v1") or 0) >= 6 end, 5))
-    assert.truthy(proc:wait_log('scanner=counter msg="scan cycle complete" partitions=2 processed=2 errors=0'))
+    assert.truthy(proc:wait_log('scanner=counter msg="scan cycle complete" partitions=2 processed=2 skipped=0 errors=0'))
   end)
 
   it("SIGUSR1 applies a changed script, starts new ones and stops removed ones", function()
@@ -101,7 +102,7 @@ describe("scanhost daemon", function()
     assert.truthy(proc:wait_log('scanner=raiser partition=1 msg="scan%(%) raised an error"'))
     assert.truthy(proc:output():find("attempt to index local 't'", 1, true))
     assert.truthy(proc:output():find("stack traceback:", 1, true))
-    assert.truthy(proc:wait_log('scanner=raiser msg="scan cycle complete" partitions=2 processed=0 errors=2'))
+    assert.truthy(proc:wait_log('scanner=raiser msg="scan cycle complete" partitions=2 processed=0 skipped=0 errors=2'))
     local before = hget("itest:counter", "v1") or 0
     assert.truthy(P.wait_for(function() return (hget("itest:counter", "v1") or 0) > before + 4 end, 5))
   end)
@@ -144,16 +145,37 @@ describe("scanhost daemon", function()
     P.write(sdir .. "/counter.lua", counter("counter"))
     local rc, out = P.run(("--once --scanners %s --redis %s --partitions 3"):format(sdir, srv.url))
     assert.are.equal(0, rc)
-    assert.truthy(out:find("scanner=counter partitions=3 processed=3 errors=0 elapsed_ms=%d+"))
+    assert.truthy(out:find("scanner=counter partitions=3 processed=3 skipped=0 errors=0 elapsed_ms=%d+"))
     assert.are.equal(3, hget("itest:counter", "v1"))
     P.write(sdir .. "/raiser.lua", RAISER)
     rc, out = P.run(("--once --scanners %s --redis %s --partitions 3"):format(sdir, srv.url))
     assert.are.equal(1, rc)
-    assert.truthy(out:find("scanner=raiser partitions=3 processed=0 errors=3", 1, true))
+    assert.truthy(out:find("scanner=raiser partitions=3 processed=0 skipped=0 errors=3", 1, true))
     assert.are.equal(6, hget("itest:counter", "v1"))
     rc, out = P.run(("--once --only counter --scanners %s --redis redis://127.0.0.1:1"):format(sdir))
     assert.are.equal(1, rc) -- nothing listens there
     assert.truthy(out:find("could not reach redis", 1, true))
+  end)
+
+  -- issue 9: the summary stayed logfmt under --log-format json
+  it("--once --log-format json: every line, the summary included, is JSON with typed counts", function()
+    P.write(sdir .. "/counter.lua", counter("counter"))
+    local p = io.popen(("./bin/scanhost --once --log-format json --scanners %s --redis %s --partitions 3 2>/dev/null")
+      :format(sdir, srv.url))
+    local stdout = p:read("*a")
+    p:close()
+    local json = require "ff.json"
+    local v = assert(json.decode((stdout:gsub("\n$", ""))), stdout)
+    assert.equal("counter", v.scanner)
+    assert.equal("3", v.processed.text)
+    assert.equal(json.Number, getmetatable(v.processed))
+    assert.equal("0", v.skipped.text)
+    assert.equal("0", v.errors.text)
+    local rc, out = P.run(("--once --log-format json --scanners %s --redis %s --partitions 3"):format(sdir, srv.url))
+    assert.are.equal(0, rc)
+    for line in out:gmatch("[^\n]+") do
+      if not line:match("^rc=") then assert.truthy(json.decode(line), line) end
+    end
   end)
 
   it("--check validates without Redis and names the bad key", function()
@@ -222,6 +244,51 @@ describe("make install", function()
     assert.truthy(out:find("rc=0", 1, true))
     assert.truthy(out:find("scanner=lease_expiry family=execution interval=1.5 partitions=256 enabled=true file="
       .. dir .. "/share/scanhost/scanners/lease_expiry.lua", 1, true))
+    assert.truthy(out:find("config=" .. dir .. "/etc/scanhost/scanhost.lua", 1, true))
+    P.sh("rm -rf " .. dir)
+  end)
+
+  -- issue 9: a second install rm -rf'd the scanners directory and
+  -- overwrote the config.
+  it("installing again keeps every file the user added or changed", function()
+    local dir = P.tmpdir()
+    local function install()
+      local p = io.popen(("make -s install PREFIX=%s 2>&1; echo rc=$?"):format(dir))
+      local out = p:read("*a")
+      p:close()
+      assert.truthy(out:find("rc=0", 1, true), out)
+      return out
+    end
+    install()
+    local share, etc = dir .. "/share/scanhost", dir .. "/etc/scanhost"
+    -- the user's own config, scanner files and a local edit of a stock scanner
+    local conf = "return { partitions = 8, scanners = { mine = { interval = 3 } } }\n"
+    P.write(etc .. "/scanhost.lua", conf)
+    P.write(etc .. "/scanners.d/mine.lua", counter("mine"))
+    P.write(share .. "/scanners/extra.lua", counter("extra"))
+    local stock = P.read(share .. "/scanners/unblock.lua")
+    P.write(share .. "/scanners/unblock.lua", stock .. "\n-- local tweak\n")
+    local out = install()
+    assert.are.equal(conf, P.read(etc .. "/scanhost.lua"))
+    assert.are.equal(counter("mine"), P.read(etc .. "/scanners.d/mine.lua"))
+    assert.are.equal(counter("extra"), P.read(share .. "/scanners/extra.lua"))
+    assert.are.equal(stock .. "\n-- local tweak\n", P.read(share .. "/scanners/unblock.lua"))
+    assert.are.equal(stock, P.read(share .. "/scanners/unblock.lua.new"))
+    assert.truthy(out:find("kept " .. share .. "/scanners/unblock.lua", 1, true), out)
+    -- a stock file nobody touched is upgraded in place
+    P.write(share .. "/scanners/lease_expiry.lua", "-- an older version\n")
+    P.sh(("sed -i 's|^[^ ]* scanners/lease_expiry.lua$|%s scanners/lease_expiry.lua|' %s/.installed"):format(
+      (io.popen("cksum < " .. share .. "/scanners/lease_expiry.lua | cut -d' ' -f1-2 | tr ' ' '-'"):read("*l")), share))
+    install()
+    assert.are.equal(P.read("scanners/lease_expiry.lua"), P.read(share .. "/scanners/lease_expiry.lua"))
+    -- the installed binary loads the user's directory too and uses the user's config
+    local p = io.popen(("cd / && %s/bin/scanhost --check 2>&1; echo rc=$?"):format(dir))
+    local check = p:read("*a")
+    p:close()
+    assert.truthy(check:find("rc=0", 1, true), check)
+    assert.truthy(check:find("scanner=mine family=execution interval=3 partitions=8 enabled=true file="
+      .. etc .. "/scanners.d/mine.lua", 1, true), check)
+    assert.truthy(check:find("scanner=extra ", 1, true), check)
     P.sh("rm -rf " .. dir)
   end)
 end)

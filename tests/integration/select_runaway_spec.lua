@@ -54,7 +54,7 @@ describe("scanhost core features", function()
     srv:cli("SET work:{fp:300} big")
     local rc, out = P.run(("--once --scanners %s --redis %s --partitions 400"):format(dir, srv.url))
     assert.are.equal(0, rc)
-    assert.truthy(out:find("scanner=selective partitions=400 processed=2 errors=0", 1, true))
+    assert.truthy(out:find("scanner=selective partitions=400 processed=2 skipped=0 errors=0", 1, true))
     assert.are.equal("{fp:3}=three\n{fp:300}=big", (srv:cli("LRANGE scanned 0 -1"):gsub("%s+$", "")))
   end)
 

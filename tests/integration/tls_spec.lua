@@ -47,7 +47,7 @@ describe("TLS", function()
     local rc, out = once(srv.url)
     assert.are.equal(0, rc, out)
     assert.truthy(out:find("connected to redis at rediss://:***@127.0.0.1:" .. srv.port .. " (TLSv1.3 ", 1, true), out)
-    assert.truthy(out:find("scanner=delayed_promoter partitions=4 processed=100 errors=0", 1, true), out)
+    assert.truthy(out:find("scanner=delayed_promoter partitions=4 processed=100 skipped=0 errors=0", 1, true), out)
     assert.are.equal(100, FX.delayed_done(srv, 4, 25))
     assert.is_nil(out:find("Tls-s3cret", 1, true))
     -- the CA from the config file works the same

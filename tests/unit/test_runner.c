@@ -10,6 +10,7 @@ struct fake {
 	int scans[64];
 	int nscans;
 	bool stopping;
+	bool lost;        /* the owner interrupts the cycle (connection lost) */
 	bool sync;        /* complete each scan inside scan() */
 	double scan_cost; /* seconds each scan advances the clock */
 	enum runner_verdict verdict;
@@ -44,20 +45,25 @@ static void scan(void *d, int p)
 	f->nscans++;
 	f->now += f->scan_cost;
 	if (f->sync)
-		runner_partition_done(f->r, 1, p == 2 ? 1 : 0);
+		runner_partition_done(f->r, &(struct tally){ 1, p == 1 ? 2 : 0, p == 2 ? 1 : 0 });
 }
 
-static void end(void *d, const struct runner_cycle *c, bool stopped)
+static void end(void *d, const struct runner_cycle *c)
 {
 	struct fake *f = d;
 	f->last = *c;
 	f->cycles_ended++;
-	f->last_stopped = stopped;
+	f->last_stopped = c->end == RUNNER_SHUTDOWN;
 }
 
 static bool stopping(void *d)
 {
 	return ((struct fake *)d)->stopping;
+}
+
+static bool interrupted(void *d)
+{
+	return ((struct fake *)d)->lost;
 }
 
 /* select(): wants every third partition; records the chunks it was asked for */
@@ -72,7 +78,7 @@ static void sel(void *d, int first, int count)
 	select_calls[nselect][1] = count;
 	nselect++;
 	if (select_sync)
-		runner_select_done(f->r, 5, 0);
+		runner_select_done(f->r, &(struct tally){ 5, 1, 0 });
 }
 
 static bool wanted(void *d, int p)
@@ -97,6 +103,7 @@ static const struct runner_ops ops = {
 	.scan = scan,
 	.cycle_end = end,
 	.stopping = stopping,
+	.interrupted = interrupted,
 };
 
 static void setup(struct fake *f, struct runner *r, struct clock *c, int parts, double iv)
@@ -120,8 +127,9 @@ static void full_cycle_then_sleep(void)
 	CHECK(f.scans[0] == 0 && f.scans[3] == 3); /* partitions in order */
 	CHECK(f.cycles_ended == 1 && !f.last_stopped);
 	CHECK(f.last.processed == 4 && f.last.errors == 1 && f.last.partitions == 4);
-	CHECK(f.armed > 1.0999 && f.armed < 1.1001); /* 1.5 - 0.4 elapsed */
-	runner_wake(&r);                             /* the timer fires: the next cycle starts */
+	CHECK(f.last.skipped == 2 && f.last.end == RUNNER_COMPLETE); /* counted apart */
+	CHECK(f.armed > 1.0999 && f.armed < 1.1001);                 /* 1.5 - 0.4 elapsed */
+	runner_wake(&r); /* the timer fires: the next cycle starts */
 	CHECK(f.nscans == 8 && f.cycles_ended == 2);
 }
 
@@ -157,14 +165,14 @@ static void async_scans_and_shutdown(void)
 	setup(&f, &r, &c, 5, 1);
 	runner_start(&r);
 	CHECK(f.nscans == 1); /* waits for the first partition */
-	runner_partition_done(&r, 2, 0);
+	runner_partition_done(&r, &(struct tally){ 2, 0, 0 });
 	CHECK(f.nscans == 2);
 	f.stopping = true; /* checked before the next partition */
-	runner_partition_done(&r, 1, 0);
+	runner_partition_done(&r, &(struct tally){ 1, 0, 0 });
 	CHECK(f.nscans == 2);
 	CHECK(f.last_stopped && f.last.processed == 3 && f.last.partitions == 2);
 	CHECK(r.state == RUNNER_STOPPED);
-	runner_partition_done(&r, 9, 9); /* late completions are ignored */
+	runner_partition_done(&r, &(struct tally){ 9, 9, 9 }); /* late completions are ignored */
 	CHECK(f.last.processed == 3);
 }
 
@@ -238,6 +246,7 @@ static void select_chunks(void)
 	CHECK(f.scans[1] == 3);
 	CHECK(f.last.partitions == 600);        /* every partition was visited */
 	CHECK(f.last.processed == 3 * 5 + 200); /* select's own work + the scans */
+	CHECK(f.last.skipped == 3);             /* select's own skips (partition 1 is not wanted) */
 
 	/* asynchronous select, with shutdown requested between chunks */
 	setup(&f, &r, &c, 600, 1);
@@ -248,12 +257,32 @@ static void select_chunks(void)
 	select_sync = false;
 	runner_start(&r);
 	CHECK(nselect == 1 && f.nscans == 0 && r.state == RUNNER_SELECTING);
-	runner_select_done(&r, 3, 2);          /* select's own work counts */
+	runner_select_done(&r, &(struct tally){ 3, 0, 2 }); /* select's own work counts */
 	CHECK(f.nscans == 86 && nselect == 2); /* 0..255 wanted, then the next select */
 	f.stopping = true;
-	runner_select_done(&r, 0, 0);
+	runner_select_done(&r, &(struct tally){ 0 });
 	CHECK(f.last_stopped && f.nscans == 86 && f.last.errors == 2 && f.last.processed == 3 + 86);
 	select_sync = true;
+}
+
+/* A lost connection ends the cycle before the next partition; the runner
+ * sleeps its interval and the next cycle starts from partition 0. */
+static void interrupted_cycle(void)
+{
+	struct fake f;
+	struct runner r;
+	struct clock c;
+	setup(&f, &r, &c, 5, 2);
+	runner_start(&r);
+	runner_partition_done(&r, &(struct tally){ 1, 0, 0 });
+	f.lost = true;
+	runner_partition_done(&r, &(struct tally){ 0, 0, 3 });
+	CHECK(f.nscans == 2 && f.cycles_ended == 1 && f.last.end == RUNNER_INTERRUPTED);
+	CHECK(f.last.errors == 3 && f.last.partitions == 2 && !f.last_stopped);
+	CHECK(r.state == RUNNER_SLEEPING && f.armed == 2 && r.cycles_completed == 0);
+	f.lost = false;
+	runner_wake(&r);
+	CHECK(f.nscans == 3 && f.scans[2] == 0); /* a new cycle, from the start */
 }
 
 int main(void)
@@ -265,6 +294,7 @@ int main(void)
 	postpone_and_end();
 	once_mode_and_stop_while_sleeping();
 	many_sync_partitions();
+	interrupted_cycle();
 	select_chunks();
 	UNIT_DONE();
 }

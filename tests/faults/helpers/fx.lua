@@ -187,9 +187,13 @@ function M.retype(h, key, kind)
   else h:call("RPUSH", key, "garbage") end
 end
 
--- fresh(h): an empty keyspace (the library stays) and no captured log lines.
-function M.fresh(h)
+-- fresh(h[, scanner]): an empty keyspace (the library stays) and no captured
+-- log lines; with a scanner name, also a fresh Lua state for it: a scanner
+-- that remembers items (lease_expiry's memo of expired leases) would
+-- otherwise skip the same records seeded again with the same scores.
+function M.fresh(h, scanner)
   h:call("FLUSHALL")
+  if scanner then h:reload(scanner) end
   h:logs()
 end
 

@@ -1,0 +1,120 @@
+/* reload: SIGHUP — the config file again (with the same command line and
+ * environment), and every scanner with it.
+ *
+ * The new config is built aside; if it is invalid, or any scanner refuses
+ * its options, nothing changes. Settings that live in the connection or the
+ * partition layout (redis, partition counts, lanes, timeouts of the
+ * connection, the function library) need a restart: a change to one of
+ * them is refused with a log line and the running value kept, and the rest
+ * of the new config applies. Options, intervals and enabled flags take
+ * effect at each scanner's next cycle boundary. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "log.h"
+#include "watchdog.h"
+
+/* Keeps the running value of every key that needs a restart. */
+static void keep_restart_keys(const struct config *run, struct config *next)
+{
+	if (strcmp(run->redis, next->redis) != 0) {
+		log_warn("SIGHUP: redis changed in the config; that needs a restart, keeping the "
+		         "running server");
+		memcpy(next->redis, run->redis, sizeof(next->redis));
+		next->url = run->url;
+	}
+	struct {
+		const char *key;
+		const int *was;
+		int *now;
+	} counts[] = {
+		{ "partitions", &run->partitions, &next->partitions },
+		{ "budget_partitions", &run->budget_partitions, &next->budget_partitions },
+		{ "quota_partitions", &run->quota_partitions, &next->quota_partitions },
+	};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		if (*counts[i].was == *counts[i].now)
+			continue;
+		log_warn("SIGHUP: %s changed from %d to %d; that needs a restart, keeping %d",
+		         counts[i].key, *counts[i].was, *counts[i].now, *counts[i].was);
+		*counts[i].now = *counts[i].was;
+	}
+	struct {
+		const char *key;
+		double was, *now;
+	} secs[] = {
+		{ "command_timeout", run->command_timeout, &next->command_timeout },
+		{ "connect_timeout", run->connect_timeout, &next->connect_timeout },
+	};
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		if (secs[i].was == *secs[i].now)
+			continue;
+		log_warn("SIGHUP: %s changed from %g to %g; that needs a restart, keeping %g",
+		         secs[i].key, secs[i].was, *secs[i].now, secs[i].was);
+		*secs[i].now = secs[i].was;
+	}
+	bool lanes_same = run->nlanes == next->nlanes;
+	for (int i = 0; lanes_same && i < run->nlanes; i++)
+		lanes_same = strcmp(run->lanes[i], next->lanes[i]) == 0;
+	if (!lanes_same) {
+		log_warn("SIGHUP: lanes changed; that needs a restart, keeping the running lanes");
+		memcpy(next->lanes, run->lanes, sizeof(next->lanes));
+		next->nlanes = run->nlanes;
+	}
+	if (strcmp(run->functions_dir, next->functions_dir) != 0) {
+		log_warn("SIGHUP: functions_dir changed; that needs a restart, keeping %s",
+		         run->functions_dir);
+		memcpy(next->functions_dir, run->functions_dir, sizeof(next->functions_dir));
+	}
+}
+
+/* Settings read at use: logging, timeouts of scans and shutdown. */
+static void apply_live(const struct host *h)
+{
+	const struct config *c = h->cfg;
+	log_setup(c->log_level, c->log_format);
+	watchdog_configure(h->clock, c->scan_timeout, c->shutdown_timeout, 1);
+}
+
+static void drop_config(struct host *h, struct config *c)
+{
+	config_free(c);
+	if (c != h->initial_cfg)
+		free(c);
+}
+
+void host_reload_config(struct host *h)
+{
+	struct config *old = h->cfg;
+	struct config *next = calloc(1, sizeof(*next));
+	if (!next) {
+		log_error("SIGHUP: out of memory; the running config stays");
+		return;
+	}
+	config_defaults(next, old->exe_path);
+	char err[1024];
+	if (!config_build(next, old->argc, old->argv, err, sizeof(err))) {
+		log_error("SIGHUP: the new config is refused (%s); the running config stays", err);
+		config_free(next);
+		free(next);
+		return;
+	}
+	next->once = old->once;
+	keep_restart_keys(old, next);
+	h->cfg = next;
+	host_sync_env(h);
+	if (!host_load_set(h, LOAD_CONFIG)) {
+		log_error("SIGHUP: the new config is refused (see above); the running config and "
+		          "scanners stay");
+		h->cfg = old;
+		host_sync_env(h);
+		config_free(next);
+		free(next);
+		return;
+	}
+	apply_live(h);
+	drop_config(h, old);
+	log_info("SIGHUP: config %s applied; scanners take it at their next cycle",
+	         next->config_loaded ? next->config_path : "(built-in defaults)");
+}

@@ -1,0 +1,155 @@
+-- Issue 9, item 12: processed (state changed), skipped (no-op replies,
+-- items in backoff) and errors are counted apart; lease_expiry stops
+-- calling its function for a lease it already saw marked expired with the
+-- same index score (bounded memory); scan() results that are not counts
+-- are a warning and one error, never clamped.
+local env_mod = require "spec.support.exec_env"
+local F = require "ff.fixtures"
+local K = require "ff.keys"
+local T = require "scanhost_test"
+local scan = require "ff.scan"
+
+describe("lease_expiry's memo of leases already marked expired", function()
+  local env, r
+  setup(function()
+    env = env_mod.start()
+    r = env.r
+  end)
+  teardown(function() env:stop() end)
+  before_each(function() env:flush() end)
+
+  local function fcalls()
+    local info = r:call("INFO", "commandstats")
+    return tonumber(info:match("cmdstat_fcall:calls=(%d+)")) or 0
+  end
+
+  it("calls once per lease and score: skipped, not processed; again when the score moves", function()
+    for i = 1, 200 do F.lease_expiry.already_expired(r, { n = 1, i = i, minimal = true }) end
+    local h = env:host({ scanner_config = { lease_expiry = { max_pages = 100 } } })
+    local before = fcalls()
+    assert.same({ 0, 0, 200 }, { h:once("lease_expiry") })
+    local first = fcalls() - before
+    assert.is_true(first >= 1, "the function was called for the leases")
+    before = fcalls()
+    for cycle = 1, 3 do
+      assert.same({ 0, 0, 200 }, { h:once("lease_expiry") }, "cycle " .. cycle)
+    end
+    assert.equal(0, fcalls() - before) -- known no-ops are not called again
+    -- a lease renewed and expired again has a new score: it is called again
+    local eid = F.eid(1, 7)
+    r:call("ZADD", K.lease_expiry("{fp:1}"), "1500", eid)
+    before = fcalls()
+    assert.same({ 0, 0, 200 }, { h:once("lease_expiry") })
+    assert.equal(1, fcalls() - before)
+    env:close_hosts()
+  end)
+
+  it("is bounded: at most MEMO_MAX entries, each trusted for two rotations at most", function()
+    local saved_max, saved_rot = scan.MEMO_MAX, scan.MEMO_ROTATE_MS
+    finally(function() scan.MEMO_MAX, scan.MEMO_ROTATE_MS = saved_max, saved_rot end)
+    scan.MEMO_MAX, scan.MEMO_ROTATE_MS = 50, 1000
+    -- a ctx whose index holds `n` leases already expired at score 1000
+    local n, calls = 120, 0
+    local function ctx_at(now)
+      local ctx = { config = scan.defaults({ max_pages = 1000, batch = 500, batch_max = 500 }),
+        library = "flowfabric", partition = 1, tag = "{fp:1}" }
+      ctx.failures = { should_skip = function() return false end, record_success = function() end,
+        record_failure = function() end }
+      ctx.log = setmetatable({}, { __index = function() return function() end end })
+      function ctx:elapsed() return 0 end
+      function ctx:stopping() return false end
+      ctx.redis = {}
+      function ctx.redis.call(_, cmd, _, _, _, _, _, offset, size)
+        assert(cmd == "ZRANGEBYSCORE")
+        local out = {}
+        for i = offset + 1, math.min(n, offset + size) do
+          out[#out + 1] = "e" .. i
+          out[#out + 1] = "1000"
+        end
+        return out
+      end
+      function ctx.redis.pipeline(_, cmds)
+        local out = {}
+        for i, c in ipairs(cmds) do
+          if c[1] == "FCALL" then
+            calls = calls + 1
+            out[i] = { 1, "ALREADY_SATISFIED", "already_expired" }
+          else
+            local s = {}
+            for j = 3, #c do s[#s + 1] = "1000" end
+            out[i] = s -- ZMSCORE: still in the index
+          end
+        end
+        return out
+      end
+      return ctx
+    end
+    local ops = require "ff.exec_ops"
+    local t = { index = "ff:idx:{fp:1}:lease_expiry", op = ops.mark_lease_expired }
+    local base = scan.memo_size()
+    local acc = scan.new_acc()
+    scan.due_items(ctx_at(5000), acc, t, 5000)
+    assert.equal(120, calls)
+    assert.equal(120, acc.skipped)
+    assert.equal(50, scan.memo_size() - base) -- capped
+    calls = 0
+    scan.due_items(ctx_at(5100), scan.new_acc(), t, 5100)
+    assert.equal(70, calls) -- the 50 remembered are not called
+    -- the next rotation still trusts them, the one after calls them again
+    calls = 0
+    scan.due_items(ctx_at(6100), scan.new_acc(), t, 6100)
+    assert.equal(70, calls)
+    calls = 0
+    scan.due_items(ctx_at(7200), scan.new_acc(), t, 7200)
+    assert.is_true(calls >= 50, "remembered entries are checked again: " .. calls)
+    -- nothing is seen for two rotations: the memo empties
+    n = 0
+    scan.due_items(ctx_at(9000), scan.new_acc(), t, 9000)
+    scan.due_items(ctx_at(11000), scan.new_acc(), t, 11000)
+    assert.equal(0, scan.memo_size() - base)
+  end)
+end)
+
+describe("counts a scanner returns", function()
+  local srv, dir
+  setup(function()
+    srv = require("spec.helpers.redis_server").start()
+    dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p " .. dir)
+  end)
+  teardown(function()
+    srv:stop()
+    os.execute("rm -rf " .. dir)
+  end)
+
+  local function scanner(ret)
+    local f = assert(io.open(dir .. "/bad.lua", "w"))
+    f:write(([[return { name = "bad", family = "execution", interval = 1,
+      scan = function(ctx, p) return %s end }]]):format(ret))
+    f:close()
+    -- a fresh host per case is another instance: claims off, or the first
+    -- one's claims would leave it nothing to scan
+    return T.new({ redis = srv.url, scanners = dir, partitions = 2, functions = false,
+      capture_logs = true, claims = false })
+  end
+
+  it("are integers in 0..2^32-1: anything else is a warning and one error, never clamped", function()
+    for _, ret in ipairs({ '"abc", {}', "-1, 0", "1.5, 0", "2^40, 0", "0, 1, 'x'", "0/0" }) do
+      local h = scanner(ret)
+      assert.same({ 0, 2, 0 }, { h:once("bad") }, ret) -- one error per partition
+      local logs = table.concat(h:logs(), "\n")
+      assert.truthy(logs:find("bad count returned", 1, true), ret)
+      h:close()
+    end
+  end)
+
+  it("may report skipped as a third value", function()
+    local h = scanner("3, 1, 2")
+    assert.same({ 6, 2, 4 }, { h:once("bad") })
+    h:close()
+    h = scanner("") -- nothing: no work
+    assert.same({ 0, 0, 0 }, { h:once("bad") })
+    h:close()
+  end)
+end)
