@@ -4,7 +4,26 @@
 -- Kept to a handful of top-level locals: they all live in one chunk (limit 200).
 -- Values follow the FlowFabric 0.1.1 encoding: every timestamp is integer ms text.
 
+-- The contract the library presents (spec 30 §1), what FCALL ff_version 0
+-- answers and what the scanners pick their behaviour by:
+--   "34"  FlowFabric v34: every function below, the 14-KEY ff_resolve_dependency
+--         with edge groups, the cancel and sibling-cancel functions, the v34
+--         completion PUBLISHes (the default);
+--   "5"   FlowFabric 0.1.1: only the 0.1.1 maintenance functions, as before v34.
+-- The C loader rewrites the next line from its config (library_level); it
+-- must stay exactly one line of this shape, and appear nowhere else.
+local FF_LIBRARY_LEVEL = "34"
+
 local C = {}
+
+-- Any other level refuses to load, with an error that names the fix (the
+-- load-time environment has no error(): reading an undefined global raises).
+C.V34 = FF_LIBRARY_LEVEL == "34"
+if not C.V34 and FF_LIBRARY_LEVEL ~= "5" then
+  C.V34 = FF_LIBRARY_LEVEL_must_be_5_or_34
+end
+
+redis.register_function("ff_version", function() return FF_LIBRARY_LEVEL end)
 
 -- Server time in ms: seconds * 1000 + floor(microseconds / 1000).
 function C.now_ms()
@@ -77,6 +96,30 @@ function C.field_or_empty(map, field)
   local v = map[field]
   if v == nil then return "" end
   return v
+end
+
+-- The first key of list ({{key, redis type}, ...}; unset keys skipped) that
+-- exists with another type than the one the caller is about to write, or nil.
+-- Checked before the first write: a wrong-type key is refused (C.invalid(key))
+-- instead of raising WRONGTYPE half-way through the writes.
+function C.mistyped(list)
+  for i = 1, #list do
+    local key, want = list[i][1], list[i][2]
+    if C.is_set(key) then
+      local t = redis.call("TYPE", key)
+      if type(t) == "table" then t = t.ok end
+      if t ~= "none" and t ~= want then return key end
+    end
+  end
+  return nil
+end
+
+-- v34 (spec 30 §2.6): PUBLISH the completion of a flow member (a core with a
+-- flow_id) on ff:dag:completions. Key order in the JSON is cjson's, as in v34.
+function C.publish_completion(core, eid, outcome)
+  if not (C.is_set(core.flow_id) and C.is_set(eid)) then return end
+  redis.call("PUBLISH", "ff:dag:completions",
+    cjson.encode({ execution_id = eid, flow_id = core.flow_id, outcome = outcome }))
 end
 
 -- HSET from an ordered flat list {f1, v1, f2, v2, ...}.

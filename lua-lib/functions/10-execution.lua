@@ -8,6 +8,10 @@
 --   * ff_expire_execution re-checks atomically that the timeout is really due;
 --   * index entries that can never be acted on are removed;
 --   * no stray hash is written for an empty waitpoint id or lane.
+-- At library level 34 (00-common.lua) they also do what v34 added (spec 30
+-- §10.6): ff_expire_execution and ff_expire_suspension PUBLISH the completion
+-- of a flow member, and an ending suspension drops its multi-signal state and
+-- closes its extra waitpoints.
 -- Uses the helper table C of 00-common.lua.
 
 local X = {}
@@ -124,6 +128,15 @@ function X.end_attempt(core, attempt_key, now, reason)
   end
 end
 
+-- The lease-history entry of a lease given back (expiry, cancel).
+function X.lease_released(hist_key, core, reason, now)
+  local f = C.field_or_empty
+  redis.call("XADD", hist_key, "MAXLEN", "~", "1000", "*",
+    "event", "released", "lease_id", f(core, "current_lease_id"),
+    "lease_epoch", f(core, "current_lease_epoch"),
+    "attempt_index", f(core, "current_attempt_index"), "reason", reason, "ts", C.ms_text(now))
+end
+
 -- B.3 step 3: release the lease of an active execution.
 function X.expire_active(keys, eid, core, now, reason)
   X.end_attempt(core, keys[2], now, reason)
@@ -136,12 +149,7 @@ function X.expire_active(keys, eid, core, now, reason)
     redis.call("SREM", "ff:idx:" .. C.tag_of(keys[1]) .. ":worker:" .. wiid .. ":leases", eid)
   end
   redis.call("ZREM", keys[8], eid)
-  local f = C.field_or_empty
-  redis.call("XADD", keys[5], "MAXLEN", "~", "1000", "*",
-    "event", "released", "lease_id", f(core, "current_lease_id"),
-    "lease_epoch", f(core, "current_lease_epoch"),
-    "attempt_index", f(core, "current_attempt_index"),
-    "reason", "expired:" .. reason, "ts", C.ms_text(now))
+  X.lease_released(keys[5], core, "expired:" .. reason, now)
 end
 
 -- B.3 step 4: close the suspension of a suspended execution.
@@ -169,20 +177,31 @@ function X.expire_runnable(keys, eid, core)
   end
 end
 
--- B.3 step 7: the terminal write common to all non-terminal paths.
-function X.expire_core(keys, eid, core, now, reason)
+-- The core write of an execution that ends with `outcome` (expiry, cancel):
+-- the terminal state vector, attempt_terminal when an attempt index is set,
+-- completed_at, the lease, worker, suspension and waitpoint ids cleared;
+-- extra: more {field, value, ...} of the caller.
+function X.terminal_core(core_key, core, now, outcome, extra)
   local att = core.attempt_state or "none"
   if C.is_set(core.current_attempt_index) then att = "attempt_terminal" end
   local t = C.ms_text(now)
-  C.hset(keys[1], {
+  local flat = {
     "lifecycle_phase", "terminal", "ownership_state", "unowned",
     "eligibility_state", "not_applicable", "blocking_reason", "none", "blocking_detail", "",
-    "terminal_outcome", "expired", "attempt_state", att, "public_state", "expired",
-    "failure_reason", reason, "completed_at", t, "current_lease_id", "",
+    "terminal_outcome", outcome, "attempt_state", att, "public_state", outcome,
+    "completed_at", t, "current_lease_id", "",
     "current_worker_id", "", "current_worker_instance_id", "", "lease_expires_at", "",
     "current_suspension_id", "", "current_waitpoint_id", "",
     "last_transition_at", t, "last_mutation_at", t,
-  })
+  }
+  for i = 1, #extra do flat[#flat + 1] = extra[i] end
+  C.hset(core_key, flat)
+end
+
+-- B.3 step 7: the terminal write common to all non-terminal paths.
+function X.expire_core(keys, eid, core, now, reason)
+  local t = C.ms_text(now)
+  X.terminal_core(keys[1], core, now, "expired", { "failure_reason", reason })
   redis.call("ZREM", keys[10], eid)
   redis.call("ZREM", keys[11], eid)
   redis.call("ZADD", keys[9], t, eid)
@@ -221,6 +240,7 @@ function X.expire_execution(keys, args)
     X.expire_runnable(keys, eid, core)
   end
   X.expire_core(keys, eid, core, now, reason)
+  if C.V34 then C.publish_completion(core, eid, "expired") end
   return { 1, "OK", "expired", phase }
 end
 
@@ -233,30 +253,76 @@ X.SUSPENSION_OUTCOMES = {
 }
 X.SUSPENSION_FAIL = { "failed", "timed_out_fail", "ended_failure" }
 
--- The waitpoint named by the core, if it exists and belongs to this
--- execution: a bogus or foreign id must neither create stray hashes nor close
--- another execution's live waitpoint.
-local function owns_waitpoint(keys, core)
-  if not C.is_set(core.current_waitpoint_id) or redis.call("EXISTS", keys[3]) == 0 then
-    return false
-  end
-  local owner = redis.call("HGET", keys[3], "execution_id")
-  return not C.is_set(owner) or owner == C.eid_from_core_key(keys[1])
+-- Does the waitpoint hash exist and belong to execution eid? A bogus or
+-- foreign id must neither create stray hashes nor close another execution's
+-- live waitpoint.
+function X.owns_waitpoint(wp_key, eid)
+  if redis.call("EXISTS", wp_key) == 0 then return false end
+  local owner = redis.call("HGET", wp_key, "execution_id")
+  return not C.is_set(owner) or owner == eid
 end
 
 -- Close the waitpoint, its condition and the suspension record. The waitpoint
--- hashes are written only for a waitpoint the execution owns (owns_waitpoint).
+-- hashes are written only for a waitpoint the execution owns (X.owns_waitpoint).
 function X.close_suspension(keys, core, now, reason)
   local t = C.ms_text(now)
-  if owns_waitpoint(keys, core) then
+  if C.is_set(core.current_waitpoint_id)
+    and X.owns_waitpoint(keys[3], C.eid_from_core_key(keys[1])) then
     redis.call("HSET", keys[3], "state", "closed", "closed_at", t, "close_reason", reason)
     redis.call("HSET", keys[4], "closed", "1", "closed_at", t, "closed_reason", reason)
   end
   redis.call("HSET", keys[2], "closed_at", t, "close_reason", reason)
 end
 
+-- ------------------------------------------- v34: the end of a suspension
+
+-- The extra waitpoints of a suspension (v34 multi-waitpoint suspensions:
+-- additional_waitpoints_json, a JSON array of {waitpoint_id, waitpoint_key})
+-- that exist and belong to eid, as {waitpoint, condition} key pairs (tag of
+-- susp_key), appended to wps (default {}). Checked before the first write: a
+-- list that does not decode, an entry without a waitpoint id or a waitpoint
+-- key of another type gives nil + the refusal.
+function X.extra_waitpoints(susp_key, susp, eid, wps)
+  local out, raw = wps or {}, susp.additional_waitpoints_json
+  if not C.is_set(raw) then return out end
+  local decoded, list = pcall(cjson.decode, raw)
+  if not decoded or type(list) ~= "table" then return nil, C.invalid("additional_waitpoints_json") end
+  local tag = C.tag_of(susp_key)
+  for i = 1, #list do
+    local id = type(list[i]) == "table" and list[i].waitpoint_id
+    if type(id) ~= "string" or id == "" then return nil, C.invalid("additional_waitpoints_json") end
+    local wp = "ff:wp:" .. tag .. ":" .. id
+    local bad = C.mistyped({ { wp, "hash" }, { wp .. ":condition", "hash" } })
+    if bad then return nil, C.invalid(bad) end
+    if X.owns_waitpoint(wp, eid) then out[#out + 1] = { wp, wp .. ":condition" } end
+  end
+  return out
+end
+
+-- Close waitpoints ({waitpoint, condition} key pairs; the waitpoint hash is
+-- known to exist) and their existing conditions.
+function X.close_waitpoints(wps, now, reason)
+  local t = C.ms_text(now)
+  for i = 1, #wps do
+    local wp, cond = wps[i][1], wps[i][2]
+    redis.call("HSET", wp, "state", "closed", "closed_at", t, "close_reason", reason)
+    if redis.call("EXISTS", cond) == 1 then
+      redis.call("HSET", cond, "closed", "1", "closed_at", t, "closed_reason", reason)
+    end
+  end
+end
+
+-- v34: a suspension that ends drops its multi-signal resume state and closes
+-- its extra waitpoints (nothing at level 5, as 0.1.1).
+function X.end_suspension_v34(susp_key, extras, now, reason)
+  if not C.V34 then return end
+  redis.call("DEL", susp_key .. ":satisfied_set", susp_key .. ":satisfied_set:signals",
+    susp_key .. ":member_map")
+  X.close_waitpoints(extras, now, reason)
+end
+
 -- B.4 step 6: auto_resume back to eligible (score validated by the caller).
-function X.suspension_auto_resume(keys, eid, core, now, score)
+function X.suspension_auto_resume(keys, eid, core, now, score, extras)
   local t = C.ms_text(now)
   C.hset(keys[1], {
     "lifecycle_phase", "runnable", "ownership_state", "unowned",
@@ -268,6 +334,7 @@ function X.suspension_auto_resume(keys, eid, core, now, score)
   redis.call("ZREM", keys[8], eid)
   redis.call("ZADD", keys[10], C.ms_text(score), eid)
   X.close_suspension(keys, core, now, "timed_out_auto_resume")
+  X.end_suspension_v34(keys[2], extras, now, "timed_out_auto_resume")
   redis.call("ZREM", keys[7], eid)
   return C.ok("auto_resume", "waiting")
 end
@@ -288,7 +355,7 @@ function X.suspension_escalate(keys, eid, core, susp, now, timeout)
 end
 
 -- B.4 step 8: terminal outcomes (fail, cancel, expire, anything else -> fail).
-function X.suspension_terminal(keys, eid, core, now, behavior)
+function X.suspension_terminal(keys, eid, core, now, behavior, extras)
   local m = X.SUSPENSION_OUTCOMES[behavior] or X.SUSPENSION_FAIL
   local outcome, close_reason, attempt_end = m[1], m[2], m[3]
   local t, failure = C.ms_text(now), "suspension_timeout:" .. behavior
@@ -305,9 +372,11 @@ function X.suspension_terminal(keys, eid, core, now, behavior)
   end
   C.close_stream_meta(keys[6], now, "suspension_timeout", false)
   X.close_suspension(keys, core, now, close_reason)
+  X.end_suspension_v34(keys[2], extras, now, close_reason)
   redis.call("ZREM", keys[7], eid)
   redis.call("ZREM", keys[8], eid)
   redis.call("ZADD", keys[9], t, eid)
+  if C.V34 then C.publish_completion(core, eid, outcome) end
   return C.ok(behavior, outcome)
 end
 
@@ -331,15 +400,18 @@ function X.expire_suspension(keys, args)
   local now = C.now_ms()
   if timeout == 0 or timeout > now then return C.ok("not_yet_due") end
   local behavior = susp.timeout_behavior or "fail"
-  if behavior == "auto_resume" or behavior == "auto_resume_with_timeout_signal" then
-    local score, bad = C.eligible_score(core)
-    if score == nil then return C.invalid(bad) end
-    return X.suspension_auto_resume(keys, eid, core, now, score)
-  end
   if behavior == "escalate" then
     return X.suspension_escalate(keys, eid, core, susp, now, timeout)
   end
-  return X.suspension_terminal(keys, eid, core, now, behavior)
+  local extras, refusal = {}, nil
+  if C.V34 then extras, refusal = X.extra_waitpoints(keys[2], susp, eid) end
+  if not extras then return refusal end
+  if behavior == "auto_resume" or behavior == "auto_resume_with_timeout_signal" then
+    local score, bad = C.eligible_score(core)
+    if score == nil then return C.invalid(bad) end
+    return X.suspension_auto_resume(keys, eid, core, now, score, extras)
+  end
+  return X.suspension_terminal(keys, eid, core, now, behavior, extras)
 end
 
 -- -------------------------------------------------------------- close waitpoint

@@ -84,6 +84,9 @@ end
 -- ff_resolve_dependency  KEYS (11): core, deps:meta, deps:unresolved, dep:<edge>,
 --   eligible, terminal, blocked:dependencies, attempt hash, stream meta, payload,
 --   upstream result.   ARGV: edge id, upstream outcome, now_ms
+-- At library level 34 a call with more KEYS is v34's shape (KEYS 12-14: edge
+-- group, inbound edge set, pending_cancel_groups; ARGV 4-5: flow id,
+-- downstream id), handled by ffb.resolve_v34 in 25-v34.lua.
 ---------------------------------------------------------------------------
 
 -- deps:meta counters go through HINCRBY: a present non-integer value would make
@@ -102,6 +105,17 @@ function ffb.promotable(core, remaining)
   return remaining == 0 and core.lifecycle_phase == "runnable"
     and core.ownership_state == "unowned" and core.terminal_outcome == "none"
     and core.eligibility_state == "blocked_by_dependencies"
+end
+
+-- v34's AllOf path (spec 30 §10.1 steps 4-5) also counts the edge in the
+-- edge-group hash; eg is nil on the 0.1.1 path. eg = { key = the group hash
+-- or nil (none), fired = its group_state is no longer pending }. The state
+-- only leaves pending: v34 would turn an impossible group satisfied when its
+-- last edge resolves (scanhost difference).
+function ffb.count_edge(eg, counter, verdict)
+  if not (eg and eg.key) then return end
+  redis.call("HINCRBY", eg.key, counter, 1)
+  if verdict and not eg.fired then redis.call("HSET", eg.key, "group_state", verdict) end
 end
 
 function ffb.mark_edge(keys, args, state)
@@ -136,7 +150,7 @@ function ffb.member_ok(keys, core)
   return core.execution_id == C.eid_from_core_key(keys[1])
 end
 
-function ffb.resolve_satisfied(keys, args, dep, unsatisfied)
+function ffb.resolve_satisfied(keys, args, dep, unsatisfied, eg)
   local core, found = ffb.hgetall(keys[1])
   local score
   if found and ffb.promotable(core, unsatisfied - 1) then
@@ -148,6 +162,7 @@ function ffb.resolve_satisfied(keys, args, dep, unsatisfied)
   ffb.mark_edge(keys, args, "satisfied")
   local remaining = redis.call("HINCRBY", keys[2], "unsatisfied_required_count", -1)
   redis.call("HSET", keys[2], "last_dependency_update_at", args[3])
+  ffb.count_edge(eg, "succeeded", remaining == 0 and "satisfied")
   if not found then return { 1, "OK", "satisfied", "" } end
   local marker = ffb.inject_data(keys, dep, core)
   if remaining == 0 and score then ffb.promote(keys, core, args[3], score) end
@@ -179,7 +194,8 @@ function ffb.skip_child(keys, core, now)
   redis.call("ZADD", keys[6], tonumber(now), member)
 end
 
-function ffb.resolve_impossible(keys, args)
+-- eg: as ffb.count_edge; v34 also PUBLISHes the skipped child.
+function ffb.resolve_impossible(keys, args, eg)
   local core, found = ffb.hgetall(keys[1])
   local skip = found and core.terminal_outcome == "none"
   if skip and not ffb.member_ok(keys, core) then return { 0, "invalid_state", "execution_id" } end
@@ -187,22 +203,41 @@ function ffb.resolve_impossible(keys, args)
   redis.call("HINCRBY", keys[2], "unsatisfied_required_count", -1)
   redis.call("HINCRBY", keys[2], "impossible_required_count", 1)
   redis.call("HSET", keys[2], "last_dependency_update_at", args[3])
+  ffb.count_edge(eg, "failed", "impossible")
   if skip then
     ffb.skip_child(keys, core, args[3])
+    if eg then C.publish_completion(core, core.execution_id, "skipped") end
     return { 1, "OK", "impossible", "child_skipped" }
   end
   return { 1, "OK", "impossible", "" }
 end
 
+-- The dep record of a call that has work to do, or nil + the reply (a bad
+-- now_ms, no record, already resolved): the opening both shapes share.
+function ffb.open_dep(keys, args)
+  local bad_now = ffb.check_now(args[3])
+  if bad_now then return nil, bad_now end
+  local dep, found = ffb.hgetall(keys[4])
+  if not found then return nil, { 0, "invalid_dependency" } end
+  if dep.state == "satisfied" or dep.state == "impossible" then
+    return nil, { 1, "OK", "already_resolved" }
+  end
+  return dep
+end
+
+-- The two shapes are told apart by the number of KEYS, which is safe: Redis
+-- hands a function exactly the numkeys keys its caller declared, so #KEYS is
+-- the caller's own statement of the contract it speaks, never a guess from
+-- data. FlowFabric added KEYS 12-14 (versions 18-23) to the same 11 KEYS and
+-- 3 ARGV, with the same meaning in both shapes; an 11-KEY caller speaks 0.1.1
+-- (v34 itself runs such a call without edge groups) and gets exactly the 0.1.1
+-- behaviour at either level. At level 5 surplus KEYS and ARGV are ignored, as
+-- by the 0.1.1 library (spec 30 §12 V2).
 function ffb.resolve_dependency(keys, args)
   if #keys < 11 then return { 0, "invalid_argument", "keys" } end
-  local bad_now = ffb.check_now(args[3])
-  if bad_now then return bad_now end
-  local dep, found = ffb.hgetall(keys[4])
-  if not found then return { 0, "invalid_dependency" } end
-  if dep.state == "satisfied" or dep.state == "impossible" then
-    return { 1, "OK", "already_resolved" }
-  end
+  if C.V34 and #keys > 11 then return ffb.resolve_v34(keys, args) end
+  local dep, reply = ffb.open_dep(keys, args)
+  if not dep then return reply end
   local unsatisfied, bad = ffb.check_meta(keys[2])
   if unsatisfied == nil then return { 0, "invalid_state", bad } end
   if args[2] == "success" then return ffb.resolve_satisfied(keys, args, dep, unsatisfied) end
