@@ -231,6 +231,14 @@ static bool key_functions_dir(struct config *c, lua_State *L, const char *k, cha
 {
 	return get_string(L, k, c->functions_dir, sizeof(c->functions_dir), e, n);
 }
+static bool key_library_level(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	lua_Number v = lua_tonumber(L, -1);
+	if (lua_type(L, -1) != LUA_TNUMBER || (v != 5 && v != 34))
+		return fail(e, n, k, "must be 5 (FlowFabric 0.1.1) or 34 (FlowFabric v34)");
+	c->library_level = (int)v;
+	return true;
+}
 static bool key_lua_memory(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	lua_Number v = lua_tonumber(L, -1);
@@ -370,6 +378,7 @@ static const struct {
 	{ "log_format", key_log_format },
 	{ "scanners_dir", key_scanners_dir },
 	{ "functions_dir", key_functions_dir },
+	{ "library_level", key_library_level },
 	{ "lua_path", key_lua_path },
 	{ "scanners", key_scanners },
 	{ "tls", key_tls },

@@ -647,7 +647,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
 	ev_timer_init(&h->library_retry, on_library_retry, 0, 0);
 	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
-	if (!library_build(&h->library, cfg->functions_dir, err, errlen))
+	if (!library_build(&h->library, cfg->functions_dir, cfg->library_level, err, errlen))
 		return false;
 	if (cfg->url.tls && !(h->tls = tls_client_new(cfg->tls_module, &cfg->tls, err, errlen))) {
 		library_free(&h->library);
@@ -701,7 +701,10 @@ static void print_plan_head(const struct host *h, FILE *out)
 	for (int i = 0; i < c->nscanners_dirs; i++)
 		fprintf(out, "scanners_dir=%s%s\n", c->scanners_dirs[i],
 		        c->scanners_dir_optional[i] ? " (optional)" : "");
-	fprintf(out, "functions_dir=%s\n", c->functions_dir);
+	fprintf(out, "functions_dir=%s library_level=%s\n", c->functions_dir,
+	        c->library_level == 5    ? "5"
+	        : c->library_level == 34 ? "34"
+	                                 : "default (34)");
 	fprintf(out, "lanes=");
 	for (int i = 0; i < c->nlanes; i++)
 		fprintf(out, "%s%s", i ? "," : "", c->lanes[i]);
