@@ -58,6 +58,7 @@ void config_defaults(struct config *c, const char *exe_path)
 	snprintf(c->scanners_dirs[0], sizeof(c->scanners_dirs[0]), "%s%s/scanners", root, data);
 	snprintf(c->lua_lib_dir, sizeof(c->lua_lib_dir), "%s%s/lua-lib", root, data);
 	snprintf(c->functions_dir, sizeof(c->functions_dir), "%s%s/lua-lib/functions", root, data);
+	c->library_recheck = 30;
 	snprintf(c->config_path, sizeof(c->config_path), "%s%s/config/scanhost.lua", root, data);
 	snprintf(c->tls_module, sizeof(c->tls_module), "%s/%s", root,
 	         data[0] ? "lib/scanhost/scanhost-tls.so" : "bin/scanhost-tls.so");
@@ -188,6 +189,10 @@ static bool key_shutdown_timeout(struct config *c, lua_State *L, const char *k, 
 static bool key_scan_timeout(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	return get_seconds(L, k, &c->scan_timeout, 0.01, 3600, e, n);
+}
+static bool key_library_recheck(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_seconds(L, k, &c->library_recheck, 0.1, 86400, e, n);
 }
 static bool key_claims(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
@@ -379,6 +384,7 @@ static const struct {
 	{ "scanners_dir", key_scanners_dir },
 	{ "functions_dir", key_functions_dir },
 	{ "library_level", key_library_level },
+	{ "library_recheck", key_library_recheck },
 	{ "lua_path", key_lua_path },
 	{ "scanners", key_scanners },
 	{ "tls", key_tls },

@@ -124,6 +124,7 @@ static void file_errors(void)
 	EXPECT_ERROR("return { log_format = 'xml' }", "log_format");
 	EXPECT_ERROR("return { claims = 'off' }", "claims: must be true or false");
 	EXPECT_ERROR("return { library_level = 33 }", "library_level: must be 5");
+	EXPECT_ERROR("return { library_recheck = 0 }", "library_recheck: must be a number");
 	EXPECT_ERROR("return { library_level = '34' }", "library_level: must be 5");
 	EXPECT_ERROR("return { redis = 5 }", "redis: must be a string");
 	EXPECT_ERROR("return { redis = 'http://x' }", "redis: URL must start");
