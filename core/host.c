@@ -112,6 +112,42 @@ static void discard_over_memory(struct scanner *s)
 	s->active = NULL;
 }
 
+/* Whether the active script follows the loaded library's contract; says so
+ * when that changes, once. */
+static bool accepts_library(struct scanner *s)
+{
+	const char *version = s->host->env.library_version;
+	if (script_accepts_library(s->active, version)) {
+		if (s->waits_for[0])
+			log_msg(LOG_INFO, s->name,
+			        "the function library's version suits it; it runs");
+		s->waits_for[0] = '\0';
+		return true;
+	}
+	if (strcmp(s->waits_for, version) == 0 && s->waits_for[0])
+		return false;
+	snprintf(s->waits_for, sizeof(s->waits_for), "%s", version[0] ? version : "?");
+	char wanted[SCRIPT_MAX_VERSIONS * 18] = "";
+	for (int i = 0; i < s->active->nlibrary_versions; i++)
+		snprintf(wanted + strlen(wanted), sizeof(wanted) - strlen(wanted), "%s%s",
+		         i ? " or " : "", s->active->library_versions[i]);
+	log_msg(LOG_INFO, s->name,
+	        "scanner waits: it follows library version %s; the loaded library is version %s",
+	        wanted, version[0] ? version : "unknown");
+	return false;
+}
+
+/* Not its library: the daemon asks again every interval; --once leaves it
+ * out of the run (it has nothing to do, which is not a failure; the run
+ * ends when the scheduled ones are done). */
+static enum runner_verdict waits_for_library(struct scanner *s)
+{
+	if (!s->runner.once)
+		return RUNNER_POSTPONE;
+	s->scheduled = false;
+	return RUNNER_END;
+}
+
 /* The cycle boundary: the only place a reloaded script takes over. */
 static enum runner_verdict op_cycle_begin(void *data)
 {
@@ -140,6 +176,8 @@ static enum runner_verdict op_cycle_begin(void *data)
 	}
 	if (!h->ready || clock_now(h->clock) < h->paused_until)
 		return RUNNER_POSTPONE;
+	if (!accepts_library(s))
+		return waits_for_library(s);
 	tracker_advance_cycle(&s->tracker); /* exactly once per full cycle */
 	claims_cycle_begin(&s->claims);
 	s->active->cycle_start = clock_now(h->clock);
@@ -411,14 +449,19 @@ static void start_runners(struct host *h)
 		h->on_idle(h); /* nothing enabled: the once run is already complete */
 }
 
-static void on_library(void *data, const char *in_use)
+static void retry_library_check(struct host *h)
+{
+	ev_timer_set(&h->library_retry, 1.0, 0);
+	ev_timer_start(h->loop, &h->library_retry);
+}
+
+/* The library check is complete once its version is read. */
+static void on_library_version(void *data, bool read)
 {
 	struct host *h = data;
-	h->env.library = in_use;
-	if (!in_use && h->library.transient && !h->env.stopping) {
-		/* LOADING, BUSY or a dropped connection: cycles wait, the check retries */
-		ev_timer_set(&h->library_retry, 1.0, 0);
-		ev_timer_start(h->loop, &h->library_retry);
+	if (!read) {
+		if (!h->env.stopping)
+			retry_library_check(h);
 		return;
 	}
 	h->ready = true;
@@ -428,6 +471,24 @@ static void on_library(void *data, const char *in_use)
 		ev_timer_stop(h->loop, &h->connect_deadline);
 		start_runners(h);
 	}
+}
+
+static void on_library(void *data, const char *in_use)
+{
+	struct host *h = data;
+	h->env.library = in_use;
+	if (!in_use && h->library.transient && !h->env.stopping) {
+		/* LOADING, BUSY or a dropped connection: cycles wait, the check retries */
+		retry_library_check(h);
+		return;
+	}
+	if (!in_use) {
+		on_library_version(h, true); /* no library: nothing to read, calls fail visibly */
+		return;
+	}
+	/* the daemon reads it again periodically: an upgrade in place says nothing */
+	libversion_probe(&h->libversion, h->env.conn, !h->once && !h->manual, on_library_version,
+	                 h);
 }
 
 /* A function call failed with "Function not found": the library may have
@@ -643,11 +704,13 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->function_missing = on_function_missing;
 	e->server_busy = on_server_busy;
 	e->host = h;
+	libversion_init(&h->libversion, loop, cfg->library_recheck);
+	e->library_version = h->libversion.value;
 	ev_timer_init(&h->grace, on_grace, 0, 0);
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
 	ev_timer_init(&h->library_retry, on_library_retry, 0, 0);
 	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
-	if (!library_build(&h->library, cfg->functions_dir, err, errlen))
+	if (!library_build(&h->library, cfg->functions_dir, cfg->library_level, err, errlen))
 		return false;
 	if (cfg->url.tls && !(h->tls = tls_client_new(cfg->tls_module, &cfg->tls, err, errlen))) {
 		library_free(&h->library);
@@ -701,7 +764,10 @@ static void print_plan_head(const struct host *h, FILE *out)
 	for (int i = 0; i < c->nscanners_dirs; i++)
 		fprintf(out, "scanners_dir=%s%s\n", c->scanners_dirs[i],
 		        c->scanners_dir_optional[i] ? " (optional)" : "");
-	fprintf(out, "functions_dir=%s\n", c->functions_dir);
+	fprintf(out, "functions_dir=%s library_level=%s\n", c->functions_dir,
+	        c->library_level == 5    ? "5"
+	        : c->library_level == 34 ? "34"
+	                                 : "default (34)");
 	fprintf(out, "lanes=");
 	for (int i = 0; i < c->nlanes; i++)
 		fprintf(out, "%s%s", i ? "," : "", c->lanes[i]);
@@ -748,6 +814,7 @@ void host_free(struct host *h)
 	ev_timer_stop(h->loop, &h->grace);
 	ev_timer_stop(h->loop, &h->connect_deadline);
 	ev_timer_stop(h->loop, &h->library_retry);
+	libversion_stop(&h->libversion);
 	if (h->env.conn) {
 		h->env.stopping = true;
 		rconn_free(h->env.conn); /* in-flight requests fail; tasks wind down */

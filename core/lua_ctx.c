@@ -2,6 +2,7 @@
  *
  *   ctx.name, ctx.family, ctx.partition, ctx.tag, ctx.config, ctx.lanes,
  *   ctx.counts, ctx.library, ctx.redis, ctx.failures, ctx.log
+ *   ctx.library_version                -- ff_version's answer ("5", "34", ...) or nil
  *   ms | nil, err = ctx:now_ms()      -- server time from TIME
  *   bool          = ctx:stopping()    -- shutdown requested
  *   seconds       = ctx:elapsed()     -- since the current cycle started
@@ -330,6 +331,11 @@ void ctx_set_partition(struct script *s, int partition)
 	else
 		lua_pushnil(L);
 	lua_setfield(L, -2, "library");
+	if (s->env->library_version && s->env->library_version[0])
+		lua_pushstring(L, s->env->library_version);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, "library_version");
 	lua_pop(L, 1);
 }
 
