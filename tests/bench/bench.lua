@@ -43,7 +43,7 @@
 --                        10,000 (no index reads, no accounting);
 --   ceiling (batch)      the same with the batch functions (reference);
 --   scanhost over TLS    the first row again, connected to the TLS port.
-package.path = "lua-lib/?.lua;lua-lib/?/init.lua;./?.lua;" .. package.path
+package.path = "lua-lib/?.lua;lua-lib/?/init.lua;tests/lua/?.lua;./?.lua;" .. package.path -- tests/lua: the fixtures
 package.cpath = "build/?.so;" .. package.cpath
 -- The interpreter builds the 300k seeding commands about 7x faster than
 -- LuaJIT 2.1.0-beta3's trace compiler here (trace aborts on the recipes'

@@ -1,6 +1,6 @@
 -- scanhost's execution functions (spec 10 §B) called directly with FCALL on
 -- the §C recipes: main case, every no-op case, and the scanhost fixes.
-local env_mod = require "spec.support.exec_env"
+local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 local X = require "ff.exec_fcall"

@@ -1,7 +1,7 @@
 -- Issue 5: pipelined and batched calls, bounded drain, adaptive page size,
 -- select() and idle round trips, batch functions. Real redis-server, the
 -- host's own bindings; partition count 8 unless stated.
-local env_mod = require "spec.support.exec_env"
+local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 local ops = require "ff.exec_ops"

@@ -1,7 +1,7 @@
 -- Issue 14: per-partition, per-cycle claims (ff.claim) through the host's real
 -- bindings. Each test host is one instance (its own instance id); several of
 -- them share one private redis-server.
-local env_mod = require "spec.support.exec_env"
+local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 local claim = require "ff.claim"

@@ -1,6 +1,6 @@
 -- One spec per "better than FlowFabric 0.1.1" fix of issue 3, run through the
 -- scanners (h:once, one full cycle over 8 partitions) against scanhost's library.
-local env_mod = require "spec.support.exec_env"
+local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 

@@ -4,19 +4,19 @@
 -- sibling-cancel functions, the producers, v34's additions to the expire
 -- functions, the batch twins, and the 0.1.1 behaviour kept at level 5. Each
 -- case is built with ff.fixtures_v34 (spec 30 §11) unless it says otherwise.
-local S = require "spec.helpers.fb_spec"
-local L = require "spec.lib.library_source"
+local S = require "spec.helpers.env"
+local L = require "spec.helpers.library_source"
 local V = require "ff.fixtures_v34"
 local FX = require "ff.fixtures_flow"
 local keys = require "ff.keys"
 local json = require "ff.json"
 
 local NOW = 1713600000000
-local srv, h
+local env, srv, h
 
-setup(function() srv, h = S.start() end)
-teardown(function() S.stop(srv, h) end)
-before_each(function() S.reset(h) end)
+setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+teardown(function() env:stop() end)
+before_each(function() env:flush() end)
 
 local function fcall(name, k, a) return h:fcall(name, k, a) end
 
@@ -231,7 +231,7 @@ describe("level 5 keeps the 0.1.1 behaviour", function()
       local out = {}
       for _, level in ipairs({ "5", "34" }) do
         assert(L.load(h, level))
-        S.reset(h)
+        env:flush()
         FX.dependency(h, NOW, case.opts)
         local reply = fcall("ff_resolve_dependency", k11, { "d1", case.outcome, tostring(NOW) })
         out[level] = { reply = reply, dump = S.dump(h) }
@@ -448,7 +448,7 @@ describe("ff_resolve_dependency, v34 shape: AnyOf / Quorum", function()
       { V.dependency_reconciler.any_of_impossible, "failed" },
     }
     for _, case in ipairs(cases) do
-      S.reset(h)
+      env:flush()
       local c = case[1](h)
       local first = resolve(c, "D1", "U", case[2])
       assert.equal(1, first[1])
@@ -462,7 +462,7 @@ end)
 -- ---------------------------------------------------------------------------
 describe("ff_resolve_dependency, v34 shape: refusals before any write", function()
   local function refused(expected, build, edit)
-    S.reset(h)
+    env:flush()
     local c = build(h)
     if edit then edit(c) end
     local k, a = V.resolve_call(c, "D1", "U", "success", NOW)
@@ -503,7 +503,7 @@ describe("ff_resolve_dependency, v34 shape: refusals before any write", function
       function(_, a) a[4] = "66666666-6666-4666-8666-666666666666" end,
       function(k) k[12] = k[12] .. "x" end,
     }) do
-      S.reset(h)
+      env:flush()
       local c = any_of(h)
       local k, a = V.resolve_call(c, "D1", "U", "success", NOW)
       edit(k, a)
@@ -522,7 +522,7 @@ describe("ff_resolve_dependency, v34 shape: refusals before any write", function
   end)
 
   it("a bad now_ms, a missing dep record, a corrupt execution_id: refused", function()
-    S.reset(h)
+    env:flush()
     local c = any_of(h)
     local k, a = V.resolve_call(c, "D1", "U", "success", NOW)
     a[3] = "soon"
@@ -668,7 +668,7 @@ describe("ff_cancel_execution", function()
     assert_refused({ 0, "invalid_input", "execution_id" }, function() return fcall("ff_cancel_execution", k, a) end)
     h:call("SET", V.lane(c, "blocked:route"), "x")
     assert_refused({ 0, "invalid_state", V.lane(c, "blocked:route") }, function() return cancel(c, "E1") end)
-    S.reset(h)
+    env:flush()
     local F = require "ff.fixtures"
     F.suspension_timeout.acting(h, { eid = c.ids.E1, suspension = { additional_waitpoints_json = "[{" } })
     assert_refused({ 0, "invalid_state", "additional_waitpoints_json" }, function() return cancel(c, "E1") end)
@@ -762,7 +762,7 @@ describe("ff_reconcile_sibling_cancel_group", function()
 
   it("every sibling terminal, or gone, or none listed: completed_drain (C.3)", function()
     for _, recipe in ipairs({ R.sibling_terminal, R.sibling_absent, R.members_empty }) do
-      S.reset(h)
+      env:flush()
       assert_completed(recipe(h))
     end
   end)
@@ -778,7 +778,7 @@ describe("ff_reconcile_sibling_cancel_group", function()
     assert.same({ 1, "OK", "sremmed_stale", "flag_cleared" }, reconcile(c))
     assert.same(g, S.hgetall(h, c.keys.group))
     assert.same({}, S.smembers(h, c.keys.pcg))
-    S.reset(h)
+    env:flush()
     c = R.no_group(h)
     assert.same({ 1, "OK", "sremmed_stale", "missing_edgegroup" }, reconcile(c))
     assert.same({}, S.smembers(h, c.keys.pcg))
@@ -814,11 +814,11 @@ describe("ff_set_edge_group_policy", function()
       succeeded = "0", failed = "0", skipped = "0", group_state = "pending", created_at = tostring(NOW) },
       S.hgetall(h, V.edgegroup(c)))
     assert_refused({ 1, "OK", "already_set" }, function() return set(c, "quorum", "let_run", "3") end)
-    S.reset(h)
+    env:flush()
     c = setup_flow()
     assert.same({ 1, "OK", "set" }, set(c, "any_of", "let_run", ""))
     assert.equal("0", h:call("HGET", V.edgegroup(c), "k"))
-    S.reset(h)
+    env:flush()
     c = setup_flow()
     assert.same({ 1, "OK", "set" }, set(c, "all_of", "", ""))
   end)
@@ -906,11 +906,11 @@ describe("ff_cancel_flow", function()
     local c = build({ "E1" })
     assert.same({ 1, "OK", "cancel_flow_only", c.ids.E1 }, cancel_flow(c, "cancel_flow_only", ""))
     assert.same({}, S.zset(h, V.cancel_backlog(c)))
-    S.reset(h)
+    env:flush()
     c = build({})
     assert.same({ 1, "OK", "cancel_all" }, cancel_flow(c, "cancel_all", ""))
     assert.same({}, S.zset(h, V.cancel_backlog(c)))
-    S.reset(h)
+    env:flush()
     c = build({ "E1" })
     cancel_flow(c, "cancel_all", nil)
     local at = tonumber(h:call("HGET", V.flow(c, "core"), "cancelled_at"))
@@ -998,11 +998,11 @@ describe("v34 additions to the expire functions", function()
 
   it("ff_expire_suspension refuses a malformed extras list before any write", function()
     for _, bad in ipairs({ "[{", '"x"', '[{"waitpoint_key":"k"}]', '[{"waitpoint_id":""}]' }) do
-      S.reset(h)
+      env:flush()
       local s = suspended("fail", bad)
       assert_refused({ 0, "invalid_state", "additional_waitpoints_json" }, function() return expire_suspension(s) end)
     end
-    S.reset(h)
+    env:flush()
     local s = suspended("fail", '[{"waitpoint_id":"x3"}]')
     h:call("SET", keys.waitpoint(s.tag, "x3"), "x")
     assert_refused({ 0, "invalid_state", keys.waitpoint(s.tag, "x3") }, function() return expire_suspension(s) end)

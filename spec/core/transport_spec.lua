@@ -104,32 +104,3 @@ describe("a failed TIME", function()
     assert.same({ 0, 1 }, { p, e })
   end)
 end)
-
-describe("ff.scan accounting", function()
-  -- a ctx that records what reaches the tracker and the log
-  local function fake()
-    local ctx = { seen = {} }
-    ctx.failures = {
-      record_failure = function(_, item) ctx.seen[#ctx.seen + 1] = "fail " .. item end,
-      record_success = function(_, item) ctx.seen[#ctx.seen + 1] = "ok " .. item end,
-    }
-    ctx.log = {}
-    for _, l in ipairs({ "debug", "info", "warn", "error" }) do
-      ctx.log[l] = function(_, msg) ctx.seen[#ctx.seen + 1] = l .. " " .. msg end
-    end
-    return ctx
-  end
-
-  it("counts a transport failure as an error of the cycle and leaves the tracker alone", function()
-    local ctx, acc = fake(), scan.new_acc()
-    assert.equal("transport", scan.account(ctx, acc, "a", nil, "connection lost", "transport"))
-    assert.equal("transport", scan.account(ctx, acc, "b", { err = "timeout", transport = true }))
-    assert.equal("error", scan.account(ctx, acc, "c", nil, "WRONGTYPE"))
-    assert.equal("error", scan.account(ctx, acc, "d", { err = "ERR x" }))
-    assert.equal("skip", scan.account(ctx, acc, "e", { 1, "ALREADY_SATISFIED", "already_expired" }))
-    assert.equal("processed", scan.account(ctx, acc, "f", { 1, "OK", "promoted" }))
-    assert.same({ processed = 1, errors = 4, skipped = 1 }, acc)
-    assert.same({ "debug item not done: transport failure", "debug item not done: transport failure",
-      "fail c", "warn item failed", "fail d", "warn item failed", "ok e", "debug item skipped", "ok f" }, ctx.seen)
-  end)
-end)

@@ -2,7 +2,7 @@
 -- partition of a chunk in one round trip of calls (plus one of pre-reads),
 -- with the per-item semantics of the one-at-a-time path; only partitions
 -- whose drain goes on reach scan(). Real redis-server, the host's bindings.
-local env_mod = require "spec.support.exec_env"
+local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 

@@ -1,13 +1,13 @@
 -- scanhost's ff_unblock_execution, ff_resolve_dependency and ff_reset_budget
 -- (spec 20 §B) against a real redis-server: exact state and replies for the main
 -- paths and every rejection, plus the issue-4 fixes (B2, B3, B5, validate-before-write).
-local S = require "spec.helpers.fb_spec"
+local S = require "spec.helpers.env"
 local FX = require "ff.fixtures_flow"
 local keys = require "ff.keys"
 local I, K = FX.ids, FX.keys
 
 local NOW = 1713600000000
-local srv, h
+local env, srv, h
 
 local function unblock_keys(set)
   return { K.core(I.E1), K.lane(set), K.lane("eligible") }
@@ -37,9 +37,9 @@ local function reset_budget(now)
     { I.B, tostring(now) })
 end
 
-setup(function() srv, h = S.start() end)
-teardown(function() S.stop(srv, h) end)
-before_each(function() S.reset(h) end)
+setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+teardown(function() env:stop() end)
+before_each(function() env:flush() end)
 
 describe("ff_unblock_execution", function()
   it("unblocks a budget-blocked execution (C.1 main case)", function()
@@ -62,7 +62,7 @@ describe("ff_unblock_execution", function()
     FX.unblock_budget(h, NOW, { core = { attempt_state = false } })
     assert.same({ 1, "OK", "unblocked" }, unblock("blocked:budget", NOW, "waiting_for_budget"))
     assert.equal("pending_first_attempt", h:call("HGET", K.core(I.E1), "attempt_state"))
-    S.reset(h)
+    env:flush()
     FX.unblock_budget(h, NOW, { core = { attempt_state = "" } })
     assert.same({ 1, "OK", "unblocked" }, unblock("blocked:budget", NOW, "waiting_for_budget"))
     assert.equal("", h:call("HGET", K.core(I.E1), "attempt_state"))
@@ -248,7 +248,7 @@ describe("ff_resolve_dependency", function()
   -- after the edge was already marked and removed from deps:unresolved
   it("fix: a counter HINCRBY would refuse (huge, zero-padded) changes nothing", function()
     for _, bad in ipairs({ ("9"):rep(40), "01", "-0" }) do
-      S.reset(h)
+      env:flush()
       FX.dependency(h, NOW)
       h:call("HSET", K.exec(I.E1, "deps:meta"), "unsatisfied_required_count", bad)
       local before = S.dump(h)
@@ -262,7 +262,7 @@ describe("ff_resolve_dependency", function()
   -- execution_id, so a corrupt one put a foreign member into eligible/terminal
   it("fix: an execution_id that does not name the core changes nothing", function()
     for _, bad in ipairs({ "", "x!", I.E2 }) do
-      S.reset(h)
+      env:flush()
       FX.dependency(h, NOW, { core = { execution_id = bad } })
       local before = S.dump(h)
       assert.same({ 0, "invalid_state", "execution_id" }, resolve("success", NOW))
@@ -290,7 +290,7 @@ describe("ff_reset_budget", function()
 
   it("applies a one-off reset when there is no interval", function()
     for _, interval in ipairs({ false, "0", "" }) do
-      S.reset(h)
+      env:flush()
       FX.budget_reset(h, NOW, { interval = interval })
       assert.same({ 1, "OK", "0" }, reset_budget(NOW))
       assert.same({}, S.zset(h, K.budget_resets()))
@@ -337,7 +337,7 @@ describe("ff_reset_budget", function()
     h:call("ZREM", K.budget_resets(), I.B)
     h:call("HSET", K.budget(), "next_reset_at", tostring(NOW - 10))
     assert.same({ 1, "OK", tostring(NOW - 10 + HOUR) }, reset_budget(NOW))
-    S.reset(h)
+    env:flush()
     FX.budget_reset(h, NOW)
     h:call("ZREM", K.budget_resets(), I.B)
     assert.same({ 1, "OK", tostring(NOW + HOUR) }, reset_budget(NOW))
@@ -415,7 +415,7 @@ describe("ff_reset_budget", function()
   it("fix: integers HINCRBY refuses or a double cannot hold change nothing", function()
     for _, c in ipairs({ { "reset_count", ("9"):rep(40) }, { "reset_count", "01" },
       { "reset_count", "-0" }, { "reset_interval_ms", ("9"):rep(40) } }) do
-      S.reset(h)
+      env:flush()
       FX.budget_reset(h, NOW)
       h:call("HSET", K.budget(), c[1], c[2])
       local before = S.dump(h)

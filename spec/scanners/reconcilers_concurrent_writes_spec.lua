@@ -4,14 +4,14 @@
 -- the scanner's k-th request, for every k. Whatever k, the final state must be
 -- one that some serial order of the two could leave: no update is lost. With
 -- the 0.1.1-style client-side read, check and write, some k loses one.
-local S = require "spec.helpers.fb_spec"
+local S = require "spec.helpers.env"
 local FX = require "ff.fixtures_flow"
 local I, K = FX.ids, FX.keys
 
-local srv, h
+local env, srv, h
 
-setup(function() srv, h = S.start() end)
-teardown(function() S.stop(srv, h) end)
+setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+teardown(function() env:stop() end)
 
 -- racing(ctx, o, at) -> a ctx for partition o.tag whose redis runs o.write
 -- (with the real ctx.redis) once, just before request number `at`; and a
@@ -40,7 +40,7 @@ end
 local function race(o)
   local scan = dofile("scanners/" .. o.scanner .. ".lua").scan
   local function run(at)
-    S.reset(h)
+    env:flush()
     o.seed(h)
     return h:run(function(ctx)
       local rctx, count = racing(ctx, o, at)

@@ -1,58 +1,15 @@
--- Plain specs for the lua-lib modules added by issue 4: ff.budget (the shared
--- breach rule), ff.json (policy reading), and ff.zwalk / ff.sscan (cursor walks,
--- run through the test host against a real redis-server).
+-- ff.zwalk / ff.sscan: cursor walks, run through the test host against a real redis-server.
 local budget = require "ff.budget"
 local json = require "ff.json"
 local zwalk = require "ff.zwalk"
 local sscan = require "ff.sscan"
 
-describe("ff.budget", function()
-  it("breaches at usage >= hard limit, ignoring soft, zero and non-integer limits", function()
-    local limits = { ["hard:tokens"] = "100", ["soft:tokens"] = "1", ["hard:cost"] = "0",
-      ["hard:x"] = "lots" }
-    assert.is_nil(budget.breached_dimension(limits, { tokens = "99", cost = "5", x = "9" }))
-    assert.equal("tokens", budget.breached_dimension(limits, { tokens = "100" }))
-    assert.equal("tokens", budget.breached_dimension(limits, { tokens = "150" }))
-    assert.is_nil(budget.breached_dimension(limits, { tokens = "junk" }))
-    assert.is_nil(budget.breached_dimension({}, { tokens = "1000" }))
-  end)
-
-  it("reads reset_interval_ms: unset is 0, garbage is nil", function()
-    assert.equal(0, budget.reset_interval({}))
-    assert.equal(0, budget.reset_interval({ reset_interval_ms = "" }))
-    assert.equal(0, budget.reset_interval({ reset_interval_ms = "00" }))
-    assert.equal(60000, budget.reset_interval({ reset_interval_ms = "60000" }))
-    assert.is_nil(budget.reset_interval({ reset_interval_ms = "1h" }))
-  end)
-end)
-
-describe("ff.json", function()
-  it("decodes nested documents and keeps integer literals apart", function()
-    local doc = assert(json.decode('{"stream_policy":{"retention_ttl_ms":1000,"f":1.5,' ..
-      '"e":1e3,"s":"1000","n":null,"a":[true,false,"x\\"y"]}}'))
-    local sp = doc.stream_policy
-    assert.equal(1000, json.uint(sp.retention_ttl_ms))
-    assert.is_nil(json.uint(sp.f))
-    assert.is_nil(json.uint(sp.e))
-    assert.is_nil(json.uint(sp.s))
-    assert.equal(json.null, sp.n)
-    assert.same({ true, false, 'x"y' }, sp.a)
-    assert.is_nil(json.uint(assert(json.decode("-5"))))
-  end)
-
-  it("rejects malformed text", function()
-    for _, bad in ipairs({ "", "{", '{"a":}', "[1,]", "{} x", "nope" }) do
-      assert.is_nil(json.decode(bad), bad)
-    end
-  end)
-end)
-
 describe("ff.zwalk and ff.sscan", function()
-  local S = require "spec.helpers.fb_spec"
-  local srv, h
-  setup(function() srv, h = S.start() end)
-  teardown(function() S.stop(srv, h) end)
-  before_each(function() S.reset(h) end)
+  local S = require "spec.helpers.env"
+  local env, srv, h
+  setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+  teardown(function() env:stop() end)
+  before_each(function() env:flush() end)
 
   -- visit(ctx, member): inside h:run only ctx.redis may be used (h:call there
   -- crashes the test module, see notes/issue-4.md).

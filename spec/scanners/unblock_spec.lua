@@ -1,16 +1,16 @@
 -- unblock scanner (spec 20 §A.1, §C.1) through the test host against a real
 -- redis-server with scanhost's library: every §C.1 case with exact state and
 -- (processed, errors), plus the issue-4 fixes U1, U2, U4, U6/BR3 and G1.
-local S = require "spec.helpers.fb_spec"
+local S = require "spec.helpers.env"
 local FX = require "ff.fixtures_flow"
 local I, K = FX.ids, FX.keys
 
-local srv, h
+local env, srv, h
 
 -- A fresh host per test: the worker-caps snapshot lives as long as the scanner's
 -- Lua state, and each case needs its own view of the workers.
-before_each(function() srv, h = S.start() end)
-after_each(function() S.stop(srv, h) end)
+before_each(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+after_each(function() env:stop() end)
 
 local function once()
   local p, e = h:once("unblock")
@@ -153,7 +153,7 @@ describe("unblock / quota", function()
 
   it("stays blocked at the concurrency cap, and with a negative counter (U10)", function()
     for _, counter in ipairs({ "2", "-1" }) do
-      S.reset(h)
+      env:flush()
       local now = S.now(h)
       FX.unblock_quota(h, now, { cap = 2, counter = counter, window = {} })
       local before = S.dump(h)
@@ -201,8 +201,9 @@ describe("unblock / route", function()
   end)
 
   it("a record the function refuses as malformed stays blocked, with a warning naming the field", function()
-    local srv2, h2 = S.start({ capture_logs = true, log_level = "warn" })
-    finally(function() S.stop(srv2, h2) end)
+    local env2 = S.start(S.SECTION_C, { capture_logs = true, log_level = "warn" })
+    local srv2, h2 = env2.srv, env2.r
+    finally(function() env2:stop() end)
     FX.unblock_budget(h2, S.now(h2), { core = { priority = "x!" } })
     local before = S.dump(h2)
     assert.same({ 0, 0, 0 }, { h2:once("unblock") })

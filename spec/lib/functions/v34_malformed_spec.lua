@@ -9,17 +9,17 @@
 -- The function is called once. Asserted: a refusal ({0, ...}) or an error
 -- reply leaves the keyspace exactly as it was: nothing is ever written before
 -- a check fails, so no call raises after its first write.
-local S = require "spec.helpers.fb_spec"
+local S = require "spec.helpers.env"
 local V = require "ff.fixtures_v34"
 local F = require "ff.fixtures"
 local keys = require "ff.keys"
 
 local VARIANTS = { "", "x!", ("9"):rep(40) }
 local NOW = 1713600000000
-local srv, h
+local env, srv, h
 
-setup(function() srv, h = S.start() end)
-teardown(function() S.stop(srv, h) end)
+setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+teardown(function() env:stop() end)
 
 local function fcall(name, k, a) return h:fcall(name, k, a) end
 
@@ -102,7 +102,7 @@ local CASES = {
 
 -- Every key the case's record owns, with its type, in order.
 local function owned(case)
-  S.reset(h)
+  env:flush()
   case.build(h)
   local dump = S.dump(h)
   local out = {}
@@ -152,7 +152,7 @@ describe("v34 functions on malformed data", function()
         local wanted = not case.only
         for alt in (case.only or ""):gmatch("[^|]+") do wanted = wanted or o.key:find(alt) ~= nil end
         for _, sp in ipairs(wanted and spoilers(o) or {}) do
-          S.reset(h)
+          env:flush()
           local c = case.build(h)
           sp.fn()
           local before = S.dump(h)

@@ -1,13 +1,13 @@
 -- End to end: `bin/scanhost --once --only <name>` against a redis-server seeded
 -- with each §C main recipe of spec 20 leaves the state §C describes (with the
 -- issue-4 improvements), using scanhost's own library as loaded by the daemon.
-local S = require "spec.helpers.fb_spec"
+local S = require "spec.helpers.env"
 local FX = require "ff.fixtures_flow"
 local I, K = FX.ids, FX.keys
 
 local BIN = "bin/scanhost"
 local have_bin = io.open(BIN) ~= nil
-local srv, h
+local env, srv, h
 
 local function run_once(name)
   -- the daemon's log goes to the server's scratch dir (removed by srv:stop)
@@ -20,9 +20,9 @@ end
 local describe_bin = have_bin and describe or pending
 
 describe_bin("scanhost --once with the seven flow/budget/quota scanners", function()
-  setup(function() srv, h = S.start() end)
-  teardown(function() S.stop(srv, h) end)
-  before_each(function() S.reset(h) end)
+  setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+  teardown(function() env:stop() end)
+  before_each(function() env:flush() end)
 
   it("unblock moves E1 from blocked:budget to eligible", function()
     FX.unblock_budget(h, S.now(h))
