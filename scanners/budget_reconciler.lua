@@ -5,7 +5,7 @@
 -- unblock scanner (BR3); a read error is an error and never prunes or rewrites
 -- anything (BR1); each budget's read-check-write is one script (issue 14).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
+local selection = require "ff.selection"
 local budget = require "ff.budget"
 local sscan = require "ff.sscan"
 
@@ -84,6 +84,6 @@ return {
   interval = 30,
   defaults = { batch = 100 },
   bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.budget_policies(tag) } end),
+  select = selection.nonempty(function(_, tag) return { keys.budget_policies(tag) } end),
   scan = scan,
 }

@@ -9,7 +9,8 @@
 -- (not_due otherwise); FlowFabric's does not, so there the claim alone keeps a
 -- budget from being reset twice: it is checked (and renewed) before each call.
 local keys = require "ff.keys"
-local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
+local reply = require "ff.reply"
+local selection = require "ff.selection"
 local zwalk = require "ff.zwalk"
 local claim = require "ff.claim"
 
@@ -21,13 +22,13 @@ local function reset_one(ctx, bid, now)
   local r, err = ctx.redis:fcall("ff_reset_budget",
     { keys.budget(T, bid), keys.budget_usage(T, bid), keys.budget_resets(T) },
     { bid, now })
-  local status, detail = scan_util.classify(r, err)
+  local status, detail = reply.classify(r, err)
   if status == "processed" then
     ctx.log:debug("budget reset", { budget_id = bid, next_reset_at = detail })
     return false, 1, 0
   end
   if status == "skip" then
-    scan_util.log_skip(ctx, r, "budget reset refused", { budget_id = bid, code = detail })
+    reply.log_skip(ctx, r, "budget reset refused", { budget_id = bid, code = detail })
     -- gone from the due range: deleted, or reset meanwhile by another caller
     return detail ~= "budget_not_found" and detail ~= "not_due", 0, 0
   end
@@ -67,6 +68,6 @@ return {
   defaults = { batch = 20 },
   bounds = { batch = { integer = true, min = 1, max = 10000 } },
   -- no op: select_due only selects the partitions with a due reset
-  select = scan_util.select_due(function(_, tag) return { { index = keys.budget_resets(tag) } } end),
+  select = selection.due(function(_, tag) return { { index = keys.budget_resets(tag) } } end),
   scan = scan,
 }

@@ -12,7 +12,8 @@
 -- bad data: an error for the child (reported), never a reason to skip it.
 local keys = require "ff.keys"
 local partition = require "ff.partition"
-local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
+local reply = require "ff.reply"
+local selection = require "ff.selection"
 local zwalk = require "ff.zwalk"
 
 local cursors = {} -- blocked:dependencies key -> offset, kept across cycles
@@ -77,10 +78,10 @@ local function resolve_edge(ctx, st, child, edge)
   if not ok then return nil, cerr end
   local r, ferr = ctx.redis:fcall("ff_resolve_dependency",
     resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now })
-  local status, detail = scan_util.classify(r, ferr)
+  local status, detail = reply.classify(r, ferr)
   if status == "error" then return nil, detail end
   if status == "skip" then
-    scan_util.log_skip(ctx, r, "resolve_dependency refused", { child = child, edge = edge, code = detail })
+    reply.log_skip(ctx, r, "resolve_dependency refused", { child = child, edge = edge, code = detail })
     return 0
   end
   ctx.log:debug("resolve_dependency", { child = child, edge = edge, status = status, detail = detail })
@@ -146,7 +147,7 @@ return {
   interval = 15,
   defaults = { batch = 50, edges = 20 },
   bounds = { batch = { integer = true, min = 1, max = 10000 }, edges = { integer = true, min = 1, max = 10000 } },
-  select = scan_util.select_nonempty(function(ctx, tag)
+  select = selection.nonempty(function(ctx, tag)
     return keys.lane_sets(tag, ctx.lanes, "blocked:dependencies")
   end),
   scan = scan,

@@ -8,7 +8,7 @@
 -- (F7). Read errors are errors, never guesses (F6). The summary write and the
 -- index removal are one script (issue 14).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
+local selection = require "ff.selection"
 local partition = require "ff.partition"
 local sscan = require "ff.sscan"
 
@@ -194,6 +194,6 @@ return {
   interval = 15,
   defaults = { batch = 100, members = 1000 },
   bounds = { batch = { integer = true, min = 1, max = 10000 }, members = { integer = true, min = 1, max = 1000000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.flow_index(tag) } end),
+  select = selection.nonempty(function(_, tag) return { keys.flow_index(tag) } end),
   scan = scan,
 }

@@ -5,7 +5,7 @@
 -- page is checked with two pipelined round trips (HMGETs, then ZSCOREs), and
 -- a member SSCAN returns twice is checked once per partition scan.
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
+local selection = require "ff.selection"
 
 local RUNNABLE = {
   eligible_now = "eligible",
@@ -95,7 +95,7 @@ return {
   interval = 45,
   defaults = { batch = 100 },  -- SSCAN COUNT
   bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.all_executions(tag) } end),
+  select = selection.nonempty(function(_, tag) return { keys.all_executions(tag) } end),
   scan = function(ctx)
     local acc = { processed = 0, errors = 0 }
     local cursor, seen = "0", {}

@@ -6,7 +6,7 @@
 -- alone, since the live count is then unknown (QR2); each policy's
 -- read-check-write is one script (issue 14).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
+local selection = require "ff.selection"
 local budget = require "ff.budget" -- integer parsing
 local sscan = require "ff.sscan"
 
@@ -93,6 +93,6 @@ return {
   interval = 30,
   defaults = { batch = 100 },
   bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.quota_policies(tag) } end),
+  select = selection.nonempty(function(_, tag) return { keys.quota_policies(tag) } end),
   scan = scan,
 }

@@ -18,7 +18,7 @@
 --   hashes that exist are counted instead, as for a core that is gone; a present
 --   bad value is reported (warn).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
+local selection = require "ff.selection"
 local json = require "ff.json"
 local zwalk = require "ff.zwalk"
 
@@ -240,7 +240,7 @@ return {
     max_attempts = { integer = true, min = 1, max = 10000000 },
   },
   order = { { "batch", "scan" } },
-  select = scan_sel.select_nonempty(function(ctx, tag)
+  select = selection.nonempty(function(ctx, tag)
     return keys.lane_sets(tag, ctx.lanes, "terminal")
   end),
   scan = scan,

@@ -17,7 +17,8 @@
 local keys = require "ff.keys"
 local partition = require "ff.partition"
 local budget = require "ff.budget"
-local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
+local reply = require "ff.reply"
+local selection = require "ff.selection"
 local zwalk = require "ff.zwalk"
 local sscan = require "ff.sscan"
 
@@ -205,13 +206,13 @@ local function unblock(ctx, set, lane, eid, reason)
   end
   local r, ferr = ctx.redis:fcall("ff_unblock_execution",
     { keys.core(ctx.tag, eid), set, keys.lane(ctx.tag, lane, "eligible") }, { eid, now, reason })
-  local status, detail = scan_util.classify(r, ferr)
+  local status, detail = reply.classify(r, ferr)
   if status == "processed" then
     ctx.log:info("unblocked", { execution_id = eid, reason = reason })
     return false, 1, 0
   end
   if status == "skip" then
-    scan_util.log_skip(ctx, r, "unblock refused", { execution_id = eid, code = detail })
+    reply.log_skip(ctx, r, "unblock refused", { execution_id = eid, code = detail })
     return true, 0, 0
   end
   ctx.log:warn("unblock failed", { execution_id = eid, error = detail })
@@ -271,7 +272,7 @@ return {
   interval = 5,
   defaults = { batch = 100 },
   bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_util.select_nonempty(function(ctx, tag)
+  select = selection.nonempty(function(ctx, tag)
     return keys.lane_sets(tag, ctx.lanes, SETS[1].suffix, SETS[2].suffix, SETS[3].suffix)
   end),
   scan = scan,

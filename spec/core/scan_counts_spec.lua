@@ -4,7 +4,6 @@ local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 local T = require "scanhost_test"
-local scan = require "ff.scan"
 
 describe("counts a scanner returns", function()
   local srv, dir

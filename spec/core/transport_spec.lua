@@ -5,7 +5,6 @@ local F = require "ff.fixtures"
 local K = require "ff.keys"
 local T = require "scanhost_test"
 local RS = require "spec.helpers.redis_server"
-local scan = require "ff.scan"
 
 -- Holds the server for `ms` (a script that polls TIME), so a command sent
 -- with it times out on the client side.

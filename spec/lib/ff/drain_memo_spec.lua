@@ -5,7 +5,8 @@ local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 local T = require "scanhost_test"
-local scan = require "ff.scan"
+local drain = require "ff.drain"
+local reply = require "ff.reply"
 
 describe("lease_expiry's memo of leases already marked expired", function()
   local env, r
@@ -43,13 +44,13 @@ describe("lease_expiry's memo of leases already marked expired", function()
   end)
 
   it("is bounded: at most MEMO_MAX entries, each trusted for two rotations at most", function()
-    local saved_max, saved_rot = scan.MEMO_MAX, scan.MEMO_ROTATE_MS
-    finally(function() scan.MEMO_MAX, scan.MEMO_ROTATE_MS = saved_max, saved_rot end)
-    scan.MEMO_MAX, scan.MEMO_ROTATE_MS = 50, 1000
+    local saved_max, saved_rot = drain.MEMO_MAX, drain.MEMO_ROTATE_MS
+    finally(function() drain.MEMO_MAX, drain.MEMO_ROTATE_MS = saved_max, saved_rot end)
+    drain.MEMO_MAX, drain.MEMO_ROTATE_MS = 50, 1000
     -- a ctx whose index holds `n` leases already expired at score 1000
     local n, calls = 120, 0
     local function ctx_at(now)
-      local ctx = { config = scan.defaults({ max_pages = 1000, batch = 500, batch_max = 500 }),
+      local ctx = { config = drain.defaults({ max_pages = 1000, batch = 500, batch_max = 500 }),
         library = "flowfabric", partition = 1, tag = "{fp:1}" }
       ctx.failures = { should_skip = function() return false end, record_success = function() end,
         record_failure = function() end }
@@ -84,26 +85,26 @@ describe("lease_expiry's memo of leases already marked expired", function()
     end
     local ops = require "ff.exec_ops"
     local t = { index = "ff:idx:{fp:1}:lease_expiry", op = ops.mark_lease_expired }
-    local base = scan.memo_size()
-    local acc = scan.new_acc()
-    scan.due_items(ctx_at(5000), acc, t, 5000)
+    local base = drain.memo_size()
+    local acc = reply.new_acc()
+    drain.due_items(ctx_at(5000), acc, t, 5000)
     assert.equal(120, calls)
     assert.equal(120, acc.skipped)
-    assert.equal(50, scan.memo_size() - base) -- capped
+    assert.equal(50, drain.memo_size() - base) -- capped
     calls = 0
-    scan.due_items(ctx_at(5100), scan.new_acc(), t, 5100)
+    drain.due_items(ctx_at(5100), reply.new_acc(), t, 5100)
     assert.equal(70, calls) -- the 50 remembered are not called
     -- the next rotation still trusts them, the one after calls them again
     calls = 0
-    scan.due_items(ctx_at(6100), scan.new_acc(), t, 6100)
+    drain.due_items(ctx_at(6100), reply.new_acc(), t, 6100)
     assert.equal(70, calls)
     calls = 0
-    scan.due_items(ctx_at(7200), scan.new_acc(), t, 7200)
+    drain.due_items(ctx_at(7200), reply.new_acc(), t, 7200)
     assert.is_true(calls >= 50, "remembered entries are checked again: " .. calls)
     -- nothing is seen for two rotations: the memo empties
     n = 0
-    scan.due_items(ctx_at(9000), scan.new_acc(), t, 9000)
-    scan.due_items(ctx_at(11000), scan.new_acc(), t, 11000)
-    assert.equal(0, scan.memo_size() - base)
+    drain.due_items(ctx_at(9000), reply.new_acc(), t, 9000)
+    drain.due_items(ctx_at(11000), reply.new_acc(), t, 11000)
+    assert.equal(0, drain.memo_size() - base)
   end)
 end)

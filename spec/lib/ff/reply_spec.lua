@@ -3,7 +3,7 @@ local F = require "ff.fixtures"
 local K = require "ff.keys"
 local T = require "scanhost_test"
 local RS = require "spec.helpers.redis_server"
-local scan = require "ff.scan"
+local reply = require "ff.reply"
 
 -- Holds the server for `ms` (a script that polls TIME), so a command sent
 -- with it times out on the client side.
@@ -14,7 +14,7 @@ local function wait_ready(h)
   assert(h:wait_ready(20), "the host never reconnected")
 end
 
-describe("ff.scan accounting", function()
+describe("ff.reply accounting", function()
   -- a ctx that records what reaches the tracker and the log
   local function fake()
     local ctx = { seen = {} }
@@ -30,13 +30,13 @@ describe("ff.scan accounting", function()
   end
 
   it("counts a transport failure as an error of the cycle and leaves the tracker alone", function()
-    local ctx, acc = fake(), scan.new_acc()
-    assert.equal("transport", scan.account(ctx, acc, "a", nil, "connection lost", "transport"))
-    assert.equal("transport", scan.account(ctx, acc, "b", { err = "timeout", transport = true }))
-    assert.equal("error", scan.account(ctx, acc, "c", nil, "WRONGTYPE"))
-    assert.equal("error", scan.account(ctx, acc, "d", { err = "ERR x" }))
-    assert.equal("skip", scan.account(ctx, acc, "e", { 1, "ALREADY_SATISFIED", "already_expired" }))
-    assert.equal("processed", scan.account(ctx, acc, "f", { 1, "OK", "promoted" }))
+    local ctx, acc = fake(), reply.new_acc()
+    assert.equal("transport", reply.account(ctx, acc, "a", nil, "connection lost", "transport"))
+    assert.equal("transport", reply.account(ctx, acc, "b", { err = "timeout", transport = true }))
+    assert.equal("error", reply.account(ctx, acc, "c", nil, "WRONGTYPE"))
+    assert.equal("error", reply.account(ctx, acc, "d", { err = "ERR x" }))
+    assert.equal("skip", reply.account(ctx, acc, "e", { 1, "ALREADY_SATISFIED", "already_expired" }))
+    assert.equal("processed", reply.account(ctx, acc, "f", { 1, "OK", "promoted" }))
     assert.same({ processed = 1, errors = 4, skipped = 1 }, acc)
     assert.same({ "debug item not done: transport failure", "debug item not done: transport failure",
       "fail c", "warn item failed", "fail d", "warn item failed", "ok e", "debug item skipped", "ok f" }, ctx.seen)

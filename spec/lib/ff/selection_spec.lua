@@ -1,4 +1,4 @@
--- select() acts on the first pages it read (ff.scan.select_due): every
+-- select() acts on the first pages it read (ff.selection.due): every
 -- partition of a chunk in one round trip of calls (plus one of pre-reads),
 -- with the per-item semantics of the one-at-a-time path; only partitions
 -- whose drain goes on reach scan(). Real redis-server, the host's bindings.
