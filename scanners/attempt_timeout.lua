@@ -4,13 +4,10 @@
 -- (ff.exec_ops.expire_execution), pipelined per page.
 local keys = require "ff.keys"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-local expire = ops.expire_execution("attempt_timeout")
-
-return require("ff.due").scanner {
+return due.scanner {
   name = "attempt_timeout",
   interval = 2,
-  targets = function(_, tag)
-    return { { index = keys.attempt_timeout(tag), op = expire } }
-  end,
+  targets = due.index(keys.attempt_timeout, ops.expire_execution("attempt_timeout")),
 }

@@ -5,8 +5,9 @@
 -- and the next lane is still scanned.
 local keys = require "ff.keys"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-return require("ff.due").scanner {
+return due.scanner {
   name = "delayed_promoter",
   interval = 0.75,
   targets = function(ctx, tag, now)

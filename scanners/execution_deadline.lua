@@ -3,13 +3,10 @@
 -- attempt_timeout (ff.exec_ops.expire_execution) on the deadline index.
 local keys = require "ff.keys"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-local expire = ops.expire_execution("execution_deadline")
-
-return require("ff.due").scanner {
+return due.scanner {
   name = "execution_deadline",
   interval = 5,
-  targets = function(_, tag)
-    return { { index = keys.execution_deadline(tag), op = expire } }
-  end,
+  targets = due.index(keys.execution_deadline, ops.expire_execution("execution_deadline")),
 }

@@ -5,11 +5,10 @@
 -- saw already expired with the same score (the op's memo, issue 9).
 local keys = require "ff.keys"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-return require("ff.due").scanner {
+return due.scanner {
   name = "lease_expiry",
   interval = 1.5,
-  targets = function(_, tag)
-    return { { index = keys.lease_expiry(tag), op = ops.mark_lease_expired } }
-  end,
+  targets = due.index(keys.lease_expiry, ops.mark_lease_expired),
 }

@@ -4,12 +4,11 @@
 -- execution id is pre-read (ff.exec_ops.close_waitpoint).
 local keys = require "ff.keys"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-return require("ff.due").scanner {
+return due.scanner {
   name = "pending_wp_expiry",
   interval = 5,
   defaults = { batch = 100 },
-  targets = function(_, tag)
-    return { { index = keys.pending_waitpoint_expiry(tag), op = ops.close_waitpoint } }
-  end,
+  targets = due.index(keys.pending_waitpoint_expiry, ops.close_waitpoint),
 }

@@ -5,11 +5,10 @@
 -- ff:noop:<tag> placeholder). See ff.exec_ops.expire_suspension.
 local keys = require "ff.keys"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-return require("ff.due").scanner {
+return due.scanner {
   name = "suspension_timeout",
   interval = 2,
-  targets = function(_, tag)
-    return { { index = keys.suspension_timeout(tag), op = ops.expire_suspension } }
-  end,
+  targets = due.index(keys.suspension_timeout, ops.expire_suspension),
 }

@@ -5,16 +5,21 @@
 -- and one pipeline of first pages per chunk, ff.selection.due), scan() (the
 -- bounded, pipelined drain of ff.drain), the options and their bounds.
 --
---   return require("ff.due").scanner {
+--   local due = require "ff.due"
+--   return due.scanner {
 --     name = "lease_expiry", interval = 1.5,
---     targets = function(ctx, tag, now)
---       return { { index = keys.lease_expiry(tag), op = ops.mark_lease_expired } }
---     end,
+--     targets = due.index(keys.lease_expiry, ops.mark_lease_expired),
 --   }
 local drain = require "ff.drain"
 local selection = require "ff.selection"
 
 local M = {}
+
+-- index(index_of, op) -> the targets of a scanner with one due index per
+-- partition: index_of(tag) names it, op acts on its items.
+function M.index(index_of, op)
+  return function(_, tag) return { { index = index_of(tag), op = op } } end
+end
 
 -- scanner(o) -> the scanner table. o: name, interval, targets(ctx, tag, now)
 -- -> { { index, op }, ... }; optional family ("execution"), defaults (over

@@ -87,4 +87,21 @@ function M.log_skip(ctx, reply, msg, fields)
   end
 end
 
+-- outcome(ctx, r, err, what, fields) -> status, detail: the reply of a call
+-- a scanner makes for one member (outside a drain: no failure tracker),
+-- classified, with a skip logged as "<what> refused" (log_skip, fields.code)
+-- and a failure as the warning "<what> failed" (fields.error). The caller
+-- logs a processed one, in its own words.
+function M.outcome(ctx, r, err, what, fields)
+  local status, detail = M.classify(r, err)
+  if status == "skip" then
+    fields.code = detail
+    M.log_skip(ctx, r, what .. " refused", fields)
+  elseif status ~= "processed" then
+    fields.error = detail
+    ctx.log:warn(what .. " failed", fields)
+  end
+  return status, detail
+end
+
 return M

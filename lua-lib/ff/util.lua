@@ -3,11 +3,9 @@
 -- in, and the server's "now" with its failure path.
 local M = {}
 
--- int(v) -> the number of an integer text (optional sign), else nil.
-function M.int(v)
-  if type(v) ~= "string" or not v:match("^[+-]?%d+$") then return nil end
-  return tonumber(v)
-end
+-- int(v) -> the number of an integer text (optional sign), else nil: the rule
+-- of ff.budget, which its server-side scripts embed (one rule on both sides).
+M.int = require("ff.budget").int
 
 -- uint(v) -> the number of a non-negative integer text (digits only), else nil.
 function M.uint(v)
