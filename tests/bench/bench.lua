@@ -705,11 +705,12 @@ end
 
 -- ------------------------------------------------------------------ paired
 
--- A config file for `--once` drains: the drain budget lifted, as in run_scanhost.
+-- A config file for `--once` drains: the drain budget lifted to its bound, as in run_scanhost
+-- (a value past the bound is refused: exit 2).
 local function once_config(name)
   local path = srv.dir .. "/paired-" .. name .. ".lua"
   local f = assert(io.open(path, "w"))
-  f:write(("return { scanners = { %s = { drain_budget = 1e6 } } }\n"):format(name))
+  f:write(("return { scanners = { %s = { drain_budget = 86400 } } }\n"):format(name)) -- its bound
   f:close()
   return path
 end
