@@ -222,22 +222,16 @@ local function visit(ctx, st, s, set, lane, eid)
   return unblock(ctx, set, lane, eid, s.reason)
 end
 
--- The three blocked sets of every configured lane.
-local function blocked_sets(ctx, tag)
-  local out = {}
-  for _, lane in ipairs(ctx.lanes) do
-    for _, s in ipairs(SETS) do
-      out[#out + 1] = { key = keys.lane(tag, lane, s.suffix), lane = lane, spec = s }
-    end
-  end
-  return out
-end
+local BY_SUFFIX = {}
+for _, s in ipairs(SETS) do BY_SUFFIX[s.suffix] = s end
 
 return walker.scanner {
   name = "unblock",
   interval = 5,
-  sets = blocked_sets,
+  sets = walker.lanes(SETS[1].suffix, SETS[2].suffix, SETS[3].suffix), -- per lane, in this order
   now = false, -- read per call: a quota window is checked against the time of the check
   state = function() return { budgets = {} } end, -- budget verdicts, caps load failure
-  item = function(ctx, st, eid, _, set) return visit(ctx, st, set.spec, set.key, set.lane, eid) end,
+  item = function(ctx, st, eid, _, set)
+    return visit(ctx, st, BY_SUFFIX[set.suffix], set.key, set.lane, eid)
+  end,
 }

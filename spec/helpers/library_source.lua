@@ -1,5 +1,5 @@
 -- The function library as the C loader builds it, at a chosen library level,
--- for the specs of scanhost's own library (spec/lib): lua-lib/functions/*.lua
+-- for the specs of scanhost's own library (spec/lib/functions): lua-lib/functions/*.lua
 -- in file-name order after "#!lua name=<name>", with the level line of
 -- 00-common.lua set to the level (README "Library level").
 local M = {}

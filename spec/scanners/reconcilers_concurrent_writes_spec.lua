@@ -56,7 +56,7 @@ local function race(o)
   end
 end
 
-describe("concurrent writes", function()
+describe("budget, quota and flow reconcilers under concurrent writes", function()
   it("quota_reconciler: an admission made during the reconcile is never lost", function()
     local E9 = "{fp:24}:99999999-9999-4999-8999-999999999999"
     race({

@@ -8,7 +8,7 @@ local T = require "scanhost_test"
 local drain = require "ff.drain"
 local reply = require "ff.reply"
 
-describe("lease_expiry's memo of leases already marked expired", function()
+describe("ff.drain's memo: lease_expiry's leases already marked expired", function()
   local env, r
   setup(function()
     env = env_mod.start()

@@ -1,6 +1,6 @@
--- Issue 5: pipelined and batched calls, bounded drain, adaptive page size,
--- select() and idle round trips, batch functions. Real redis-server, the
--- host's own bindings; partition count 8 unless stated.
+-- ff.drain (the due-item skeleton's drain): pipelined and batched calls, bounded
+-- drain, adaptive page size, select() and idle round trips, batch functions.
+-- Real redis-server, the host's own bindings; partition count 8 unless stated.
 local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
@@ -12,7 +12,7 @@ local dump = env_mod.dump
 
 local normalize = env_mod.normalize
 
-describe("issue 5: throughput", function()
+describe("ff.drain: pipelined, bounded, adaptive drains", function()
   local env, r
 
   setup(function()

@@ -1,12 +1,12 @@
--- One spec per "better than FlowFabric 0.1.1" fix of issue 3, run through the
--- scanners (h:once, one full cycle over 8 partitions) against scanhost's library.
+-- The due-item scanners (ff.due), one spec per "better than FlowFabric 0.1.1" fix, run
+-- through the scanners (h:once, one full cycle over 8 partitions) against scanhost's library.
 local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 
 local hgetall, zscore, dump = env_mod.hgetall, env_mod.zscore, env_mod.dump
 
-describe("issue 3 fixes", function()
+describe("due-item scanners (ff.due) where 0.1.1 fell short", function()
   local env, r
   local T, E = F.T, F.E
 

@@ -18,7 +18,7 @@ local P = 64
 -- (claims_spec.lua).
 local CLAIM = 1
 
-describe("select() acts on its first pages", function()
+describe("ff.selection.due: select() acts on its first pages", function()
   local env, r
 
   setup(function()
