@@ -95,7 +95,9 @@ struct script {
 	struct tracker *tracker; /* borrowed from the scanner slot (durable) */
 	struct claims *claims;   /* borrowed from the scanner slot, or NULL */
 	char path[1024];
-	uint64_t digest;
+	char *modules;      /* the Lua files its top level required, NUL-separated */
+	size_t modules_len; /* bytes in modules, NULs included */
+	uint64_t digest;    /* of the file and those modules (script_digest) */
 	char name[SCANNER_NAME_MAX + 1];
 	enum family family;
 	double interval;
@@ -139,6 +141,10 @@ void script_setup_paths(lua_State *L, const struct hostenv *env);
 /* FNV-1a 64 of a buffer; scripts are identified by the digest of their text. */
 uint64_t digest_bytes(const char *p, size_t n);
 bool digest_file(const char *path, uint64_t *out);
+/* The digest of a loaded scanner as its files are on disk now: its file and
+ * the modules its top level required (in load order). False if one of them
+ * cannot be read. SIGUSR1 reloads a scanner whose digest changed. */
+bool script_digest(const struct script *s, uint64_t *out);
 
 /* Runs scan(ctx, partition[, selected[partition]]) in a new coroutine. done is
  * always called, possibly before task_start returns. */

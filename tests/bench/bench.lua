@@ -44,7 +44,7 @@
 --                        none of scanhost's code; through the delay proxy in 4);
 --   ceiling (batch)      the same with the batch functions (reference);
 --   scanhost over TLS    the first row again, connected to the TLS port.
-package.path = "lua-lib/?.lua;lua-lib/?/init.lua;./?.lua;" .. package.path
+package.path = "lua-lib/?.lua;lua-lib/?/init.lua;tests/lua/?.lua;./?.lua;" .. package.path -- tests/lua: the fixtures
 package.cpath = "build/?.so;" .. package.cpath
 -- The interpreter builds the 300k seeding commands about 7x faster than
 -- LuaJIT 2.1.0-beta3's trace compiler here (trace aborts on the recipes'
@@ -764,11 +764,12 @@ end
 
 -- ------------------------------------------------------------------ paired
 
--- A config file for `--once` drains: the drain budget lifted, as in run_scanhost.
+-- A config file for `--once` drains: the drain budget lifted to its bound, as in run_scanhost
+-- (a value past the bound is refused: exit 2).
 local function once_config(name)
   local path = srv.dir .. "/paired-" .. name .. ".lua"
   local f = assert(io.open(path, "w"))
-  f:write(("return { scanners = { %s = { drain_budget = 1e6 } } }\n"):format(name))
+  f:write(("return { scanners = { %s = { drain_budget = 86400 } } }\n"):format(name)) -- its bound
   f:close()
   return path
 end
