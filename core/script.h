@@ -15,6 +15,7 @@
 #include <ev.h>
 #include <lua.h>
 
+#include "backlog.h"
 #include "claims.h"
 #include "memlimit.h"
 #include "runaway.h"
@@ -90,6 +91,7 @@ struct script {
 	struct hostenv *env;
 	struct tracker *tracker; /* borrowed from the scanner slot (durable) */
 	struct claims *claims;   /* borrowed from the scanner slot, or NULL */
+	struct backlog *backlog; /* borrowed from the scanner slot: this cycle's, or NULL */
 	char path[1024];
 	uint64_t digest;
 	char name[SCANNER_NAME_MAX + 1];
