@@ -117,6 +117,25 @@ static void discard_over_memory(struct scanner *s)
 	s->active = NULL;
 }
 
+/* A paused scanner acts on nothing. One with observe() runs it instead of
+ * select() (its reads feed the backlog metrics, so they show what piles
+ * up); the others sleep an interval and ask again, with no Redis command. */
+static enum runner_verdict paused_cycle(struct scanner *s)
+{
+	if (s->runner.once) {
+		log_msg(LOG_INFO, s->name, "scanner paused: its --once cycle is skipped");
+		s->once_done = true;
+		return RUNNER_END;
+	}
+	if (!script_has_observe(s->active))
+		return RUNNER_POSTPONE;
+	s->active->observing = true;
+	stats_cycle_begin(&s->stats);
+	s->active->cycle_start = clock_now(s->host->clock);
+	s->runner.use_select = true;
+	return RUNNER_RUN;
+}
+
 /* The cycle boundary: the only place a reloaded script takes over. */
 static enum runner_verdict op_cycle_begin(void *data)
 {
@@ -145,13 +164,9 @@ static enum runner_verdict op_cycle_begin(void *data)
 	}
 	if (!h->ready || clock_now(h->clock) < h->paused_until)
 		return RUNNER_POSTPONE;
-	if (s->stats.paused) {
-		if (!s->runner.once)
-			return RUNNER_POSTPONE; /* asks again every interval; no Redis command */
-		log_msg(LOG_INFO, s->name, "scanner paused: its --once cycle is skipped");
-		s->once_done = true;
-		return RUNNER_END;
-	}
+	if (s->stats.paused)
+		return paused_cycle(s);
+	s->active->observing = false;
 	stats_cycle_begin(&s->stats);
 	tracker_advance_cycle(&s->tracker); /* exactly once per full cycle */
 	claims_cycle_begin(&s->claims);

@@ -276,6 +276,16 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 			return fail(err, errlen, "%s: select must be a function (scanner %s)",
 			            s->path, s->name);
 	}
+	rawfield(L, -1, "observe");
+	if (lua_isfunction(L, -1)) {
+		s->observe_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	} else {
+		bool absent = lua_isnil(L, -1);
+		lua_pop(L, 1);
+		if (!absent)
+			return fail(err, errlen, "%s: observe must be a function (scanner %s)",
+			            s->path, s->name);
+	}
 	return read_options(s, err, errlen);
 }
 
@@ -580,7 +590,7 @@ static struct script *script_alloc(struct hostenv *env)
 		return NULL;
 	s->env = env;
 	s->scan_ref = s->config_ref = s->ctx_ref = LUA_NOREF;
-	s->select_ref = s->selected_ref = LUA_NOREF;
+	s->select_ref = s->selected_ref = s->observe_ref = LUA_NOREF;
 	s->task.script = s;
 	s->task.co_ref = LUA_NOREF;
 	return s;

@@ -60,6 +60,8 @@ local function scan(ctx)
   return processed, errors
 end
 
+local function resets(_, tag) return { { index = keys.budget_resets(tag) } } end
+
 return {
   name = "budget_reset",
   family = "budget",
@@ -67,6 +69,7 @@ return {
   defaults = { batch = 20 },
   bounds = { batch = { integer = true, min = 1, max = 10000 } },
   -- no op: select_due only selects the partitions with a due reset
-  select = scan_util.select_due(function(_, tag) return { { index = keys.budget_resets(tag) } } end),
+  select = scan_util.select_due(resets),
+  observe = scan_util.observe_due(resets), -- while paused: the backlog metrics only
   scan = scan,
 }

@@ -18,5 +18,6 @@ return {
   bounds = scan.bounds(),
   order = scan.ORDER,
   select = scan.select_due(targets),
+  observe = scan.observe_due(targets), -- while paused: the backlog metrics only
   scan = scan.scan_due(targets),
 }
