@@ -164,6 +164,9 @@ static void render_process(struct host *h, struct sbuf *b)
 {
 	const struct rconn_stats *rs = h->env.conn ? rconn_stats(h->env.conn) : NULL;
 	bool connected = h->env.conn && rconn_ready(h->env.conn);
+	gauge(b, "scanhost_ready", "gauge",
+	      "1 while Redis is connected and the function library usable (GET /readyz).",
+	      host_is_ready(h));
 	gauge(b, "scanhost_redis_connected", "gauge", "1 while the Redis connection is up.",
 	      connected);
 	uint64_t connects = rs ? rs->connects : 0;

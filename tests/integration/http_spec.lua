@@ -145,6 +145,7 @@ describe("--http", function()
       assert.is_true(count >= cycles - 1) -- scraped a moment apart
     end
     assert.are.equal(1, samples.scanhost_redis_connected)
+    assert.are.equal(1, samples.scanhost_ready)
     assert.are.equal(0, samples.scanhost_redis_reconnects_total)
     assert.is_true(samples.scanhost_redis_round_trips_total > 0)
     assert.are.equal(1, samples['scanhost_build_info{version="0.1.0"}'])
@@ -211,6 +212,7 @@ describe("--http", function()
     assert.are.equal(200, (http(p.port, "GET", "/healthz")))
     local s = scrape(p)
     assert.are.equal(0, s.scanhost_redis_connected)
+    assert.are.equal(0, s.scanhost_ready)
     srv:restart()
     assert.truthy(P.wait_for(function() return http(p.port, "GET", "/readyz") == 200 end, 15),
       "not ready again after the restart")
