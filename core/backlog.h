@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 struct backlog {
-	uint64_t due;     /* due items the cycle's page reads returned */
-	double age;       /* seconds: server now minus the oldest due score seen */
-	bool seen;        /* a page read was reported (the scanner reads due indexes) */
+	uint64_t due; /* due items the cycle's page reads returned */
+	double age;   /* seconds: server now minus the oldest due score seen */
+	bool seen;    /* a page read was reported (the scanner reads due indexes) */
 };
 
 /* One page: n due items; oldest_ms its first score (first pages only, else
@@ -19,7 +19,8 @@ static inline void backlog_note(struct backlog *b, uint64_t n, double oldest_ms,
 {
 	b->seen = true;
 	b->due += n;
-	double age = n > 0 && oldest_ms >= 0 && now_ms > oldest_ms ? (now_ms - oldest_ms) / 1000 : 0;
+	double age =
+	    n > 0 && oldest_ms >= 0 && now_ms > oldest_ms ? (now_ms - oldest_ms) / 1000 : 0;
 	if (age > b->age)
 		b->age = age;
 }

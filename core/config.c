@@ -130,8 +130,7 @@ static bool parse_port(const char *text, in_port_t *out)
 	return true;
 }
 
-bool config_set_http(struct config *c, const char *text, const char *key, char *err,
-                     size_t errlen)
+bool config_set_http(struct config *c, const char *text, const char *key, char *err, size_t errlen)
 {
 	static const char usage[] = "must be ADDR:PORT (an IPv4 address or [IPv6], port 0..65535)";
 	char host[128];
@@ -295,8 +294,7 @@ static bool key_http(struct config *c, lua_State *L, const char *k, char *e, siz
 		return fail(e, n, k, "must be a string ADDR:PORT");
 	return config_set_http(c, lua_tostring(L, -1), k, e, n);
 }
-static bool key_control_token_file(struct config *c, lua_State *L, const char *k, char *e,
-                                   size_t n)
+static bool key_control_token_file(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	return get_string(L, k, c->control_token_file, sizeof(c->control_token_file), e, n);
 }

@@ -82,7 +82,6 @@ const char *config_usage(void);
 bool config_parse_count(const char *text, int *out);
 bool config_set_lanes(struct config *c, const char *csv, char *err, size_t errlen);
 /* "ADDR:PORT" (IPv4, or [IPv6]; port 0 = any free one) into c->http*. */
-bool config_set_http(struct config *c, const char *text, const char *key, char *err,
-                     size_t errlen);
+bool config_set_http(struct config *c, const char *text, const char *key, char *err, size_t errlen);
 
 #endif

@@ -85,7 +85,9 @@ static const char *state_name(enum runner_state st)
 
 static const char *end_name(enum runner_end e)
 {
-	return e == RUNNER_COMPLETE ? "complete" : e == RUNNER_SHUTDOWN ? "shutdown" : "interrupted";
+	return e == RUNNER_COMPLETE   ? "complete"
+	       : e == RUNNER_SHUTDOWN ? "shutdown"
+	                              : "interrupted";
 }
 
 static void status_scanner(struct host *h, struct sbuf *b, const struct scanner *s)
@@ -101,7 +103,8 @@ static void status_scanner(struct host *h, struct sbuf *b, const struct scanner 
 	sbuf_printf(b, ",\"state\":\"%s\",\"cycles\":%llu", state_name(s->runner.state),
 	            (unsigned long long)s->stats.cycles);
 	if (s->runner.state == RUNNER_SLEEPING && ev_is_active(&s->timer))
-		sbuf_printf(b, ",\"next_run_in\":%.3f", ev_timer_remaining(h->loop, (ev_timer *)&s->timer));
+		sbuf_printf(b, ",\"next_run_in\":%.3f",
+		            ev_timer_remaining(h->loop, (ev_timer *)&s->timer));
 	else
 		sbuf_printf(b, ",\"next_run_in\":null");
 	if (s->stats.cycles)
@@ -257,11 +260,8 @@ static void scanner_action(struct control *c, struct http_exchange *x, const cha
 
 static void post(struct control *c, const struct http_request *r)
 {
-	static const char *const why[] = {
-		[401] = "missing or wrong bearer token\n",
-		[403] = "control endpoints are off: no token is configured (SCANHOST_CONTROL_TOKEN "
-		        "or control_token_file)\n",
-	};
+	static const char no_token[] = "control endpoints are off: no token is configured "
+	                               "(SCANHOST_CONTROL_TOKEN or control_token_file)\n";
 	bool known = strcmp(r->path, "/reload") == 0 || strncmp(r->path, "/scanners/", 10) == 0;
 	if (!known) {
 		reply_text(c->api, r->x, 404, "not found\n");
@@ -269,7 +269,8 @@ static void post(struct control *c, const struct http_request *r)
 	}
 	unsigned refused = authorize(c, r->authorization);
 	if (refused) {
-		reply_text(c->api, r->x, refused, why[refused]);
+		reply_text(c->api, r->x, refused,
+		           refused == 403 ? no_token : "missing or wrong bearer token\n");
 		return;
 	}
 	if (strcmp(r->path, "/reload") == 0)

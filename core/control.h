@@ -27,7 +27,6 @@ void control_free(struct host *h);
 void control_print_plan(const struct config *c, FILE *out);
 /* Constant-time in the expected token's length: a guess learns nothing
  * from the time a refusal takes. */
-bool control_token_equal(const char *given, size_t given_len, const char *want,
-                         size_t want_len);
+bool control_token_equal(const char *given, size_t given_len, const char *want, size_t want_len);
 
 #endif

@@ -70,6 +70,8 @@ struct host {
 	bool ended;                      /* host_end() ran */
 	int releasing;                   /* claim releases in flight at the end */
 	void (*on_idle)(struct host *h); /* --once: a scanner finished its cycle */
+
+	/* operations (issue 15) */
 	uint64_t reloads_ok, reloads_refused; /* SIGHUP, SIGUSR1, POST /reload */
 	ev_timer pause_poll;                  /* reads the pause keys (pause.c) */
 	bool pause_busy;                      /* ... a read is in flight */

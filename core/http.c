@@ -91,8 +91,8 @@ static void exchange_free(struct http_exchange *x)
 	free(x);
 }
 
-static void set_answer(struct http_exchange *x, unsigned status, const char *type,
-                       const char *body, size_t len)
+static void set_answer(struct http_exchange *x, unsigned status, const char *type, const char *body,
+                       size_t len)
 {
 	x->answered = true;
 	x->status = status;
@@ -107,8 +107,8 @@ static void set_answer(struct http_exchange *x, unsigned status, const char *typ
 	x->len = len;
 }
 
-static void http_reply(struct http_exchange *x, unsigned status, const char *type,
-                       const char *body, size_t len)
+static void http_reply(struct http_exchange *x, unsigned status, const char *type, const char *body,
+                       size_t len)
 {
 	x->owed = false;
 	if (x->orphan) {
@@ -137,8 +137,8 @@ static enum MHD_Result queue_answer(struct http_exchange *x)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
 	(void)version;
 	(void)upload_data;
@@ -198,8 +198,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static struct http_server *http_start(struct ev_loop *loop, const struct sockaddr *addr,
-                                      socklen_t addrlen, http_handler_fn fn, void *data,
-                                      char *err, size_t errlen)
+                                      socklen_t addrlen, http_handler_fn fn, void *data, char *err,
+                                      size_t errlen)
 {
 	(void)addrlen;
 	struct http_server *s = calloc(1, sizeof(*s));

@@ -143,7 +143,8 @@ void prom_histogram_samples(struct sbuf *b, const char *name, const struct prom_
 		cumulative += h->counts[i];
 		labels_open(b, series, labels, nlabels);
 		if (i < PROM_BUCKETS)
-			sbuf_printf(b, "%sle=\"%g\"}", nlabels ? "," : "{", prom_duration_bounds[i]);
+			sbuf_printf(b, "%sle=\"%g\"}", nlabels ? "," : "{",
+			            prom_duration_bounds[i]);
 		else
 			sbuf_printf(b, "%sle=\"+Inf\"}", nlabels ? "," : "{");
 		value(b, (double)cumulative);

@@ -64,8 +64,9 @@ static void keep_restart_keys(const struct config *run, struct config *next)
 	}
 	if (strcmp(run->http, next->http) != 0 ||
 	    strcmp(run->control_token_file, next->control_token_file) != 0) {
-		log_warn("SIGHUP: http or control_token_file changed; that needs a restart, keeping "
-		         "the running endpoint");
+		log_warn(
+		    "SIGHUP: http or control_token_file changed; that needs a restart, keeping "
+		    "the running endpoint");
 		memcpy(next->http, run->http, sizeof(next->http));
 		next->http_addr = run->http_addr;
 		next->http_addrlen = run->http_addrlen;
