@@ -225,6 +225,23 @@ static bool read_options(struct script *s, char *err, size_t errlen)
 	return ok;
 }
 
+/* An optional function field of the scanner table (at the top of L): a
+ * registry ref in *ref, or LUA_NOREF when absent. */
+static bool optional_function(struct script *s, const char *field, int *ref, char *err,
+                              size_t errlen)
+{
+	lua_State *L = s->L;
+	rawfield(L, -1, field);
+	if (lua_isfunction(L, -1)) {
+		*ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		return true;
+	}
+	bool absent = lua_isnil(L, -1);
+	lua_pop(L, 1);
+	return absent ||
+	       fail(err, errlen, "%s: %s must be a function (scanner %s)", s->path, field, s->name);
+}
+
 /* Checks the table the file returned (at the top of L) and records its
  * fields; leaves the stack as it found it. */
 static bool read_definition(struct script *s, char *err, size_t errlen)
@@ -266,26 +283,9 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		            s->name);
 	}
 	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	rawfield(L, -1, "select");
-	if (lua_isfunction(L, -1)) {
-		s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	} else {
-		bool absent = lua_isnil(L, -1);
-		lua_pop(L, 1);
-		if (!absent)
-			return fail(err, errlen, "%s: select must be a function (scanner %s)",
-			            s->path, s->name);
-	}
-	rawfield(L, -1, "observe");
-	if (lua_isfunction(L, -1)) {
-		s->observe_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	} else {
-		bool absent = lua_isnil(L, -1);
-		lua_pop(L, 1);
-		if (!absent)
-			return fail(err, errlen, "%s: observe must be a function (scanner %s)",
-			            s->path, s->name);
-	}
+	if (!optional_function(s, "select", &s->select_ref, err, errlen) ||
+	    !optional_function(s, "observe", &s->observe_ref, err, errlen))
+		return false;
 	return read_options(s, err, errlen);
 }
 
