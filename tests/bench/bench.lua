@@ -845,8 +845,8 @@ local function window(secs, url)
   local t0, times = clock(), {}
   if url then
     local n = math.floor(secs * 100)
-    local p = io.popen(("curl -s -o /dev/null -w '%%{time_total}\\n' --rate 100/s %s")
-      :format(string.rep(url .. " ", n)))
+    local p = io.popen(("curl -s -w '%%{time_total}\\n' --rate 100/s %s")
+      :format(string.rep("-o /dev/null " .. url .. " ", n)))
     for line in p:lines() do times[#times + 1] = tonumber(line) * 1000 end
     p:close()
   end
