@@ -140,23 +140,27 @@ bool config_set_http(struct config *c, const char *text, const char *key, char *
 		return fail(err, errlen, key, usage);
 	memcpy(host, text, n);
 	host[n] = '\0';
-	memset(&c->http_addr, 0, sizeof(c->http_addr));
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	bool ok;
 	if (host[0] == '[' && host[n - 1] == ']') {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&c->http_addr;
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		host[n - 1] = '\0';
 		a->sin6_family = AF_INET6;
-		c->http_addrlen = sizeof(*a);
-		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1 ||
-		    !parse_port(colon + 1, &a->sin6_port))
-			return fail(err, errlen, key, usage);
+		len = sizeof(*a);
+		ok = inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 &&
+		     parse_port(colon + 1, &a->sin6_port);
 	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&c->http_addr;
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 		a->sin_family = AF_INET;
-		c->http_addrlen = sizeof(*a);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1 ||
-		    !parse_port(colon + 1, &a->sin_port))
-			return fail(err, errlen, key, usage);
+		len = sizeof(*a);
+		ok = inet_pton(AF_INET, host, &a->sin_addr) == 1 &&
+		     parse_port(colon + 1, &a->sin_port);
 	}
+	if (!ok)
+		return fail(err, errlen, key, usage);
+	c->http_addr = ss;
+	c->http_addrlen = len;
 	snprintf(c->http, sizeof(c->http), "%s", text);
 	return true;
 }
