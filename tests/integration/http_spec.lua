@@ -286,6 +286,64 @@ describe("--http", function()
     assert.truthy(c:wait_log("scanner delayed_promoter resumed", 5))
   end)
 
+  it("runs a cycle now, or right after the running one", function()
+    -- a slow scanner with a long interval: BLPOP holds each cycle 0.4 s
+    local sdir = dir .. "/slow"
+    P.sh("mkdir -p " .. sdir)
+    P.write(sdir .. "/slow.lua", [[
+return { name = "slow", family = "execution", interval = 600,
+  scan = function(ctx, p)
+    if p ~= 0 then return 0, 0 end
+    ctx.redis:call("BLPOP", "itest:never", 0.4)
+    ctx.redis:call("INCR", "itest:cycles")
+    return 1, 0
+  end }
+]])
+    local p = start(nil, "SCANHOST_CONTROL_TOKEN=" .. TOKEN, ("scanners_dir = %q,"):format(sdir))
+    local function cycles() return tonumber((srv:cli("GET itest:cycles"):gsub("%s+$", ""))) or 0 end
+    assert.truthy(P.wait_for(function() return cycles() == 1 end, 10), "the first cycle never ran")
+    local code, body = http(p.port, "POST", "/scanners/slow/run", TOKEN)
+    assert.are.equal(202, code)
+    assert.truthy(body:find('"run":"now"', 1, true), body)
+    -- during that cycle (0.4 s in BLPOP): queued behind it, never run alongside
+    assert.truthy(P.wait_for(function()
+      local _, st = http(p.port, "GET", "/status")
+      return st:find('"state":"scanning"', 1, true)
+    end, 5))
+    code, body = http(p.port, "POST", "/scanners/slow/run", TOKEN)
+    assert.are.equal(202, code)
+    assert.truthy(body:find('"run":"after the running cycle"', 1, true), body)
+    assert.truthy(P.wait_for(function() return cycles() == 3 end, 5), "the queued cycle never ran")
+    P.sleep(1)
+    assert.are.equal(3, cycles()) -- and then the 600 s interval again
+  end)
+
+  it("--once skips a paused scanner; SIGHUP keeps the running endpoint", function()
+    srv:cli("SET '{scanhost}:pause:delayed_promoter' ops")
+    local rc, out = P.run(("--redis %s --partitions %d --only delayed_promoter,lease_expiry --once")
+      :format(srv.url, NP))
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("scanner delayed_promoter paused (by key {scanhost}:pause:delayed_promoter)", 1, true), out)
+    assert.truthy(out:find("its --once cycle is skipped", 1, true), out)
+    assert.truthy(out:find("scanner=lease_expiry", 1, true), out) -- the other one ran
+    srv:cli("DEL '{scanhost}:pause:delayed_promoter'")
+    -- http is restart-only: a SIGHUP that changes it keeps the endpoint serving
+    local d = dir .. "/hup"
+    P.sh("mkdir -p " .. d)
+    local cfg = d .. "/c.lua"
+    P.write(cfg, ("return { redis = %q, http = '127.0.0.1:0' }"):format(srv.url))
+    local p = P.start(d, ("-c %s --partitions %d --only delayed_promoter"):format(cfg, NP))
+    procs[#procs + 1] = p
+    assert.truthy(p:wait_log("http: listening on 127.0.0.1:%d+", 10))
+    local port = tonumber(p:output():match("http: listening on 127%.0%.0%.1:(%d+)"))
+    P.write(cfg, ("return { redis = %q, http = '127.0.0.1:1' }"):format(srv.url))
+    assert.is_true(p:signal("HUP"))
+    assert.truthy(p:wait_log("http or control_token_file changed; that needs a restart", 5))
+    assert.truthy(p:wait_log("SIGHUP: config .* applied", 5))
+    assert.are.equal(200, (http(port, "GET", "/healthz")))
+    assert.are.equal(1, scrape({ port = port })['scanhost_reloads_total{result="ok"}'])
+  end)
+
   it("refuses a bad http address or token file naming the key (exit 2)", function()
     local rc, out = P.run("--http 127.0.0.1 --check")
     assert.are.equal(2, rc)
