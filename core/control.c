@@ -171,7 +171,7 @@ static void on_pause_written(void *priv, redisReply *reply, const char *err)
 	struct pause_req *q = priv;
 	if (!reply || reply->type == REDIS_REPLY_ERROR) {
 		char msg[256];
-		snprintf(msg, sizeof(msg), "redis refused the pause key: %s\n",
+		snprintf(msg, sizeof(msg), "the pause key was not written: %s\n",
 		         reply ? reply->str : err);
 		reply_text(q->api, q->x, 503, msg);
 		free(q);
