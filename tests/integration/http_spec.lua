@@ -342,6 +342,10 @@ return { name = "slow", family = "execution", interval = 600,
     assert.truthy(p:wait_log("SIGHUP: config .* applied", 5))
     assert.are.equal(200, (http(port, "GET", "/healthz")))
     assert.are.equal(1, scrape({ port = port })['scanhost_reloads_total{result="ok"}'])
+    -- its port is taken: another daemon cannot listen there (exit 2, named)
+    local rc2, out2 = P.run(("--redis %s --http 127.0.0.1:%d --once"):format(srv.url, port))
+    assert.are.equal(2, rc2, out2)
+    assert.truthy(out2:find("http 127.0.0.1:" .. port .. ": cannot listen", 1, true), out2)
   end)
 
   it("refuses a bad http address or token file naming the key (exit 2)", function()
