@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "control.h"
 #include "log.h"
 #include "pause.h"
@@ -117,14 +118,50 @@ static void discard_over_memory(struct scanner *s)
 	s->active = NULL;
 }
 
+/* Whether the active script follows the loaded library's contract; says so
+ * when that changes, once. */
+static bool accepts_library(struct scanner *s)
+{
+	const char *version = s->host->env.library_version;
+	if (script_accepts_library(s->active, version)) {
+		if (s->waits_for[0])
+			log_msg(LOG_INFO, s->name,
+			        "the function library's version suits it; it runs");
+		s->waits_for[0] = '\0';
+		return true;
+	}
+	if (strcmp(s->waits_for, version) == 0 && s->waits_for[0])
+		return false;
+	snprintf(s->waits_for, sizeof(s->waits_for), "%s", version[0] ? version : "?");
+	char wanted[SCRIPT_MAX_VERSIONS * 18] = "";
+	for (int i = 0; i < s->active->nlibrary_versions; i++)
+		snprintf(wanted + strlen(wanted), sizeof(wanted) - strlen(wanted), "%s%s",
+		         i ? " or " : "", s->active->library_versions[i]);
+	log_msg(LOG_INFO, s->name,
+	        "scanner waits: it follows library version %s; the loaded library is version %s",
+	        wanted, version[0] ? version : "unknown");
+	return false;
+}
+
+/* Not its library: the daemon asks again every interval; --once leaves it
+ * out of the run (it has nothing to do, which is not a failure; the run
+ * ends when the scheduled ones are done). */
+static enum runner_verdict waits_for_library(struct scanner *s)
+{
+	if (!s->runner.once)
+		return RUNNER_POSTPONE;
+	s->scheduled = false;
+	return RUNNER_END;
+}
+
 /* A paused scanner acts on nothing. One with observe() runs it instead of
  * select() (its reads feed the backlog metrics, so they show what piles
  * up); the others sleep an interval and ask again, with no Redis command. */
 static enum runner_verdict paused_cycle(struct scanner *s)
 {
-	if (s->runner.once) {
+	if (s->runner.once) { /* left out of the run, as a scanner waiting for its library */
 		log_msg(LOG_INFO, s->name, "scanner paused: its --once cycle is skipped");
-		s->once_done = true;
+		s->scheduled = false;
 		return RUNNER_END;
 	}
 	if (!script_has_observe(s->active))
@@ -164,6 +201,8 @@ static enum runner_verdict op_cycle_begin(void *data)
 	}
 	if (!h->ready || clock_now(h->clock) < h->paused_until)
 		return RUNNER_POSTPONE;
+	if (!accepts_library(s))
+		return waits_for_library(s);
 	if (s->stats.paused)
 		return paused_cycle(s);
 	s->active->observing = false;
@@ -440,14 +479,19 @@ static void start_runners(struct host *h)
 		h->on_idle(h); /* nothing enabled: the once run is already complete */
 }
 
-static void on_library(void *data, const char *in_use)
+static void retry_library_check(struct host *h)
+{
+	ev_timer_set(&h->library_retry, 1.0, 0);
+	ev_timer_start(h->loop, &h->library_retry);
+}
+
+/* The library check is complete once its version is read. */
+static void on_library_version(void *data, bool read)
 {
 	struct host *h = data;
-	h->env.library = in_use;
-	if (!in_use && h->library.transient && !h->env.stopping) {
-		/* LOADING, BUSY or a dropped connection: cycles wait, the check retries */
-		ev_timer_set(&h->library_retry, 1.0, 0);
-		ev_timer_start(h->loop, &h->library_retry);
+	if (!read) {
+		if (!h->env.stopping)
+			retry_library_check(h);
 		return;
 	}
 	h->ready = true;
@@ -459,13 +503,31 @@ static void on_library(void *data, const char *in_use)
 	}
 }
 
+static void on_library(void *data, const char *in_use)
+{
+	struct host *h = data;
+	h->env.library = in_use;
+	if (!in_use && h->library.transient && !h->env.stopping) {
+		/* LOADING, BUSY or a dropped connection: cycles wait, the check retries */
+		retry_library_check(h);
+		return;
+	}
+	if (!in_use) {
+		on_library_version(h, true); /* no library: nothing to read, calls fail visibly */
+		return;
+	}
+	/* the daemon reads it again periodically: an upgrade in place says nothing */
+	libversion_probe(&h->libversion, h->env.conn, !h->once && !h->manual, on_library_version,
+	                 h);
+}
+
 /* A function call failed with "Function not found": the library may have
  * been flushed or replaced. Check again (never more than every 5 s); the
  * loader never loads over a library it did not create. */
 static void on_function_missing(struct hostenv *env)
 {
 	struct host *h = env->host;
-	double now = clock_monotonic(NULL);
+	double now = clock_now(h->clock);
 	if (h->library.busy || !h->env.conn || now - h->library_rechecked_at < 5.0)
 		return;
 	h->library_rechecked_at = now;
@@ -484,11 +546,7 @@ static void on_server_busy(struct hostenv *env, const char *reply)
 		return;
 	if (now > h->paused_until + 10)
 		h->pause_level = 0;
-	double d = 0.1;
-	for (unsigned i = 0; i < h->pause_level && d < 5; i++)
-		d *= 2;
-	d = (d > 5 ? 5 : d) * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
-	h->pause_level++;
+	double d = backoff_delay(0.1, 5, h->pause_level++);
 	h->paused_until = now + d;
 	log_warn("redis cannot serve now (%.40s); pausing new cycles for %.0f ms", reply, d * 1000);
 }
@@ -695,12 +753,15 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->function_missing = on_function_missing;
 	e->server_busy = on_server_busy;
 	e->host = h;
+	e->clock = clock;
+	libversion_init(&h->libversion, loop, cfg->library_recheck);
+	e->library_version = h->libversion.value;
 	ev_timer_init(&h->grace, on_grace, 0, 0);
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
 	ev_timer_init(&h->library_retry, on_library_retry, 0, 0);
 	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
 	pause_init(h);
-	if (!library_build(&h->library, cfg->functions_dir, err, errlen))
+	if (!library_build(&h->library, cfg->functions_dir, cfg->library_level, err, errlen))
 		return false;
 	if (cfg->url.tls && !(h->tls = tls_client_new(cfg->tls_module, &cfg->tls, err, errlen))) {
 		library_free(&h->library);
@@ -756,7 +817,10 @@ static void print_plan_head(const struct host *h, FILE *out)
 	for (int i = 0; i < c->nscanners_dirs; i++)
 		fprintf(out, "scanners_dir=%s%s\n", c->scanners_dirs[i],
 		        c->scanners_dir_optional[i] ? " (optional)" : "");
-	fprintf(out, "functions_dir=%s\n", c->functions_dir);
+	fprintf(out, "functions_dir=%s library_level=%s\n", c->functions_dir,
+	        c->library_level == 5    ? "5"
+	        : c->library_level == 34 ? "34"
+	                                 : "default (34)");
 	fprintf(out, "lanes=");
 	for (int i = 0; i < c->nlanes; i++)
 		fprintf(out, "%s%s", i ? "," : "", c->lanes[i]);
@@ -804,6 +868,7 @@ void host_free(struct host *h)
 	ev_timer_stop(h->loop, &h->grace);
 	ev_timer_stop(h->loop, &h->connect_deadline);
 	ev_timer_stop(h->loop, &h->library_retry);
+	libversion_stop(&h->libversion);
 	control_free(h);
 	pause_stop(h);
 	if (h->env.conn) {

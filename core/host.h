@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "config.h"
 #include "library.h"
+#include "libversion.h"
 #include "metrics.h"
 #include "runner.h"
 #include "script.h"
@@ -36,6 +37,8 @@ struct scanner {
 	bool scheduled;         /* a runner was started */
 	bool once_done;
 	bool runaway_reported;
+	/* the library version it last said it waits for ("": not waiting) */
+	char waits_for[LIBVERSION_MAX];
 	struct runner_cycle last;
 	uint8_t *wanted; /* select(): partitions [wanted_first, +RUNNER_SELECT_CHUNK) to scan */
 	int wanted_first;
@@ -52,6 +55,7 @@ struct host {
 	const struct clock *clock;
 	struct scanner *scanners;
 	struct library library;
+	struct libversion libversion; /* what the loaded library answers to ff_version */
 	const char *lanes[CONFIG_MAX_LANES];
 	struct signals signals;
 	ev_timer grace, connect_deadline, library_retry;

@@ -276,15 +276,27 @@ struct library_wait {
 	bool done;
 };
 
+static void on_library_version(void *data, bool read)
+{
+	struct library_wait *w = data;
+	(void)read; /* a failed read leaves ctx.library_version as it was */
+	w->done = true;
+}
+
 static void on_library(void *data, const char *in_use)
 {
 	struct library_wait *w = data;
 	w->t->host.env.library = in_use;
-	w->done = true;
+	if (in_use)
+		libversion_probe(&w->t->host.libversion, w->t->host.env.conn, false,
+		                 on_library_version, w);
+	else
+		w->done = true;
 }
 
-/* h:load_library() -> "scanhost" | "flowfabric" | nil, err: the host's
- * loader, run again now (e.g. after a spec flushed or replaced libraries). */
+/* h:load_library() -> "scanhost" | "flowfabric", version | nil, err: the
+ * host's loader, run again now (e.g. after a spec flushed or replaced
+ * libraries), then ff_version read as the host does (ctx.library_version). */
 static int th_load_library(lua_State *L)
 {
 	struct testhost *t = check_host(L);
@@ -296,7 +308,8 @@ static int th_load_library(lua_State *L)
 		return 2;
 	}
 	lua_pushstring(L, t->host.env.library);
-	return 1;
+	lua_pushstring(L, t->host.libversion.value);
+	return 2;
 }
 
 static int th_once(lua_State *L)
