@@ -109,8 +109,9 @@ static int ctx_elapsed(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
-	double start = h && *h ? (*h)->cycle_start : 0;
-	lua_pushnumber(L, start > 0 ? clock_now((*h)->env->clock) - start : 0);
+	const struct script *s = h ? *h : NULL;
+	double start = s ? s->cycle_start : 0;
+	lua_pushnumber(L, s && start > 0 ? clock_now(s->env->clock) - start : 0);
 	return 1;
 }
 
