@@ -247,6 +247,7 @@ static void install(struct host *h, struct script *sc)
 		slot = host_new_slot(h, sc->name);
 	sc->tracker = &slot->tracker;
 	sc->claims = &slot->claims;
+	sc->backlog = &slot->stats.backlog_cycle;
 	slot->removed = false;
 	log_loaded(sc, slot->active != NULL);
 	if (slot->active && !idle_slot(slot)) {

@@ -298,6 +298,23 @@ bool script_accepts_library(const struct script *s, const char *version)
 	return false;
 }
 
+/* An optional function field of the scanner table (at the top of L): a
+ * registry ref in *ref, or LUA_NOREF when absent. */
+static bool optional_function(struct script *s, const char *field, int *ref, char *err,
+                              size_t errlen)
+{
+	lua_State *L = s->L;
+	rawfield(L, -1, field);
+	if (lua_isfunction(L, -1)) {
+		*ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		return true;
+	}
+	bool absent = lua_isnil(L, -1);
+	lua_pop(L, 1);
+	return absent ||
+	       fail(err, errlen, "%s: %s must be a function (scanner %s)", s->path, field, s->name);
+}
+
 /* Checks the table the file returned (at the top of L) and records its
  * fields; leaves the stack as it found it. */
 static bool read_definition(struct script *s, char *err, size_t errlen)
@@ -339,18 +356,10 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		            s->name);
 	}
 	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	if (!read_library_versions(s, err, errlen))
+	if (!read_library_versions(s, err, errlen) ||
+	    !optional_function(s, "select", &s->select_ref, err, errlen) ||
+	    !optional_function(s, "observe", &s->observe_ref, err, errlen))
 		return false;
-	rawfield(L, -1, "select");
-	if (lua_isfunction(L, -1)) {
-		s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	} else {
-		bool absent = lua_isnil(L, -1);
-		lua_pop(L, 1);
-		if (!absent)
-			return fail(err, errlen, "%s: select must be a function (scanner %s)",
-			            s->path, s->name);
-	}
 	return read_options(s, err, errlen);
 }
 
@@ -655,7 +664,7 @@ static struct script *script_alloc(struct hostenv *env)
 		return NULL;
 	s->env = env;
 	s->scan_ref = s->config_ref = s->ctx_ref = LUA_NOREF;
-	s->select_ref = s->selected_ref = LUA_NOREF;
+	s->select_ref = s->selected_ref = s->observe_ref = LUA_NOREF;
 	s->task.script = s;
 	s->task.co_ref = LUA_NOREF;
 	return s;

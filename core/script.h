@@ -15,6 +15,7 @@
 #include <ev.h>
 #include <lua.h>
 
+#include "backlog.h"
 #include "claims.h"
 #include "clock.h"
 #include "memlimit.h"
@@ -94,6 +95,7 @@ struct script {
 	struct hostenv *env;
 	struct tracker *tracker; /* borrowed from the scanner slot (durable) */
 	struct claims *claims;   /* borrowed from the scanner slot, or NULL */
+	struct backlog *backlog; /* borrowed from the scanner slot: this cycle's, or NULL */
 	char path[1024];
 	char *modules;      /* the Lua files its top level required, NUL-separated */
 	size_t modules_len; /* bytes in modules, NULs included */
@@ -105,6 +107,9 @@ struct script {
 	int scan_ref;
 	int select_ref;     /* optional select(ctx, partitions), or LUA_NOREF */
 	int selected_ref;   /* the last select() result: scan()'s third argument */
+	int observe_ref;    /* optional observe(ctx, partitions): run instead of select()
+	                     * while the scanner is paused (reads only), or LUA_NOREF */
+	bool observing;     /* this cycle runs observe(): the scanner is paused */
 	bool runaway;       /* aborted for running too long without yielding */
 	bool over_memory;   /* went over lua_memory: stopped, state to discard */
 	double cycle_start; /* monotonic start of the current cycle: ctx:elapsed() */
@@ -149,13 +154,15 @@ bool script_digest(const struct script *s, uint64_t *out);
 /* Runs scan(ctx, partition[, selected[partition]]) in a new coroutine. done is
  * always called, possibly before task_start returns. */
 void task_start(struct script *s, int partition, task_done_fn done, void *data);
-/* Runs select(ctx, {first..first+count-1}); its result is left on the
- * script's stack (keep_results) for the caller's done callback. */
+/* Runs select(ctx, {first..first+count-1}) (observe() when s->observing);
+ * its result is left on the script's stack (keep_results) for the caller's
+ * done callback. */
 void task_start_select(struct script *s, int first, int count, task_done_fn done, void *data);
 /* Runs fn (on the script's stack top) as a task body with ctx; for tests. */
 void task_start_fn(struct script *s, int partition, task_done_fn done, void *data);
 bool task_busy(const struct script *s);
 bool script_has_select(const struct script *s);
+bool script_has_observe(const struct script *s);
 /* After a select task: turns its result into wanted[0..n) for partitions
  * first.. and keeps the table as scan()'s third argument; select()'s optional
  * further results (items it processed itself, its errors, items it

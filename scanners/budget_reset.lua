@@ -38,6 +38,8 @@ local function visit(ctx, st, bid)
   return reset_one(ctx, bid, st.now)
 end
 
+local function resets(_, tag) return { { index = keys.budget_resets(tag) } } end
+
 return require("ff.walker").scanner {
   name = "budget_reset",
   family = "budget",
@@ -47,5 +49,6 @@ return require("ff.walker").scanner {
   due = true,
   item = visit,
   -- no op: selection.due only selects the partitions with a due reset
-  select = selection.due(function(_, tag) return { { index = keys.budget_resets(tag) } } end),
+  select = selection.due(resets),
+  observe = selection.observe_due(resets), -- while paused: the backlog metrics only
 }

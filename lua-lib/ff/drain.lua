@@ -63,25 +63,40 @@ function M.budget_spent(ctx)
 end
 
 -- The page read: ZRANGEBYSCORE of the due part of an index, WITHSCORES
--- when the op keeps a memo (the memo is keyed by score).
+-- when the op keeps a memo (the memo is keyed by score) and for the first
+-- page (offset 0), whose first score is the oldest due one: the backlog
+-- age comes from the read the cycle makes anyway.
+local function withscores(op, offset)
+  return offset == 0 or (op and op.memo) and true or false
+end
+
 function M.page_cmd(op, index, now, offset, size)
   local cmd = { "ZRANGEBYSCORE", index, "-inf", now }
-  if op and op.memo then cmd[#cmd + 1] = "WITHSCORES" end
+  if withscores(op, offset) then cmd[#cmd + 1] = "WITHSCORES" end
   cmd[#cmd + 1] = "LIMIT"
   cmd[#cmd + 1] = offset
   cmd[#cmd + 1] = size
   return cmd
 end
 
--- to_page(op, reply, size) -> { members, scores, size }
-function M.to_page(op, reply, size)
-  if not (op and op.memo) then return { members = reply, size = size } end
+-- to_page(op, reply, size, offset) -> { members, scores, size }
+function M.to_page(op, reply, size, offset)
+  if not withscores(op, offset) then return { members = reply, size = size } end
   local members, scores = {}, {}
   for i = 1, #reply, 2 do
     members[#members + 1] = reply[i]
     scores[#scores + 1] = reply[i + 1]
   end
   return { members = members, scores = scores, size = size }
+end
+
+-- note_backlog(ctx, page, offset, now): reports the due items a page read
+-- saw, and for a first page its oldest due score, to the host (the
+-- scanhost_backlog_* metrics). Costs no command: it is the page itself.
+function M.note_backlog(ctx, page, offset, now)
+  if not ctx.note_backlog then return end -- a spec's fake ctx
+  local oldest = offset == 0 and page.scores and tonumber(page.scores[1]) or nil
+  ctx:note_backlog(#page.members, oldest, now)
 end
 
 -- read_page(ctx, acc, t, now, offset) -> page { members, scores, size } | nil
@@ -93,7 +108,9 @@ local function read_page(ctx, acc, t, now, offset)
     util.failed(ctx, kind, "index read failed", { index = t.index, error = tostring(err) })
     return nil
   end
-  return M.to_page(t.op, members, size)
+  local page = M.to_page(t.op, members, size, offset)
+  M.note_backlog(ctx, page, offset, now)
+  return page
 end
 
 -- The memo of an op with `memo(reply)` (lease_expiry: a lease already marked

@@ -35,6 +35,7 @@ function M.scanner(o)
     bounds = drain.bounds(o.bounds),
     order = drain.ORDER,
     select = selection.due(o.targets),
+    observe = selection.observe_due(o.targets), -- while paused: the backlog metrics only
     scan = drain.scan_due(o.targets),
   }
 end

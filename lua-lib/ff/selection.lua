@@ -30,6 +30,47 @@ local function at_partition(ctx, p)
     log = setmetatable({ log = ctx.log, p = p }, PartitionLog) }, { __index = ctx })
 end
 
+-- first_pages(ctx, partitions, targets_of, now, size) -> cmds, jobs, owner:
+-- the first-page read of every target of every partition of a chunk.
+local function first_pages(ctx, partitions, targets_of, now, size)
+  local cmds, jobs, owner = {}, {}, {}
+  for _, p in ipairs(partitions) do
+    local pctx = at_partition(ctx, p)
+    for _, t in ipairs(targets_of(pctx, pctx.tag, now)) do
+      cmds[#cmds + 1] = drain.page_cmd(t.op, t.index, now, 0, size)
+      jobs[#jobs + 1] = { p = p, ctx = pctx, op = t.op, index = t.index }
+      owner[#owner + 1] = p
+    end
+  end
+  return cmds, jobs, owner
+end
+
+-- observe_due(targets_of) -> an observe(ctx, partitions) function: what the
+-- host runs instead of select() while the scanner is paused. The same TIME
+-- and first-page pipeline as due(), no claim and no action: the backlog
+-- metrics go on showing what piles up. A failed read is one error.
+function M.observe_due(targets_of)
+  return function(ctx, partitions)
+    local now = util.now(ctx)
+    if not now then return {}, 0, 1 end
+    local size = adaptive.size(ctx.config)
+    local cmds, jobs = first_pages(ctx, partitions, targets_of, now, size)
+    local res = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
+    local errors = 0
+    for i, job in ipairs(jobs) do
+      local r = res[i]
+      if type(r) ~= "table" or r.err then
+        errors = errors + 1
+        util.failed(ctx, r and r.transport and "transport", "index read failed",
+          { index = job.index, error = tostring(r and r.err) })
+      else
+        drain.note_backlog(ctx, drain.to_page(job.op, r, size, 0), 0, now)
+      end
+    end
+    return {}, 0, errors
+  end
+end
+
 -- due(targets_of) -> a select(ctx, partitions) function. One TIME and
 -- one pipeline of first pages for the whole chunk; then every first page with
 -- an op is acted on at once, for all partitions: one pipeline of pre-reads
@@ -46,15 +87,7 @@ function M.due(targets_of)
     local now = util.now(ctx)
     if not now then return {}, 0, 1 end
     local size = adaptive.size(ctx.config)
-    local cmds, jobs, owner = {}, {}, {}
-    for _, p in ipairs(partitions) do
-      local pctx = at_partition(ctx, p)
-      for _, t in ipairs(targets_of(pctx, pctx.tag, now)) do
-        cmds[#cmds + 1] = drain.page_cmd(t.op, t.index, now, 0, size)
-        jobs[#jobs + 1] = { p = p, ctx = pctx, op = t.op, index = t.index }
-        owner[#owner + 1] = p
-      end
-    end
+    local cmds, jobs, owner = first_pages(ctx, partitions, targets_of, now, size)
     local res, won, claim_errors = claim.pipeline(ctx, cmds, owner,
       function(_, r) return r.err ~= nil or #r > 0 end)
     local wanted, acc, act = {}, reply.new_acc(), {}
@@ -65,11 +98,14 @@ function M.due(targets_of)
     end
     for i, job in ipairs(jobs) do
       local r = res[i]
-      if not won[job.p] then -- another instance has it this cycle
+      if not r.err and #r == 0 then -- nothing due here (claimed or not)
+        drain.note_backlog(ctx, { members = r }, 0, now)
+      elseif not won[job.p] then -- another instance has it this cycle
       elseif r.err then
         want(job, drain.START)
       elseif #r > 0 then
-        job.page = drain.to_page(job.op, r, size)
+        job.page = drain.to_page(job.op, r, size, 0)
+        drain.note_backlog(ctx, job.page, 0, now)
         if job.op then act[#act + 1] = job else want(job, drain.START) end
       end
     end

@@ -148,7 +148,8 @@ end
 -- page, each (with failed, field) or item (see above); optional family ("execution"), defaults
 -- ({ batch = 100 } if absent), bounds (batch: M.BATCH), order, now (false:
 -- no TIME), state(ctx) -> a fresh table per partition scan (st; st.now is
--- the server's now), due, limit, most, select (default: nonempty sets).
+-- the server's now), due, limit, most, select (default: nonempty sets),
+-- observe (what runs instead of select() while the scanner is paused).
 function M.scanner(o)
   local kinds = (o.page and 1 or 0) + (o.each and 1 or 0) + (o.item and 1 or 0)
   assert(kinds == 1, "ff.walker.scanner: exactly one of page, each or item")
@@ -174,6 +175,7 @@ function M.scanner(o)
       for i, s in ipairs(sets_of(o, ctx, tag)) do out[i] = s.key end
       return out
     end),
+    observe = o.observe,
     scan = scan(o, cursors),
   }
 end
