@@ -733,6 +733,7 @@ void host_sync_env(struct host *h)
 	e->scan_timeout = cfg->scan_timeout;
 	e->lua_memory = (size_t)cfg->lua_memory_mb << 20;
 	e->claims = cfg->claims;
+	e->once = cfg->once;
 }
 
 bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,

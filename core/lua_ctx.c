@@ -8,6 +8,7 @@
  *   seconds       = ctx:elapsed()     -- since the current cycle started
  *   tag           = ctx:tag_for(p)    -- partition p's tag in this family
  *   ctx.instance_id, ctx.claims       -- this process, claims on (ff.claim)
+ *   ctx.once                          -- --once: this one cycle drains what is due
  *                   ctx:claim_note(p, won[, holder])  -- ff.claim's report to C
  *   key           = ctx:claim_key(p)  -- partition p's claim key
  *   ctx:note_backlog(n, oldest_ms|nil, now_ms) -- ff.scan's page reads, for
@@ -326,6 +327,8 @@ void ctx_push_new(struct script *s)
 	lua_setfield(L, -2, "instance_id");
 	lua_pushboolean(L, s->env->claims);
 	lua_setfield(L, -2, "claims");
+	lua_pushboolean(L, s->env->once);
+	lua_setfield(L, -2, "once");
 	lredis_push(L, s);
 	lua_setfield(L, -2, "redis");
 	push_handle(L, s, FAILURES_MT);

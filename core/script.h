@@ -50,6 +50,7 @@ struct hostenv {
 	const struct clock *clock;   /* the host's (injected) clock: cycle times */
 	double scan_timeout;         /* seconds a script may run without yielding */
 	bool claims;                 /* claim partitions before acting (several instances) */
+	bool once;                   /* --once: one cycle that drains what is due (ctx.once) */
 	char instance_id[CLAIMS_ID_MAX]; /* this process: ctx.instance_id, claim values */
 	size_t lua_memory;               /* bytes each scanner state may allocate (0 = no limit) */
 	/* An error reply said a server-side function is missing (e.g. the

@@ -57,9 +57,12 @@ end
 M.ORDER = { { "batch_min", "batch", "batch_max" } }
 
 -- budget_spent(ctx): the cycle has used its drain budget, or the partition's
--- claim is no longer ours (extra pages only).
+-- claim is no longer ours (extra pages only). The drain budget keeps a
+-- daemon's cycle short so every partition is visited every cycle; the one
+-- cycle of --once (ctx.once) drains everything instead.
 function M.budget_spent(ctx)
-  return ctx:elapsed() >= (ctx.config.drain_budget or 0) or not claim.hold(ctx)
+  if not ctx.once and ctx:elapsed() >= (ctx.config.drain_budget or 0) then return true end
+  return not claim.hold(ctx)
 end
 
 -- The page read: ZRANGEBYSCORE of the due part of an index, WITHSCORES

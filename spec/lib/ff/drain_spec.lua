@@ -154,6 +154,13 @@ describe("ff.drain: pipelined, bounded, adaptive drains", function()
       assert.equal(80, due_left(0))
     end)
 
+    it("--once (ctx.once) drains past a spent budget: everything due is done in its one cycle", function()
+      seed_hot()
+      local h = host({ once = true, scanner_config = { delayed_promoter = F.merge(pinned, { drain_budget = 0 }) } })
+      assert.same({ 135, 0, 0 }, { h:once("delayed_promoter") })
+      for n = 0, 7 do assert.equal(0, due_left(n)) end
+    end)
+
     it("within the budget a full partition is read again until it is empty", function()
       seed_hot()
       local h = host({ scanner_config = { delayed_promoter = F.merge(pinned, { drain_budget = 1000.0 }) } })
