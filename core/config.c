@@ -364,6 +364,12 @@ static bool key_tls(struct config *c, lua_State *L, const char *k, char *e, size
 	return true;
 }
 
+static bool key_filter(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	(void)k;
+	return filter_read(&c->filter, L, e, n);
+}
+
 static const struct {
 	const char *key;
 	key_fn fn;
@@ -388,6 +394,7 @@ static const struct {
 	{ "lua_path", key_lua_path },
 	{ "scanners", key_scanners },
 	{ "tls", key_tls },
+	{ "filter", key_filter },
 };
 
 static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)

@@ -10,6 +10,7 @@
 
 #include <lua.h>
 
+#include "filter.h"
 #include "log.h"
 #include "memlimit.h"
 #include "tls.h"
@@ -51,6 +52,7 @@ struct config {
 	enum log_format log_format;
 	bool once, check, help, version;
 	bool claims; /* claim partitions per cycle (several instances); default on */
+	struct scan_filter filter; /* filter = { namespace =, tag = { key =, value = } } */
 	/* the config file's state stays open: per-scanner overrides are read
 	 * from it whenever a script is (re)loaded */
 	lua_State *conf_L;
