@@ -14,6 +14,8 @@ local keys = require "ff.keys"
 local partition = require "ff.partition"
 local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
 local zwalk = require "ff.zwalk"
+local resolve = require "ff.resolve" -- the call's shape at library version 5 or 34
+local filter = require "ff.filter"
 
 local cursors = {} -- blocked:dependencies key -> offset, kept across cycles
 
@@ -48,10 +50,9 @@ local function child_context(ctx, child, st)
   if st.now then return true end
   local now, err = ctx:now_ms()
   if not now then return nil, err end
-  local ai, aerr = ctx.redis:call("HGET", keys.core(ctx.tag, child), "current_attempt_index")
-  if ai == nil then return nil, aerr end
-  if not ai or ai == "" then ai = "0" end
-  st.now, st.ai = now, ai
+  local ai, fid = resolve.child(ctx, child)
+  if not ai then return nil, fid end
+  st.now, st.ai, st.fid = now, ai, fid
   return true
 end
 
@@ -75,8 +76,8 @@ local function resolve_edge(ctx, st, child, edge)
   if outcome == "" then return 0 end
   local ok, cerr = child_context(ctx, child, st)
   if not ok then return nil, cerr end
-  local r, ferr = ctx.redis:fcall("ff_resolve_dependency",
-    resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now })
+  local r, ferr = ctx.redis:fcall("ff_resolve_dependency", resolve.call(ctx, child, st.fid,
+    resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now }))
   local status, detail = scan_util.classify(r, ferr)
   if status == "error" then return nil, detail end
   if status == "skip" then
@@ -116,7 +117,7 @@ local function scan_lane(ctx, st, lane)
   st.lane = lane
   local _, werr = zwalk.walk(ctx, {
     key = set, min = "-inf", max = "+inf", page = ctx.config.batch, limit = ctx.config.batch,
-    cursors = cursors,
+    cursors = cursors, prefilter = filter.walk,
   }, function(child)
     local resolved, err = reconcile(ctx, st, child)
     processed = processed + resolved
@@ -143,6 +144,7 @@ end
 return {
   name = "dependency_reconciler",
   family = "execution",
+  library_versions = { "5", "34" },
   interval = 15,
   defaults = { batch = 50, edges = 20 },
   bounds = { batch = { integer = true, min = 1, max = 10000 }, edges = { integer = true, min = 1, max = 10000 } },

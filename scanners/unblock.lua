@@ -20,6 +20,9 @@ local budget = require "ff.budget"
 local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
 local zwalk = require "ff.zwalk"
 local sscan = require "ff.sscan"
+local caps34 = require "ff.caps" -- library version 34: namespaced worker caps
+local v34 = require "ff.v34"
+local filter = require "ff.filter"
 
 local cursors = {}  -- blocked-set key -> offset, kept across cycles
 local caps = {}     -- worker-caps union snapshot { union = set, at = ms }
@@ -162,7 +165,8 @@ end
 local function route_cleared(ctx, st, core)
   local req = core.required_capabilities
   if not req or req == "" then return true end
-  local union, err = caps_union(ctx, st)
+  local union, err
+  if v34.is34(ctx) then union, err = caps34.union(ctx, st, core.namespace) else union, err = caps_union(ctx, st) end
   if not union then return nil, err end
   for _, tok in ipairs(split(req, false)) do
     if not union[tok] then return false end
@@ -179,10 +183,10 @@ local SETS = {
 
 local function read_core(ctx, eid)
   local r, err = ctx.redis:call("HMGET", keys.core(ctx.tag, eid), "blocking_reason",
-    "budget_ids", "quota_policy_id", "required_capabilities")
+    "budget_ids", "quota_policy_id", "required_capabilities", "namespace")
   if not r then return nil, err end
   return { blocking_reason = r[1] or nil, budget_ids = r[2] or nil,
-    quota_policy_id = r[3] or nil, required_capabilities = r[4] or nil }
+    quota_policy_id = r[3] or nil, required_capabilities = r[4] or nil, namespace = r[5] or nil }
 end
 
 -- Removes a stale member; returns true when it is still in the set.
@@ -240,7 +244,7 @@ local function scan_set(ctx, st, s, lane)
   local processed, errors = 0, 0
   local _, werr = zwalk.walk(ctx, {
     key = set, min = "-inf", max = "+inf", page = ctx.config.batch, limit = ctx.config.batch,
-    cursors = cursors,
+    cursors = cursors, prefilter = filter.walk,
   }, function(eid)
     local kept, p, e = visit(ctx, st, s, set, lane, eid)
     processed, errors = processed + p, errors + e
@@ -268,6 +272,7 @@ end
 return {
   name = "unblock",
   family = "execution",
+  library_versions = { "5", "34" },
   interval = 5,
   defaults = { batch = 100 },
   bounds = { batch = { integer = true, min = 1, max = 10000 } },

@@ -9,7 +9,7 @@ local srv, h
 
 -- A fresh host per test: the worker-caps snapshot lives as long as the scanner's
 -- Lua state, and each case needs its own view of the workers.
-before_each(function() srv, h = S.start() end)
+before_each(function() srv, h = S.start({ library_level = 5 }) end) -- 0.1.1 fixtures
 after_each(function() S.stop(srv, h) end)
 
 local function once()
@@ -201,7 +201,7 @@ describe("unblock / route", function()
   end)
 
   it("a record the function refuses as malformed stays blocked, with a warning naming the field", function()
-    local srv2, h2 = S.start({ capture_logs = true, log_level = "warn" })
+    local srv2, h2 = S.start({ capture_logs = true, log_level = "warn", library_level = 5 })
     finally(function() S.stop(srv2, h2) end)
     FX.unblock_budget(h2, S.now(h2), { core = { priority = "x!" } })
     local before = S.dump(h2)

@@ -79,4 +79,15 @@ function M.keep(ctx, items, eid_of)
   return kept
 end
 
+-- walk(ctx, flat) -> ff.zwalk's prefilter: the set of members of a page
+-- (flat member, score, ... reply) the filter keeps; nil for the no-op filter.
+function M.walk(ctx, flat)
+  if not M.active(ctx) then return nil end
+  local members = {}
+  for i = 1, #flat, 2 do members[#members + 1] = flat[i] end
+  local set = {}
+  for _, m in ipairs(M.keep(ctx, members)) do set[m] = true end
+  return set
+end
+
 return M

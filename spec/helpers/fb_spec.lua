@@ -15,6 +15,7 @@ function M.start(opts)
     budget_partitions = opts.budget_partitions or 32, quota_partitions = opts.quota_partitions or 32,
     lanes = opts.lanes or { "default" }, scanners = "scanners", functions = "lua-lib/functions",
     scanner_config = opts.scanner_config, capture_logs = opts.capture_logs, log_level = opts.log_level,
+    library_level = opts.library_level, filter = opts.filter,
   }
   local h = T.new(cfg)
   local lib, err = h:load_library()
