@@ -6,6 +6,7 @@
 -- a member SSCAN returns twice is checked once per partition scan.
 local keys = require "ff.keys"
 local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
+local filter = require "ff.filter"
 
 local RUNNABLE = {
   eligible_now = "eligible",
@@ -43,6 +44,7 @@ end
 
 -- expectations(ctx, acc, members) -> list of { eid, key, lp, es, os } to verify.
 local function expectations(ctx, acc, members)
+  members = filter.keep(ctx, members) -- spec 30 §3.4: before the HMGET
   local cmds = {}
   for i, eid in ipairs(members) do
     cmds[i] = { "HMGET", keys.core(ctx.tag, eid), "lifecycle_phase", "eligibility_state",

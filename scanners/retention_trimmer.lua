@@ -21,6 +21,7 @@ local keys = require "ff.keys"
 local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local json = require "ff.json"
 local zwalk = require "ff.zwalk"
+local filter = require "ff.filter"
 
 local cursors = {} -- terminal-set key -> offset, kept across cycles
 
@@ -192,7 +193,7 @@ local function scan_lane(ctx, lane, now)
   local processed, errors = 0, 0
   local _, werr = zwalk.walk(ctx, {
     key = keys.lane(ctx.tag, lane, "terminal"), min = "-inf", max = now,
-    page = ctx.config.batch, limit = ctx.config.scan, cursors = cursors,
+    page = ctx.config.batch, limit = ctx.config.scan, cursors = cursors, prefilter = filter.walk,
   }, function(eid, score)
     if processed >= ctx.config.batch then return "stop" end
     local res, err = purge(ctx, eid, score, lane, now)

@@ -90,4 +90,53 @@ function M.walk(ctx, flat)
   return set
 end
 
+-- pre_candidates(ctx, jobs) -> item -> execution id, for the jobs whose op
+-- names its candidate through its pre-read (op.candidate == "pre":
+-- pending_wp_expiry's waitpoint -> execution_id), in one pipeline.
+local function pre_candidates(ctx, jobs)
+  local cmds, items = {}, {}
+  for _, job in ipairs(jobs) do
+    if job.op.candidate == "pre" then
+      for _, item in ipairs(job.items) do
+        cmds[#cmds + 1] = job.op.pre(job.ctx, item)
+        items[#items + 1] = item
+      end
+    end
+  end
+  local res = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
+  local eid = {}
+  for i, item in ipairs(items) do
+    if type(res[i]) == "string" then eid[item] = res[i] end
+  end
+  return eid
+end
+
+-- candidates(ctx, jobs): the item checks of ff.scan's due-item scanners
+-- before their calls (spec 30 §3.3, §3.4), in place on each job.items
+-- (jobs: ff.batch jobs). At library version 34 an index member that is not
+-- an execution id is skipped with a warning and left in place (no call, not
+-- counted); then the filter, one pipeline for all the jobs' candidates.
+function M.candidates(ctx, jobs)
+  local strict, active = V.is34(ctx), M.active(ctx)
+  if not strict and not active then return end
+  local via_pre = active and pre_candidates(ctx, jobs) or {}
+  local flat = {}
+  for _, job in ipairs(jobs) do
+    local from_pre = job.op.candidate == "pre"
+    if active or not from_pre then
+      for _, item in ipairs(job.items) do
+        if from_pre or V.exec_tag(item) then
+          flat[#flat + 1] = { job = job, item = item, eid = from_pre and via_pre[item] or item }
+        else
+          job.ctx.log:warn("malformed execution id; skipping", { item = item, index = job.index })
+        end
+      end
+      job.items = {}
+    end
+  end
+  for _, c in ipairs(M.keep(ctx, flat, function(c) return c.eid end)) do
+    c.job.items[#c.job.items + 1] = c.item
+  end
+end
+
 return M
