@@ -26,7 +26,8 @@ static bool text(lua_State *L, const char *key, char *dst, char *err, size_t err
 static bool read_tag(struct scan_filter *f, lua_State *L, char *err, size_t errlen)
 {
 	if (!lua_istable(L, -1))
-		return fail(err, errlen, "filter.tag", "must be a table { key = \"...\", value = \"...\" }");
+		return fail(err, errlen, "filter.tag",
+		            "must be a table { key = \"...\", value = \"...\" }");
 	bool has_key = false, has_value = false;
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
@@ -65,7 +66,8 @@ bool filter_read(struct scan_filter *f, lua_State *L, char *err, size_t errlen)
 		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
 		bool ok;
 		if (strcmp(k, "namespace") == 0)
-			ok = f->has_namespace = text(L, "filter.namespace", f->namespace_, err, errlen);
+			ok = f->has_namespace =
+			    text(L, "filter.namespace", f->namespace_, err, errlen);
 		else if (strcmp(k, "tag") == 0)
 			ok = read_tag(f, L, err, errlen);
 		else {

@@ -121,6 +121,31 @@ describe("the scanner filter (spec 30 §3.4, C.6)", function()
   end)
 end)
 
+describe("the filter's configuration", function()
+  it("a bad tag key is named in a start-up warning", function()
+    local fh = require("scanhost_test").new({ redis = srv.url, partitions = 256, claims = false,
+      scanners = "scanners", functions = "lua-lib/functions", capture_logs = true,
+      filter = { tag = { key = "Team.owner", value = "ops" } } })
+    hosts[#hosts + 1] = fh
+    local text = table.concat(fh:logs(), "\n")
+    assert.truthy(text:find("level=warn", 1, true), text)
+    assert.truthy(text:find("filter.tag.key is not a valid tag key", 1, true), text)
+    assert.truthy(text:find("tag_key=Team.owner", 1, true), text)
+  end)
+
+  it("unknown keys and wrong types are refused, naming the key", function()
+    local function refused(f)
+      local ok, err = pcall(require("scanhost_test").new, { redis = srv.url, scanners = "scanners",
+        functions = "lua-lib/functions", filter = f })
+      assert.is_false(ok)
+      return tostring(err)
+    end
+    assert.truthy(refused({ namspace = "x" }):find("filter.namspace: unknown key", 1, true))
+    assert.truthy(refused({ tag = { key = "a.b" } }):find("filter.tag.value", 1, true))
+    assert.truthy(refused({ namespace = 5 }):find("filter.namespace", 1, true))
+  end)
+end)
+
 describe("unparsable index members at level 5", function()
   it("are called as 0.1.1 does (no v34 skip rule)", function()
     local srv5, h5 = S.start({ library_level = 5 })
