@@ -21,6 +21,7 @@
 local scan_util = require "ff.scan"
 local V = require "ff.v34"
 local cancel = require "ff.cancel"
+local sibling = require "ff.sibling"
 
 local progress = {} -- group member -> siblings already dealt with (EC1)
 
@@ -85,13 +86,8 @@ end
 
 -- dispatch(g): one pending_cancel_groups member (spec 30 §8.A).
 local function dispatch(ctx, acc, g)
-  local fid, ds = V.group(g)
-  if not fid then
-    ctx.log:warn("malformed sibling cancel group; removed", { member = g, error = ds })
-    ctx.redis:call("SREM", V.pending_cancel_groups(ctx.tag), g)
-    acc.errors = acc.errors + 1
-    return
-  end
+  local fid, ds = sibling.parse(ctx, acc, g)
+  if not fid then return end
   local G = V.edgegroup(ctx.tag, fid, ds)
   local v, err, kind = ctx.redis:call("HMGET", G, unpack(FIELDS))
   if not v then
@@ -108,11 +104,8 @@ end
 
 local function scan(ctx)
   local acc = scan_util.new_acc()
-  local groups, err = ctx.redis:call("SRANDMEMBER", V.pending_cancel_groups(ctx.tag), ctx.config.batch)
-  if not groups then
-    ctx.log:warn("reading pending_cancel_groups failed", { error = tostring(err) })
-    return 0, 1
-  end
+  local groups = sibling.sample(ctx)
+  if not groups then return 0, 1 end
   for _, g in ipairs(groups) do
     if ctx:stopping() then break end
     dispatch(ctx, acc, g)

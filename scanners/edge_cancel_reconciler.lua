@@ -13,6 +13,7 @@
 local scan_util = require "ff.scan"
 local batch = require "ff.batch"
 local V = require "ff.v34"
+local sibling = require "ff.sibling"
 
 local DONE = { sremmed_stale = true, completed_drain = true }
 
@@ -21,14 +22,7 @@ local DONE = { sremmed_stale = true, completed_drain = true }
 local function well_formed(ctx, acc, groups)
   local good = {}
   for _, g in ipairs(groups) do
-    local fid, why = V.group(g)
-    if fid then
-      good[#good + 1] = g
-    else
-      ctx.log:warn("malformed sibling cancel group; removed", { member = g, error = why })
-      ctx.redis:call("SREM", V.pending_cancel_groups(ctx.tag), g)
-      acc.errors = acc.errors + 1
-    end
+    if sibling.parse(ctx, acc, g) then good[#good + 1] = g end
   end
   return good
 end
@@ -56,11 +50,8 @@ end
 
 local function scan(ctx)
   local acc = scan_util.new_acc()
-  local groups, err = ctx.redis:call("SRANDMEMBER", V.pending_cancel_groups(ctx.tag), ctx.config.batch)
-  if not groups then
-    ctx.log:warn("reading pending_cancel_groups failed", { error = tostring(err) })
-    return 0, 1
-  end
+  local groups = sibling.sample(ctx)
+  if not groups then return 0, 1 end
   local good = well_formed(ctx, acc, groups)
   if #good > 0 then
     for _, c in ipairs(batch.run(ctx, OP, good)) do account(ctx, acc, c) end

@@ -1,7 +1,7 @@
 -- cancel_reconciler (spec 30 §7, fixtures §11 C.1) through the test host against
 -- a real redis-server with scanhost's library at level 34; idle at level 5.
 local S = require "spec.helpers.fb_spec"
-local L = require "spec.lib.library_source"
+local H = require "spec.helpers.v34"
 local V = require "ff.fixtures_v34"
 
 local srv, h
@@ -148,9 +148,7 @@ describe("cancel_reconciler under the filter (spec 30 §3.4)", function()
   after_each(function() if fh then fh:close() end fh = nil end)
 
   it("namespace ns2: the ns1 member is skipped and stays owed: (0, 0)", function()
-    fh = require("scanhost_test").new({ redis = srv.url, partitions = 256, scanners = "scanners",
-      functions = "lua-lib/functions", filter = { namespace = "ns2" } })
-    assert(fh:load_library())
+    fh = H.host(srv, { filter = { namespace = "ns2" } })
     local c = V.cancel_reconciler.acting(h)
     local before = S.dump(h)
     assert.same({ 0, 0 }, once(nil, fh))
@@ -159,9 +157,7 @@ describe("cancel_reconciler under the filter (spec 30 §3.4)", function()
   end)
 
   it("namespace ns1: cancelled as without a filter: (1, 0)", function()
-    fh = require("scanhost_test").new({ redis = srv.url, partitions = 256, scanners = "scanners",
-      functions = "lua-lib/functions", filter = { namespace = "ns1" } })
-    assert(fh:load_library())
+    fh = H.host(srv, { filter = { namespace = "ns1" } })
     local c = V.cancel_reconciler.acting(h)
     assert.same({ 1, 0 }, once(nil, fh))
     assert.same({}, S.zset(h, c.keys.backlog))
@@ -170,14 +166,7 @@ end)
 
 describe("cancel_reconciler at level 5", function()
   it("is idle: nothing read or written, (0, 0)", function()
-    assert(h:call("FUNCTION", "DELETE", "scanhost"))
-    assert(h:call("FUNCTION", "LOAD", L.source("5", "flowfabric")))
-    finally(function()
-      assert(h:call("FUNCTION", "DELETE", "flowfabric"))
-      assert.equal("scanhost", (h:load_library()))
-    end)
-    local lib, version = h:load_library()
-    assert.same({ "flowfabric", "5" }, { lib, version })
+    finally(H.use_flowfabric5(h))
     V.cancel_reconciler.acting(h)
     local before = S.dump(h)
     assert.same({ 0, 0 }, once())

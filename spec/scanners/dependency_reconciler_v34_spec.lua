@@ -4,7 +4,7 @@
 -- the scanner filter (spec 30 §3.4). The 0.1.1 cases of spec 20 §C.3 are in
 -- spec/flow_scanners_spec.lua.
 local S = require "spec.helpers.fb_spec"
-local L = require "spec.lib.library_source"
+local H = require "spec.helpers.v34"
 local V = require "ff.fixtures_v34"
 
 local D = V.dependency_reconciler
@@ -161,15 +161,13 @@ describe("dependency_reconciler across a library switch", function()
     assert.same({ 1, 0 }, once())
     assert.equal("1", group(c1).succeeded)
     -- FlowFabric 0.1.1's library replaces scanhost's under the running host
-    assert(h:call("FUNCTION", "DELETE", "scanhost"))
-    assert(h:call("FUNCTION", "LOAD", L.source("5", "flowfabric")))
-    assert.same({ "flowfabric", "5" }, { h:load_library() })
+    local restore = H.use_flowfabric5(h)
     local c2 = D.all_of(h, { i = 2 })
     local g2 = S.hgetall(h, c2.keys.group)
     assert.same({ 1, 0 }, once())
     assert.same(g2, S.hgetall(h, c2.keys.group)) -- 11 KEYS: no group touched
     assert.equal("eligible_now", S.hgetall(h, c2.keys.core).eligibility_state)
-    assert(h:call("FUNCTION", "DELETE", "flowfabric"))
+    restore()
     assert.same({ "scanhost", "34" }, { h:load_library() })
     local c3 = D.all_of(h, { i = 3 })
     assert.same({ 1, 0 }, once())
@@ -179,10 +177,7 @@ end)
 
 describe("dependency_reconciler under the filter (spec 30 §3.4)", function()
   local function with_filter(f)
-    local fh = require("scanhost_test").new({ redis = srv.url, partitions = 256,
-      scanners = "scanners", functions = "lua-lib/functions", filter = f })
-    assert(fh:load_library())
-    return fh
+    return H.host(srv, { filter = f })
   end
 
   local function hget_calls()

@@ -6,6 +6,7 @@ local S = require "spec.helpers.fb_spec"
 local F = require "ff.fixtures"
 local V = require "ff.fixtures_v34"
 local K = require "ff.keys"
+local H = require "spec.helpers.v34"
 
 local srv, h
 
@@ -25,10 +26,8 @@ after_each(function()
 end)
 
 local function filtered(f)
-  local fh = require("scanhost_test").new({ redis = srv.url, partitions = 256,
-    scanners = "scanners", functions = "lua-lib/functions", filter = f, claims = false })
+  local fh = H.host(srv, { filter = f })
   hosts[#hosts + 1] = fh
-  assert(fh:load_library())
   return fh
 end
 
@@ -123,9 +122,7 @@ end)
 
 describe("the filter's configuration", function()
   it("a bad tag key is named in a start-up warning", function()
-    local fh = require("scanhost_test").new({ redis = srv.url, partitions = 256, claims = false,
-      scanners = "scanners", functions = "lua-lib/functions", capture_logs = true,
-      filter = { tag = { key = "Team.owner", value = "ops" } } })
+    local fh = H.host(srv, { capture_logs = true, filter = { tag = { key = "Team.owner", value = "ops" } } })
     hosts[#hosts + 1] = fh
     local text = table.concat(fh:logs(), "\n")
     assert.truthy(text:find("level=warn", 1, true), text)

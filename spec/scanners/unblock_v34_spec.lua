@@ -4,6 +4,7 @@
 -- The 0.1.1 cases of spec 20 §C.1 are in spec/unblock_scanner_spec.lua.
 local S = require "spec.helpers.fb_spec"
 local V = require "ff.fixtures_v34"
+local H = require "spec.helpers.v34"
 
 local U = V.unblock
 local srv, h
@@ -89,10 +90,8 @@ describe("unblock at level 34 (C.5)", function()
   end)
 
   it("the filter: namespace ns2 skips the member: (0, 0)", function()
-    local fh = require("scanhost_test").new({ redis = srv.url, partitions = 256,
-      scanners = "scanners", functions = "lua-lib/functions", filter = { namespace = "ns2" } })
+    local fh = H.host(srv, { filter = { namespace = "ns2" } })
     finally(function() fh:close() end)
-    assert(fh:load_library())
     local c = U.route(h)
     local before = S.dump(h)
     assert.same({ 0, 0 }, once(fh))
