@@ -12,7 +12,9 @@
 --   {0,"execution_not_found"}) is acked, as FlowFabric intended: its flow
 --   leaves the backlog instead of being re-cancelled every cycle (D1);
 -- * the ack goes to the pending_cancels set and backlog that were read (the
---   scanned partition), not to the partition recomputed from the flow id;
+--   scanned partition), not to the partition recomputed from the flow id, and
+--   the backlog entry is removed as it is spelled (v34 removes the canonical
+--   text F', which leaves a non-canonical entry behind for ever);
 -- * a flow's pre-reads, cancels and acks are three pipelines (batch FCALLs
 --   with scanhost's own library), not three round trips per member.
 local keys = require "ff.keys"
@@ -22,11 +24,12 @@ local V = require "ff.v34"
 local cancel = require "ff.cancel"
 local filter = require "ff.filter"
 
--- ack_op(T, fid): ff_ack_cancel_member for the members of flow fid on T.
-local function ack_op(T, fid)
+-- ack_op(T, fid, entry): ff_ack_cancel_member for the members of flow fid
+-- on T; the last ack removes the backlog entry as it is spelled there.
+local function ack_op(T, fid, entry)
   local pkey, backlog = V.pending_cancels(T, fid), V.cancel_backlog(T)
   return { fn = "ff_ack_cancel_member",
-    call = function(_, eid) return { pkey, backlog }, { eid, fid } end }
+    call = function(_, eid) return { pkey, backlog }, { eid, entry } end }
 end
 
 -- Drops the flow from the backlog (replies ignored: the next cycle retries).
@@ -51,8 +54,8 @@ local function members(ctx, acc, pkey, owed)
   return filter.keep(ctx, good)
 end
 
--- cancel_members(ctx, acc, fid, reason, eids): cancel, then ack the final ones.
-local function cancel_members(ctx, acc, fid, reason, eids)
+-- cancel_members(ctx, acc, fid, entry, reason, eids): cancel, then ack the final ones.
+local function cancel_members(ctx, acc, fid, entry, reason, eids)
   local done = {}
   for _, c in ipairs(cancel.run(ctx, reason, eids)) do
     local d, detail = cancel.disposition(c)
@@ -66,7 +69,7 @@ local function cancel_members(ctx, acc, fid, reason, eids)
     end
   end
   if #done == 0 then return end
-  for _, c in ipairs(batch.run(ctx, ack_op(ctx.tag, fid), done)) do
+  for _, c in ipairs(batch.run(ctx, ack_op(ctx.tag, fid, entry), done)) do
     if c.err then
       acc.errors = acc.errors + 1
       scan_util.failed(ctx, c.transport and "transport", "cancel ack failed",
@@ -98,11 +101,11 @@ local function reconcile_flow(ctx, acc, member)
     ctx.log:warn("reading cancelled flow failed", { flow_id = fid, error = tostring(err) })
     return
   end
-  if r[1] == 0 then return forget(ctx, fid, pkey) end
-  if #r[2] == 0 then return forget(ctx, fid) end
+  if r[1] == 0 then return forget(ctx, member, pkey) end
+  if #r[2] == 0 then return forget(ctx, member) end
   local reason = r[3] or "flow_cancelled"
   local eids = members(ctx, acc, pkey, r[2])
-  if #eids > 0 then cancel_members(ctx, acc, fid, reason, eids) end
+  if #eids > 0 then cancel_members(ctx, acc, fid, member, reason, eids) end
 end
 
 local function scan(ctx)

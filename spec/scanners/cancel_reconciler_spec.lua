@@ -56,6 +56,13 @@ describe("cancel_reconciler at level 34 (C.1)", function()
     assert.same({}, S.zset(h, c.keys.backlog))
   end)
 
+  it("a backlog entry spelled in upper case is cancelled and removed as spelled: (1, 0)", function()
+    local c = V.cancel_reconciler.acting(h, { backlog = V.ctx().ids.F:upper() })
+    assert.same({ 1, 0 }, once())
+    assert.equal("terminal", S.hgetall(h, V.core(c, c.ids.E1)).lifecycle_phase)
+    assert.same({}, S.zset(h, c.keys.backlog))
+  end)
+
   it("not yet due: nothing selected, nothing changed: (0, 0)", function()
     V.cancel_reconciler.not_due(h)
     local before = S.dump(h)
