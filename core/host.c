@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "redis.h"
 #include "tls.h"
@@ -499,7 +500,7 @@ static void on_library(void *data, const char *in_use)
 static void on_function_missing(struct hostenv *env)
 {
 	struct host *h = env->host;
-	double now = clock_monotonic(NULL);
+	double now = clock_now(h->clock);
 	if (h->library.busy || !h->env.conn || now - h->library_rechecked_at < 5.0)
 		return;
 	h->library_rechecked_at = now;
@@ -518,11 +519,7 @@ static void on_server_busy(struct hostenv *env, const char *reply)
 		return;
 	if (now > h->paused_until + 10)
 		h->pause_level = 0;
-	double d = 0.1;
-	for (unsigned i = 0; i < h->pause_level && d < 5; i++)
-		d *= 2;
-	d = (d > 5 ? 5 : d) * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
-	h->pause_level++;
+	double d = backoff_delay(0.1, 5, h->pause_level++);
 	h->paused_until = now + d;
 	log_warn("redis cannot serve now (%.40s); pausing new cycles for %.0f ms", reply, d * 1000);
 }
@@ -707,6 +704,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->function_missing = on_function_missing;
 	e->server_busy = on_server_busy;
 	e->host = h;
+	e->clock = clock;
 	filter_report(&cfg->filter);
 	libversion_init(&h->libversion, loop, cfg->library_recheck);
 	e->library_version = h->libversion.value;

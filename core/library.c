@@ -10,18 +10,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "luadir.h"
 #include "script.h"
-
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static int lua_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".lua") == 0;
-}
 
 static bool append_file(char **buf, size_t *len, const char *path)
 {
@@ -115,7 +105,7 @@ bool library_build(struct library *lib, const char *dir, int level, char *err, s
 	if (!dir[0])
 		return true; /* no sources (the test module's choice) */
 	struct dirent **names;
-	int n = scandir(dir, &names, lua_file, by_name);
+	int n = luadir_list(dir, &names);
 	if (n < 0) {
 		/* a typo must not silently leave the server without functions */
 		snprintf(err, errlen, "functions_dir: cannot read %s: %s", dir, strerror(errno));
@@ -131,9 +121,8 @@ bool library_build(struct library *lib, const char *dir, int level, char *err, s
 			snprintf(err, errlen, "%s: cannot read library source", path);
 			ok = false;
 		}
-		free(names[i]);
 	}
-	free(names);
+	luadir_free(names, n);
 	if (!ok || len == 0) {
 		free(body);
 		return ok;

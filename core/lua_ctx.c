@@ -95,7 +95,7 @@ static int ctx_elapsed(lua_State *L)
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
 	double start = h && *h ? (*h)->cycle_start : 0;
-	lua_pushnumber(L, start > 0 ? clock_monotonic(NULL) - start : 0);
+	lua_pushnumber(L, start > 0 ? clock_now((*h)->env->clock) - start : 0);
 	return 1;
 }
 

@@ -16,6 +16,7 @@
 #include <lua.h>
 
 #include "claims.h"
+#include "clock.h"
 #include "memlimit.h"
 #include "runaway.h"
 #include "runner.h"
@@ -45,6 +46,7 @@ struct hostenv {
 	lua_State *conf_L;           /* the config file's state, kept for overrides */
 	int overrides_ref;           /* registry ref in conf_L of config.scanners, or LUA_NOREF */
 	uint64_t round_trips;        /* request batches written by scripts */
+	const struct clock *clock;   /* the host's (injected) clock: cycle times */
 	double scan_timeout;         /* seconds a script may run without yielding */
 	bool claims;                 /* claim partitions before acting (several instances) */
 	const struct scan_filter *filter; /* ctx.filter (NULL = none) */
