@@ -94,8 +94,10 @@ static int ctx_elapsed(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
-	double start = h && *h ? (*h)->cycle_start : 0;
-	lua_pushnumber(L, start > 0 ? clock_now((*h)->env->clock) - start : 0);
+	double elapsed = 0;
+	if (h && *h && (*h)->cycle_start > 0)
+		elapsed = clock_now((*h)->env->clock) - (*h)->cycle_start;
+	lua_pushnumber(L, elapsed);
 	return 1;
 }
 
