@@ -423,6 +423,12 @@ static bool key_tls(struct config *c, lua_State *L, const char *k, char *e, size
 	return true;
 }
 
+static bool key_filter(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	(void)k;
+	return filter_read(&c->filter, L, e, n);
+}
+
 static const struct {
 	const char *key;
 	key_fn fn;
@@ -449,6 +455,7 @@ static const struct {
 	{ "tls", key_tls },
 	{ "http", key_http },
 	{ "control_token_file", key_control_token_file },
+	{ "filter", key_filter },
 };
 
 static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)

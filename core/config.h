@@ -11,6 +11,7 @@
 
 #include <lua.h>
 
+#include "filter.h"
 #include "log.h"
 #include "memlimit.h"
 #include "tls.h"
@@ -57,7 +58,8 @@ struct config {
 	enum log_level log_level;
 	enum log_format log_format;
 	bool once, check, help, version;
-	bool claims; /* claim partitions per cycle (several instances); default on */
+	bool claims;               /* claim partitions per cycle (several instances); default on */
+	struct scan_filter filter; /* filter = { namespace =, tag = { key =, value = } } */
 	/* the config file's state stays open: per-scanner overrides are read
 	 * from it whenever a script is (re)loaded */
 	lua_State *conf_L;

@@ -145,12 +145,14 @@ static bool accepts_library(struct scanner *s)
 
 /* Not its library: the daemon asks again every interval; --once leaves it
  * out of the run (it has nothing to do, which is not a failure; the run
- * ends when the scheduled ones are done). */
+ * ends when the scheduled ones are done); h:once reports an empty cycle. */
 static enum runner_verdict waits_for_library(struct scanner *s)
 {
 	if (!s->runner.once)
 		return RUNNER_POSTPONE;
 	s->scheduled = false;
+	s->last = (struct runner_cycle){ .end = RUNNER_COMPLETE }; /* an empty cycle */
+	s->once_done = true;
 	return RUNNER_END;
 }
 
@@ -734,6 +736,7 @@ void host_sync_env(struct host *h)
 	e->lua_memory = (size_t)cfg->lua_memory_mb << 20;
 	e->claims = cfg->claims;
 	e->once = cfg->once;
+	e->filter = &cfg->filter;
 }
 
 bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
@@ -755,6 +758,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->server_busy = on_server_busy;
 	e->host = h;
 	e->clock = clock;
+	filter_report(&cfg->filter);
 	libversion_init(&h->libversion, loop, cfg->library_recheck);
 	e->library_version = h->libversion.value;
 	ev_timer_init(&h->grace, on_grace, 0, 0);

@@ -3,6 +3,7 @@
  *   ctx.name, ctx.family, ctx.partition, ctx.tag, ctx.config, ctx.lanes,
  *   ctx.counts, ctx.library, ctx.redis, ctx.failures, ctx.log
  *   ctx.library_version                -- ff_version's answer ("5", "34", ...) or nil
+ *   ctx.filter                         -- the scanner filter (filter.h) or nil
  *   ms | nil, err = ctx:now_ms()      -- server time from TIME
  *   bool          = ctx:stopping()    -- shutdown requested
  *   seconds       = ctx:elapsed()     -- since the current cycle started
@@ -24,6 +25,7 @@
 #include <lauxlib.h>
 
 #include "clock.h"
+#include "filter.h"
 #include "log.h"
 #include "script.h"
 
@@ -329,6 +331,8 @@ void ctx_push_new(struct script *s)
 	lua_setfield(L, -2, "claims");
 	lua_pushboolean(L, s->env->once);
 	lua_setfield(L, -2, "once");
+	filter_push(L, s->env->filter);
+	lua_setfield(L, -2, "filter");
 	lredis_push(L, s);
 	lua_setfield(L, -2, "redis");
 	push_handle(L, s, FAILURES_MT);

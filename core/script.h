@@ -53,6 +53,9 @@ struct hostenv {
 	bool once;                   /* --once: one cycle that drains what is due (ctx.once) */
 	char instance_id[CLAIMS_ID_MAX]; /* this process: ctx.instance_id, claim values */
 	size_t lua_memory;               /* bytes each scanner state may allocate (0 = no limit) */
+	const struct scan_filter *filter; /* ctx.filter (NULL = none) */
+	char instance_id[CLAIMS_ID_MAX];  /* this process: ctx.instance_id, claim values */
+	size_t lua_memory;                /* bytes each scanner state may allocate (0 = no limit) */
 	/* An error reply said a server-side function is missing (e.g. the
 	 * library was flushed): the host re-checks its library. */
 	void (*function_missing)(struct hostenv *env);

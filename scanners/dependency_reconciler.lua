@@ -14,6 +14,8 @@ local keys = require "ff.keys"
 local partition = require "ff.partition"
 local reply = require "ff.reply"
 local walker = require "ff.walker"
+local resolve = require "ff.resolve" -- the call's shape at library version 5 or 34
+local filter = require "ff.filter"
 
 -- The terminal outcomes of spec 00 (anything else is not passed to the function,
 -- which would read it as "impossible" and skip the child for good).
@@ -46,10 +48,9 @@ local function child_context(ctx, child, st)
   if st.now then return true end
   local now, err = ctx:now_ms()
   if not now then return nil, err end
-  local ai, aerr = ctx.redis:call("HGET", keys.core(ctx.tag, child), "current_attempt_index")
-  if ai == nil then return nil, aerr end
-  if not ai or ai == "" then ai = "0" end
-  st.now, st.ai = now, ai
+  local ai, fid = resolve.child(ctx, child)
+  if not ai then return nil, fid end
+  st.now, st.ai, st.fid = now, ai, fid
   return true
 end
 
@@ -73,8 +74,8 @@ local function resolve_edge(ctx, st, child, edge)
   if outcome == "" then return 0 end
   local ok, cerr = child_context(ctx, child, st)
   if not ok then return nil, cerr end
-  local r, ferr = ctx.redis:fcall("ff_resolve_dependency",
-    resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now })
+  local r, ferr = ctx.redis:fcall("ff_resolve_dependency", resolve.call(ctx, child, st.fid,
+    resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now }))
   local status, detail = reply.classify(r, ferr)
   if status == "error" then return nil, detail end
   if status == "skip" then
@@ -118,11 +119,13 @@ end
 
 return walker.scanner {
   name = "dependency_reconciler",
+  library_versions = { "5", "34" },
   interval = 15,
   defaults = { batch = 50, edges = 20 },
   bounds = { edges = { integer = true, min = 1, max = 10000 } },
   sets = walker.lanes("blocked:dependencies"),
   now = false, -- read per child, when an edge is resolved
   state = function() return { cache = {} } end, -- upstream outcomes, per partition scan
+  prefilter = filter.walk, -- spec 30 §3.4: each blocked child, before SMEMBERS
   item = visit,
 }

@@ -7,9 +7,11 @@
 -- The lane set a state implies is ff.util.lane_set.
 local keys = require "ff.keys"
 local util = require "ff.util"
+local filter = require "ff.filter"
 
 -- expectations(ctx, acc, members) -> list of { eid, key, lp, es, os } to verify.
 local function expectations(ctx, acc, members)
+  members = filter.keep(ctx, members) -- spec 30 §3.4: before the HMGET
   local cmds = {}
   for i, eid in ipairs(members) do
     cmds[i] = { "HMGET", keys.core(ctx.tag, eid), "lifecycle_phase", "eligibility_state",

@@ -199,5 +199,6 @@ return walker.scanner {
   due = true, -- completion time <= now; the retention itself is checked per record
   limit = function(ctx) return ctx.config.scan end,
   most = function(ctx) return ctx.config.batch end,
+  prefilter = require("ff.filter").walk, -- spec 30 §3.4: before the purge
   item = trim,
 }

@@ -21,6 +21,9 @@ local reply = require "ff.reply"
 local sscan = require "ff.sscan"
 local util = require "ff.util"
 local walker = require "ff.walker"
+local caps34 = require "ff.caps" -- library version 34: namespaced worker caps
+local v34 = require "ff.v34"
+local filter = require "ff.filter"
 
 local caps = {}     -- worker-caps union snapshot { union = set, at = ms }
 
@@ -157,7 +160,8 @@ end
 local function route_cleared(ctx, st, core)
   local req = core.required_capabilities
   if not req or req == "" then return true end
-  local union, err = caps_union(ctx, st)
+  local union, err
+  if v34.is34(ctx) then union, err = caps34.union(ctx, st, core.namespace) else union, err = caps_union(ctx, st) end
   if not union then return nil, err end
   for _, tok in ipairs(split(req, false)) do
     if not union[tok] then return false end
@@ -174,10 +178,10 @@ local SETS = {
 
 local function read_core(ctx, eid)
   local r, err = ctx.redis:call("HMGET", keys.core(ctx.tag, eid), "blocking_reason",
-    "budget_ids", "quota_policy_id", "required_capabilities")
+    "budget_ids", "quota_policy_id", "required_capabilities", "namespace")
   if not r then return nil, err end
   return { blocking_reason = r[1] or nil, budget_ids = r[2] or nil,
-    quota_policy_id = r[3] or nil, required_capabilities = r[4] or nil }
+    quota_policy_id = r[3] or nil, required_capabilities = r[4] or nil, namespace = r[5] or nil }
 end
 
 -- Removes a stale member; returns true when it is still in the set.
@@ -227,10 +231,12 @@ for _, s in ipairs(SETS) do BY_SUFFIX[s.suffix] = s end
 
 return walker.scanner {
   name = "unblock",
+  library_versions = { "5", "34" },
   interval = 5,
   sets = walker.lanes(SETS[1].suffix, SETS[2].suffix, SETS[3].suffix), -- per lane, in this order
   now = false, -- read per call: a quota window is checked against the time of the check
   state = function() return { budgets = {} } end, -- budget verdicts, caps load failure
+  prefilter = filter.walk, -- spec 30 §3.4: each blocked member, before the HMGET
   item = function(ctx, st, eid, _, set)
     return visit(ctx, st, BY_SUFFIX[set.suffix], set.key, set.lane, eid)
   end,

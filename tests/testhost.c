@@ -189,9 +189,15 @@ static void configure(lua_State *L, struct config *c)
 	c->claims = lua_isnil(L, -1) || lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	c->lua_memory_mb = (int)opt_number(L, "lua_memory_mb", c->lua_memory_mb);
+	c->library_level = (int)opt_number(L, "library_level", 0); /* 5 | 34; 0: default */
 	read_lanes(L, c);
 	read_overrides(L, c);
 	read_tls(L, &c->tls);
+	lua_getfield(L, 1, "filter"); /* filter = { namespace =, tag = { key =, value = } } */
+	char ferr[160];
+	if (!lua_isnil(L, -1) && !filter_read(&c->filter, L, ferr, sizeof(ferr)))
+		luaL_error(L, "scanhost_test: %s", ferr);
+	lua_pop(L, 1);
 	char err[128];
 	if (!url_parse(c->redis, &c->url, err, sizeof(err)))
 		luaL_error(L, "scanhost_test: redis: %s", err);

@@ -20,6 +20,7 @@
 local batch = require "ff.batch"
 local adaptive = require "ff.adaptive"
 local claim = require "ff.claim"
+local filter = require "ff.filter" -- v34's skip rule and scanner filter (spec 30 §3.3-3.4)
 local reply = require "ff.reply"
 local util = require "ff.util"
 
@@ -212,6 +213,7 @@ function M.handle_pages(ctx, acc, jobs, now)
     end
   end
   if #run == 0 then return end
+  filter.candidates(ctx, run)
   local t0 = ctx:elapsed()
   batch.run_many(ctx, run)
   local full, overloaded = false, false

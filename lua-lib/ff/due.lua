@@ -30,6 +30,7 @@ function M.scanner(o)
   return {
     name = o.name,
     family = o.family or "execution",
+    library_versions = o.library_versions,
     interval = o.interval,
     defaults = drain.defaults(o.defaults),
     bounds = drain.bounds(o.bounds),

@@ -81,6 +81,7 @@ M.expire_suspension = {
 -- Index members are waitpoint ids; the owning execution is pre-read.
 M.close_waitpoint = {
   fn = "ff_close_waitpoint",
+  candidate = "pre", -- the filter tests the owning execution (spec 30 §3.4)
   pre = function(ctx, wid) return { "HGET", keys.waitpoint(ctx.tag, wid), "execution_id" } end,
   call = function(ctx, wid, eid)
     return fc.close_waitpoint_keys(ctx.tag, wid, eid), { wid, "never_committed" }

@@ -108,6 +108,7 @@ local function walk_items(o, cursors, ctx, st, set)
   local _, err = zwalk.walk(ctx, {
     key = set.key, min = "-inf", max = o.due and st.now or "+inf",
     page = ctx.config.batch, limit = o.limit and o.limit(ctx) or ctx.config.batch, cursors = cursors,
+    prefilter = o.prefilter,
   }, function(member, score)
     if most and processed >= most then return "stop" end
     local kept, p, e = o.item(ctx, st, member, score, set)
@@ -149,7 +150,8 @@ end
 -- ({ batch = 100 } if absent), bounds (batch: M.BATCH), order, now (false:
 -- no TIME), state(ctx) -> a fresh table per partition scan (st; st.now is
 -- the server's now), due, limit, most, select (default: nonempty sets),
--- observe (what runs instead of select() while the scanner is paused).
+-- observe (what runs instead of select() while the scanner is paused),
+-- prefilter (item walks: ff.zwalk's, e.g. ff.filter.walk), library_versions.
 function M.scanner(o)
   local kinds = (o.page and 1 or 0) + (o.each and 1 or 0) + (o.item and 1 or 0)
   assert(kinds == 1, "ff.walker.scanner: exactly one of page, each or item")
@@ -166,6 +168,7 @@ function M.scanner(o)
   return {
     name = o.name,
     family = o.family or "execution",
+    library_versions = o.library_versions,
     interval = o.interval,
     defaults = o.defaults or { batch = 100 },
     bounds = bounds,

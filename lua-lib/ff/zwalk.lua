@@ -12,7 +12,9 @@ local M = {}
 
 -- walk(ctx, w, visit) -> examined | nil, err
 -- w = { key, min, max, page (ZRANGE page size), limit (entries per call),
---       cursors (table), cursor_key (defaults to key) }
+--       cursors (table), cursor_key (defaults to key),
+--       prefilter (optional: prefilter(ctx, items) -> set of the members of a
+--       page to visit, or nil for all; the others stay, unvisited) }
 -- visit(member, score) -> true when the entry stays in the set (cursor moves past
 -- it), false when it was removed, "stop" to end the walk at this entry (the next
 -- call resumes with it, e.g. once a per-cycle work budget is spent).
@@ -30,8 +32,10 @@ function M.walk(ctx, w, visit)
       w.cursors[ck] = offset
       return nil, err
     end
+    local wanted = w.prefilter and w.prefilter(ctx, items)
     for i = 1, #items, 2 do
-      local kept = visit(items[i], tonumber(items[i + 1]))
+      local kept = true
+      if not wanted or wanted[items[i]] then kept = visit(items[i], tonumber(items[i + 1])) end
       if kept == "stop" then
         w.cursors[ck] = offset
         return examined

@@ -81,6 +81,23 @@ function M.start(...)
   return env
 end
 
+-- open(opts) -> srv, h: the server and host of a fresh env over §C's
+-- partition counts (opts win), for specs that keep the two as locals;
+-- release(srv, h) stops them, flush(h) empties the data (not the library).
+function M.open(opts)
+  local env = M.start(M.SECTION_C, opts or {})
+  return env.srv, env.r
+end
+
+function M.release(srv, h)
+  if h then h:close() end
+  if srv then srv:stop() end
+end
+
+function M.flush(h)
+  assert(h:call("FLUSHALL"))
+end
+
 -- normalize(v, t0, t1): every integer text within [t0, t1] replaced by "NOW"
 -- (recursively), so two runs at different times compare equal.
 function M.normalize(v, t0, t1)

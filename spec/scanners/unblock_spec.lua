@@ -9,7 +9,7 @@ local env, srv, h
 
 -- A fresh host per test: the worker-caps snapshot lives as long as the scanner's
 -- Lua state, and each case needs its own view of the workers.
-before_each(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
+before_each(function() env = S.start(S.SECTION_C, { library_level = 5 }); srv, h = env.srv, env.r end) -- 0.1.1 fixtures
 after_each(function() env:stop() end)
 
 local function once()
@@ -201,7 +201,7 @@ describe("unblock / route", function()
   end)
 
   it("a record the function refuses as malformed stays blocked, with a warning naming the field", function()
-    local env2 = S.start(S.SECTION_C, { capture_logs = true, log_level = "warn" })
+    local env2 = S.start(S.SECTION_C, { capture_logs = true, log_level = "warn", library_level = 5 })
     local srv2, h2 = env2.srv, env2.r
     finally(function() env2:stop() end)
     FX.unblock_budget(h2, S.now(h2), { core = { priority = "x!" } })

@@ -108,7 +108,8 @@ describe("fault 4: malformed data (flow/budget/quota)", function()
     if h then h:close() end
     h = T.new({ redis = srv.url, partitions = FF.counts.flow, budget_partitions = FF.counts.budget,
       quota_partitions = FF.counts.quota, scanners = "scanners", capture_logs = true,
-      log_level = "warn", scanner_config = { unblock = { interval = 0.001 } } })
+      log_level = "warn", scanner_config = { unblock = { interval = 0.001 } },
+      library_level = 5 }) -- the recipes are spec 20's (0.1.1): its global worker caps
     assert.equal("scanhost", h:load_library())
   end
 

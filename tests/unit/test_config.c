@@ -90,6 +90,21 @@ static void precedence(void)
 	CHECK(build(&c, "return { library_level = 5 }", 0, NULL, err));
 	CHECK(c.library_level == 5);
 	config_free(&c);
+	CHECK(build(&c, "return {}", 0, NULL, err));
+	CHECK(!c.filter.has_namespace && !c.filter.has_tag); /* the no-op filter */
+	config_free(&c);
+	CHECK(build(&c,
+	            "return { filter = { namespace = 'ns1', tag = { key = 'a.b', value = 'v' } } }",
+	            0, NULL, err));
+	CHECK(c.filter.has_namespace && strcmp(c.filter.namespace_, "ns1") == 0);
+	CHECK(c.filter.has_tag && strcmp(c.filter.tag_key, "a.b") == 0 &&
+	      strcmp(c.filter.tag_value, "v") == 0);
+	config_free(&c);
+	/* a tag key v34 would refuse is accepted: it skips everything (warned at start) */
+	CHECK(
+	    build(&c, "return { filter = { tag = { key = 'A.b', value = 'v' } } }", 0, NULL, err));
+	CHECK(c.filter.has_tag && !filter_tag_key_valid(c.filter.tag_key));
+	config_free(&c);
 	setenv("SCANHOST_REDIS", "redis://env:2", 1);
 	char *args[] = { "--partitions", "16" };
 	CHECK(build(&c, "return { partitions = 8, redis = 'redis://f:1' }", 2, args, err));
@@ -127,6 +142,21 @@ static void file_errors(void)
 	EXPECT_ERROR("return { library_level = 33 }", "library_level: must be 5");
 	EXPECT_ERROR("return { library_recheck = 0 }", "library_recheck: must be a number");
 	EXPECT_ERROR("return { library_level = '34' }", "library_level: must be 5");
+	EXPECT_ERROR("return { filter = 'ns1' }", "filter: must be a table");
+	EXPECT_ERROR("return { filter = { namspace = 'x' } }", "filter.namspace: unknown key");
+	EXPECT_ERROR("return { filter = { namespace = 3 } }",
+	             "filter.namespace: must be a non-empty");
+	EXPECT_ERROR("return { filter = { namespace = '' } }",
+	             "filter.namespace: must be a non-empty");
+	EXPECT_ERROR("return { filter = { tag = 'a.b' } }", "filter.tag: must be a table");
+	EXPECT_ERROR("return { filter = { tag = { key = 'a.b' } } }",
+	             "filter.tag.value: is required");
+	EXPECT_ERROR("return { filter = { tag = { value = 'v' } } }",
+	             "filter.tag.key: is required");
+	EXPECT_ERROR("return { filter = { tag = { key = 'a.b', value = 'v', x = 1 } } }",
+	             "filter.tag.x: unknown key");
+	EXPECT_ERROR("return { filter = { tag = { key = 'a.b', value = true } } }",
+	             "filter.tag.value: must be");
 	EXPECT_ERROR("return { redis = 5 }", "redis: must be a string");
 	EXPECT_ERROR("return { redis = 'http://x' }", "redis: URL must start");
 	EXPECT_ERROR("return { scanners = { lease_expiry = 3 } }", "scanners.lease_expiry");
@@ -238,9 +268,22 @@ static void http_addresses(void)
 	config_free(&c);
 }
 
+/* spec 30 §3.4: ^[a-z][a-z0-9_]*\.[a-z0-9_][a-z0-9_.]*$ */
+static void filter_tag_keys(void)
+{
+	static const char *const good[] = { "a.b", "team.owner", "a_1.b.c", "a.b..", "x9_.0_" };
+	static const char *const bad[] = { "",     "a",  "a.",    "a..b",  "A.b",  "a.B",
+		                           "1a.b", ".a", "a-b.c", "a.b-c", "a.b c" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(filter_tag_key_valid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(!filter_tag_key_valid(bad[i]));
+}
+
 int main(void)
 {
 	urls();
+	filter_tag_keys();
 	precedence();
 	file_errors();
 	cli_errors();
