@@ -186,7 +186,7 @@ describe("the config file under the guard", function()
   end)
 
   it("a config file that eats memory is refused", function()
-    P.write(dir .. "/hog.lua", "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end return {}")
+    P.write(dir .. "/hog.lua", "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(1048576) .. i end return {}")
     local rc, out = P.run(("--check -c %s/hog.lua --scanners %s"):format(dir, sdir))
     assert.are.equal(2, rc, out)
     assert.truthy(out:find(dir .. "/hog.lua: the config file used more than 64 MB", 1, true), out)
