@@ -51,8 +51,6 @@ struct hostenv {
 	double scan_timeout;         /* seconds a script may run without yielding */
 	bool claims;                 /* claim partitions before acting (several instances) */
 	bool once;                   /* --once: one cycle that drains what is due (ctx.once) */
-	char instance_id[CLAIMS_ID_MAX]; /* this process: ctx.instance_id, claim values */
-	size_t lua_memory;               /* bytes each scanner state may allocate (0 = no limit) */
 	const struct scan_filter *filter; /* ctx.filter (NULL = none) */
 	char instance_id[CLAIMS_ID_MAX];  /* this process: ctx.instance_id, claim values */
 	size_t lua_memory;                /* bytes each scanner state may allocate (0 = no limit) */
