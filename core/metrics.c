@@ -193,10 +193,24 @@ static void render_process(struct host *h, struct sbuf *b)
 	      cpu_seconds());
 }
 
+/* FlowFabric's ff_cancel_backlog_depth: the size of every partition's
+ * cancel backlog, as cancel_reconciler's select() read it in its last
+ * complete cycle (no command of its own); absent until then. */
+static void render_cancel_backlog(struct host *h, struct sbuf *b)
+{
+	const struct scanner *s = host_find(h, "cancel_reconciler");
+	if (!s || !host_latest(s) || !s->stats.backlog_last.seen)
+		return;
+	gauge(b, "ff_cancel_backlog_depth", "gauge",
+	      "Flows with cancel work owed, over all partitions (FlowFabric dashboard name).",
+	      (double)s->stats.backlog_last.due);
+}
+
 void metrics_render(struct host *h, struct sbuf *b)
 {
 	for (size_t i = 0; i < sizeof(per_scanner) / sizeof(per_scanner[0]); i++)
 		render_scanner_series(h, b, &per_scanner[i]);
 	render_durations(h, b);
+	render_cancel_backlog(h, b);
 	render_process(h, b);
 }

@@ -135,6 +135,7 @@ return {
   defaults = { batch = 50, members = 500 },
   bounds = { batch = { integer = true, min = 1, max = 10000 },
     members = { integer = true, min = 1, max = 100000 } },
-  select = selection.nonempty(function(_, tag) return { V.cancel_backlog(tag) } end),
+  -- partitions with a cancel backlog; its size is ff_cancel_backlog_depth
+  select = selection.sized(V.cancel_backlog),
   scan = scan,
 }

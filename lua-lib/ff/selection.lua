@@ -150,4 +150,25 @@ function M.nonempty(keys_of)
   end
 end
 
+-- sized(key_of) -> the select() of a scanner with one sorted set per
+-- partition whose size is itself a figure (cancel_reconciler's cancel
+-- backlog, FlowFabric's ff_cancel_backlog_depth: spec 30 §3.2). The same one
+-- pipeline as nonempty(), of ZCARD; the chunk's total is reported as its
+-- backlog (ctx:note_backlog) only when every partition answered, so a
+-- failed read never shows as a smaller backlog.
+function M.sized(key_of)
+  return function(ctx, partitions)
+    local cmds = {}
+    for i, p in ipairs(partitions) do cmds[i] = { "ZCARD", key_of(ctx:tag_for(p)) } end
+    local res, won, claim_errors = claim.pipeline(ctx, cmds, partitions, nonempty)
+    local out, total, complete = {}, 0, true
+    for i, p in ipairs(partitions) do
+      if type(res[i]) == "number" then total = total + res[i] else complete = false end
+      if won[p] and nonempty(i, res[i]) then out[p] = true end
+    end
+    if complete and ctx.note_backlog then ctx:note_backlog(total, nil, 0) end
+    return out, 0, claim_errors
+  end
+end
+
 return M

@@ -54,6 +54,22 @@ describe("the v34 scanners under the daemon", function()
     assert.equal("runnable", r:call("HGET", V.core(c, c.ids.E1), "lifecycle_phase"))
   end)
 
+  it("exports the cancel backlog as ff_cancel_backlog_depth (read by select(), no command of its own)", function()
+    local c = V.cancel_reconciler.acting(r)
+    start("return { http = '127.0.0.1:0', filter = { namespace = 'ns2' }, "
+      .. "scanners = { cancel_reconciler = { interval = 0.2 } } }")
+    assert.truthy(proc:wait_log("http: listening on 127%.0%.0%.1:%d+", 10), proc:output())
+    local port = tonumber(proc:output():match("http: listening on 127%.0%.0%.1:(%d+)"))
+    local function depth()
+      local p = io.popen(("curl -s -m 5 http://127.0.0.1:%d/metrics"):format(port))
+      local body = p:read("*a")
+      p:close()
+      return tonumber(body:match("\nff_cancel_backlog_depth (%d+)"))
+    end
+    assert.truthy(P.wait_for(function() return depth() == 1 end, 10), proc:output())
+    assert.equal(1, r:call("ZCARD", c.keys.backlog)) -- owed to another namespace: it stays
+  end)
+
   it("refuses a malformed filter, naming the key (exit 2)", function()
     P.write(dir .. "/c.lua", "return { filter = { namespace = 'ns1', tag = { key = 'a.b' } } }")
     local rc, out = P.run(("--check -c %s/c.lua --redis %s"):format(dir, srv.url))
