@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "config.h"
 #include "library.h"
+#include "libset.h"
 #include "runner.h"
 #include "script.h"
 #include "signals.h"
@@ -47,10 +48,11 @@ struct host {
 	struct ev_loop *loop;
 	const struct clock *clock;
 	struct scanner *scanners;
-	struct library library;
+	struct library library; /* the sources of scanhost's own */
+	struct libset libset;   /* the library on every primary */
 	const char *lanes[CONFIG_MAX_LANES];
 	struct signals signals;
-	ev_timer grace, connect_deadline, library_retry;
+	ev_timer grace, connect_deadline;
 	bool ready;   /* connected and the function library checked */
 	bool started; /* runners started (first ready) */
 	bool once;

@@ -17,25 +17,46 @@
 #define LIBRARY_OWN        "scanhost"
 #define LIBRARY_MARKER     "-- scanhost-library-version: "
 
+/* The library's sources, built once. */
 struct library {
 	char *source; /* full library text, NULL when there are no sources */
 	size_t len;
-	char version[17];   /* hex digest of the sources */
-	const char *in_use; /* after a check: LIBRARY_FLOWFABRIC, LIBRARY_OWN or NULL */
-	bool busy;
-	bool transient; /* the last check failed on LOADING/BUSY or I/O: retry it */
-	void (*done)(void *data, const char *in_use);
-	void *data;
-	struct rconn *conn;
+	char version[17]; /* hex digest of the sources */
 };
+
+/* What one server has (one check's outcome). */
+enum lib_verdict {
+	LIB_FLOWFABRIC, /* FlowFabric's library: use it */
+	LIB_OWN,        /* scanhost's library at this version (found or loaded) */
+	LIB_ABSENT,     /* neither, or an older scanhost library, and the check
+	                 * was told not to load (may_load false) */
+	LIB_FOREIGN,    /* a "scanhost" library scanhost did not create: untouched */
+	LIB_FAILED,     /* an error that retrying will not fix (no Functions...) */
+	LIB_TRANSIENT,  /* LOADING, BUSY or a dropped connection: check again later */
+};
+
+/* One check on one server. */
+struct libcheck {
+	const struct library *lib;
+	struct rconn *conn;
+	const char *where; /* "host:port" in log lines (cluster), or NULL */
+	bool may_load;     /* load or replace scanhost's library when needed */
+	bool busy;
+	void (*done)(void *data, enum lib_verdict v);
+	void *data;
+};
+
+/* The library a verdict means for scripts (ctx.library), or NULL. */
+const char *library_in_use(enum lib_verdict v);
 
 /* Reads dir/\*.lua in name order; false with a message when dir cannot be
  * read (an empty dir string means no sources). An existing directory
  * without sources is fine: nothing of our own to load. */
 bool library_build(struct library *lib, const char *dir, char *err, size_t errlen);
 void library_free(struct library *lib);
-/* Starts the asynchronous check/load; done() is called exactly once. */
-void library_ensure(struct library *lib, struct rconn *conn,
-                    void (*done)(void *data, const char *in_use), void *data);
+/* Starts the asynchronous check (and load when allowed) on conn; done()
+ * is called exactly once, possibly before this returns. */
+void library_ensure(struct libcheck *chk, const struct library *lib, struct rconn *conn,
+                    bool may_load, void (*done)(void *data, enum lib_verdict v), void *data);
 
 #endif

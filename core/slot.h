@@ -14,5 +14,9 @@ uint16_t slot_crc16(const char *buf, size_t len);
 int slot_of_key(const char *key, size_t len);
 /* The slot of partition p of a family's tag prefix: "{fp:7}" -> its slot. */
 int slot_of_partition(const char *tag_prefix, int p);
+/* The slot of a command's first key, or -1 for a command without keys
+ * (TIME, PING, INFO, FUNCTION..., an EVAL/FCALL with 0 keys). lens may be
+ * NULL for NUL-terminated arguments. */
+int slot_of_command(int argc, const char **argv, const size_t *lens);
 
 #endif
