@@ -10,7 +10,6 @@
 #include "log.h"
 #include "redis.h"
 #include "router.h"
-#include "slot.h"
 #include "tls.h"
 #include "watchdog.h"
 
@@ -176,21 +175,10 @@ static void on_task_done(void *data, const struct tally *t)
 	check_stopped(s->host);
 }
 
-/* A cluster primary without a usable library: its partitions wait. */
-static bool partition_blocked(const struct scanner *s, int partition)
-{
-	const struct host *h = s->host;
-	if (!h->env.router || router_mode(h->env.router) != ROUTER_CLUSTER)
-		return false;
-	int slot = slot_of_partition(family_tag_prefix(s->active->family), partition);
-	const struct rnode *n = router_slot_node(h->env.router, slot);
-	return n && libset_node_blocked(&h->libset, n);
-}
-
 static void op_scan(void *data, int partition)
 {
 	struct scanner *s = data;
-	if (stopped_script(s) || partition_blocked(s, partition)) {
+	if (stopped_script(s)) {
 		runner_partition_done(&s->runner, &(struct tally){ 0 });
 		return;
 	}

@@ -17,6 +17,15 @@ struct nodelib {
 };
 
 static void start_check(struct libset *set, struct nodelib *nl);
+static bool cluster(const struct libset *set);
+
+/* A primary whose library is missing or foreign: its partitions wait. */
+static void update_blocked(const struct libset *set, const struct nodelib *nl)
+{
+	enum lib_verdict v = nl->verdict;
+	nl->node->blocked = cluster(set) && nl->state == NL_DONE &&
+	                    (v == LIB_FOREIGN || v == LIB_FAILED || (v == LIB_ABSENT && set->decided));
+}
 
 static bool cluster(const struct libset *set)
 {
@@ -66,6 +75,7 @@ static void decide(struct libset *set)
 			report_blocked(nl);
 		else
 			start_check(set, nl);
+		update_blocked(set, nl);
 	}
 }
 
@@ -86,6 +96,7 @@ static void on_checked(void *data, enum lib_verdict v)
 	if (cluster(set) && set->decided && (v == LIB_ABSENT || v == LIB_FOREIGN))
 		report_blocked(nl);
 	decide(set);
+	update_blocked(set, nl);
 	set->changed(set->data);
 }
 
@@ -180,14 +191,6 @@ const char *libset_in_use(const struct libset *set)
 			in_use = v;
 	}
 	return in_use;
-}
-
-bool libset_node_blocked(const struct libset *set, const struct rnode *n)
-{
-	const struct nodelib *nl = n->user;
-	if (!cluster(set) || !nl || nl->state != NL_DONE)
-		return false;
-	return nl->verdict == LIB_ABSENT || nl->verdict == LIB_FOREIGN || nl->verdict == LIB_FAILED;
 }
 
 void libset_init(struct libset *set, struct ev_loop *loop, const struct library *lib,

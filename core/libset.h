@@ -8,7 +8,8 @@
  * loads nothing anywhere: a primary without it is reported and its
  * partitions wait), else scanhost's own, loaded where it is absent or
  * older. A primary with a foreign "scanhost" library is reported and its
- * partitions wait; no library scanhost did not create is ever replaced. */
+ * partitions wait (n->blocked: the router fails their FCALLs at once, as
+ * transport failures); no library scanhost did not create is ever replaced. */
 #ifndef SCANHOST_LIBSET_H
 #define SCANHOST_LIBSET_H
 
@@ -44,8 +45,6 @@ bool libset_busy(const struct libset *set);
 /* ctx.library: "scanhost" when every checked primary runs scanhost's,
  * "flowfabric" when any runs FlowFabric's, NULL when none is usable. */
 const char *libset_in_use(const struct libset *set);
-/* A primary whose library is missing or foreign: its partitions wait. */
-bool libset_node_blocked(const struct libset *set, const struct rnode *n);
 void libset_stop(struct libset *set);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cluster.h"
 #include "log.h"
@@ -208,6 +209,12 @@ static int any_slot(const struct router *r)
 	return 0;
 }
 
+/* FCALL, FCALL_RO: what a primary without a usable library cannot run. */
+static bool calls_function(const char *cmd, size_t len)
+{
+	return (len == 5 || len == 8) && strncasecmp(cmd, "FCALL_RO", len) == 0;
+}
+
 bool router_send(struct router *r, int slot_hint, int argc, const char **argv,
                  const size_t *argvlen, rconn_reply_fn fn, void *priv, char *err, size_t errlen)
 {
@@ -220,6 +227,12 @@ bool router_send(struct router *r, int slot_hint, int argc, const char **argv,
 	int slot = slot_of_command(argc, argv, argvlen);
 	if (slot < 0)
 		slot = slot_hint >= 0 && slot_hint < SLOT_COUNT ? slot_hint : any_slot(r);
+	const struct rnode *owner = r->owner[slot];
+	if (owner && owner->blocked && calls_function(argv[0], argvlen ? argvlen[0] : strlen(argv[0]))) {
+		snprintf(err, errlen, "%s has no usable function library: its partitions wait",
+		         owner->addr);
+		return false;
+	}
 	struct rreq *q = new_request(r, slot, argc, argv, argvlen);
 	if (!q) {
 		snprintf(err, errlen, "could not queue command (out of memory)");

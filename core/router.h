@@ -41,6 +41,7 @@ struct rnode {
 	bool seed;      /* a seed: kept even when it owns no slot */
 	bool announced; /* ROUTER_NODE_UP told while a primary */
 	bool marked;    /* topology refresh scratch */
+	bool blocked;   /* no usable function library: FCALLs to it fail at once */
 	void *user;     /* the user's per-node state */
 };
 

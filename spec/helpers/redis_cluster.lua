@@ -160,7 +160,10 @@ end
 -- The nodes' states as CLUSTER NODES says: list of { id, port, primary, fail, slots = {{a, b}} }.
 function Cluster:topology(via)
   local out = {}
-  for line in (via or self.nodes[1]):cli("CLUSTER NODES"):gmatch("[^\n]+") do
+  if not via then
+    for _, n in ipairs(self.nodes) do if n:alive() then via = n break end end
+  end
+  for line in via:cli("CLUSTER NODES"):gmatch("[^\n]+") do
     local f = {}
     for w in line:gmatch("%S+") do f[#f + 1] = w end
     if #f >= 8 then
