@@ -24,12 +24,12 @@ static void notify(struct router *r, struct rnode *n, enum router_note note, enu
 		r->on_event(r->data, n, note, rev, detail);
 }
 
-static void announce(struct router *r, struct rnode *n, const char *detail)
+static void announce(struct router *r, struct rnode *n)
 {
 	if (n->announced || !n->primary || !rconn_ready(n->conn))
 		return;
 	n->announced = true;
-	notify(r, n, ROUTER_NODE_UP, RCONN_READY, detail);
+	notify(r, n, ROUTER_NODE_UP, RCONN_READY, n->tls[0] ? n->tls : NULL);
 }
 
 static void retire(struct router *r, struct rnode *n)
@@ -49,7 +49,7 @@ static void become_standalone(struct router *r, struct rnode *n)
 	for (int s = 0; s < SLOT_COUNT; s++)
 		r->owner[s] = n;
 	r->have_topology = true;
-	announce(r, n, NULL);
+	announce(r, n);
 }
 
 static void on_info(void *priv, redisReply *reply, const char *err)
@@ -105,12 +105,13 @@ static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
 	struct router *r = n->router;
 	switch (ev) {
 	case RCONN_READY:
+		snprintf(n->tls, sizeof(n->tls), "%s", detail ? detail : "");
 		if (r->mode == ROUTER_DETECTING)
 			detect(r, n);
 		else if (r->mode == ROUTER_CLUSTER && !r->have_topology)
 			refresh_now(r);
 		else
-			announce(r, n, detail);
+			announce(r, n);
 		return;
 	case RCONN_LOST:
 		n->announced = false;
@@ -212,7 +213,7 @@ static void apply(struct router *r, const struct topology *t)
 		next = n->next;
 		if (n->marked && !n->primary) {
 			n->primary = true;
-			announce(r, n, NULL);
+			announce(r, n);
 		} else if (!n->marked && n->primary) {
 			log_info("%s no longer owns slots", n->addr);
 			retire(r, n);
@@ -289,7 +290,7 @@ void cluster_moved(struct router *r, int slot, const char *host, int port)
 	struct rnode *n = cluster_node(r, host, port);
 	n->primary = true;
 	r->owner[slot] = n;
-	announce(r, n, NULL);
+	announce(r, n);
 	cluster_refresh_soon(r);
 }
 

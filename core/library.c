@@ -109,9 +109,7 @@ const char *library_in_use(enum lib_verdict v)
 /* " (on host:port)" in a cluster, "" on a single server. */
 static const char *on_node(const struct libcheck *chk, char *buf, size_t n)
 {
-	if (!chk->where)
-		return "";
-	snprintf(buf, n, " (on %s)", chk->where);
+	snprintf(buf, n, chk->where ? " (on %s)" : "", chk->where);
 	return buf;
 }
 

@@ -37,6 +37,7 @@ struct rnode {
 	int port;
 	char addr[TOPOLOGY_HOST_MAX + 8]; /* "host:port" (the seed's redacted URL standalone) */
 	struct rconn *conn;
+	char tls[96];   /* its connection's TLS version and cipher, or "" */
 	bool primary;   /* owns slots (standalone: the server) */
 	bool seed;      /* a seed: kept even when it owns no slot */
 	bool announced; /* ROUTER_NODE_UP told while a primary */
@@ -48,7 +49,7 @@ struct rnode {
 enum router_mode { ROUTER_DETECTING, ROUTER_STANDALONE, ROUTER_CLUSTER };
 
 enum router_note {
-	ROUTER_NODE_UP,      /* a primary is connected (detail: TLS version or NULL) */
+	ROUTER_NODE_UP,      /* a primary is connected (detail: n->tls, or NULL) */
 	ROUTER_NODE_DOWN,    /* its connection was lost (detail: why); it reconnects */
 	ROUTER_NODE_REFUSED, /* credentials, database, certificate, protocol (rev says) */
 	ROUTER_NODE_GONE,    /* no longer a primary: drop n->user; n may be freed next */

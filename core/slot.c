@@ -78,6 +78,6 @@ int slot_of_command(int argc, const char **argv, const size_t *lens)
 	size_t cn = ARGLEN(2);
 	memcpy(count, argv[2], cn);
 	count[cn] = '\0';
-	return atol(count) > 0 ? slot_of_key(argv[3], ARGLEN(3)) : -1;
+	return strtol(count, NULL, 10) > 0 ? slot_of_key(argv[3], ARGLEN(3)) : -1;
 #undef ARGLEN
 }

@@ -258,6 +258,27 @@ describe("scanhost on a Redis Cluster", function()
     assert.falsy(p:output():find("level=warn scanner=delayed_promoter", 1, true), p:output())
   end)
 
+  it("two daemons share the cluster through claims: every item once, duplicate calls bounded (issue 14)", function()
+    cl:function_load(env_mod.per_item_library()) -- one FCALL per item call
+    seed()
+    local a, b = start(), start()
+    assert.truthy(P.wait_for(function() return done() == TOTAL end, 30), "not drained: " .. done())
+    assert.equal(0, FX.term(a))
+    assert.equal(0, FX.term(b))
+    local fcalls = 0
+    for _, node in ipairs(cl:primaries()) do
+      fcalls = fcalls + tonumber(node:cli("INFO commandstats"):match("cmdstat_fcall:calls=(%d+)") or 0)
+    end
+    print(("# cluster claims: 2 daemons, %d items: %d FCALLs (%d beyond one per item)"):format(
+      TOTAL, fcalls, fcalls - TOTAL))
+    assert.equal(TOTAL, done())
+    assert.is_true(fcalls >= TOTAL and fcalls - TOTAL <= 2 * 500, "FCALLs: " .. fcalls)
+    -- both claimed partitions in their slots: no claim key is left behind (released at the end)
+    for _, node in ipairs(cl:primaries()) do
+      assert.equal("", (node:cli("--scan --pattern 'scanhost:claim:*'"):gsub("%s+", "")))
+    end
+  end)
+
   it("kill -9 of a primary during a drain: its replica takes over, every item once", function()
     seed()
     local victim = cl:owner(tag_slot(1))
@@ -293,5 +314,43 @@ describe("scanhost on a Redis Cluster", function()
     print(("# cluster: a new primary with %d of %d partitions joined; all %d items done once"):format(
       on_new, NP, 2 * TOTAL))
     assert.equal(0, FX.term(p))
+  end)
+end)
+
+describe("scanhost on a Redis Cluster over TLS", function()
+  local cl, dir
+
+  setup(function()
+    cl = C.start({ primaries = 3, replicas = 0, tls = true })
+    dir = P.tmpdir()
+  end)
+
+  teardown(function()
+    cl:stop()
+    P.sh("rm -rf " .. dir)
+  end)
+
+  it("--once over rediss://: every primary reached over TLS, the library loaded on each, every item once", function()
+    local now = FX.server_ms(cl.nodes[1])
+    local rec = C.recorder()
+    for n = 0, NP - 1 do
+      for i = 1, PER do
+        local d = tostring(now - 1000)
+        F.delayed_promoter.acting(rec, { n = n, i = i, score = d, fields = { delay_until = d } })
+      end
+    end
+    cl:pipe(rec)
+    FX.copy_scanners({ "delayed_promoter" }, dir .. "/scanners")
+    local log = dir .. "/once.log"
+    local ok = P.sh(("./bin/scanhost -c %s --scanners %s/scanners --redis %s --cacert %s --partitions %d --once > %s 2>&1")
+      :format(FX.config(dir, ""), dir, cl.url, cl.tls.ca, NP, log))
+    local out = P.read(log) or ""
+    assert.is_true(ok, out)
+    assert.equal(3, FX.count_lines(out, "connected to redis at 127.0.0.1:"), out)
+    assert.equal(3, FX.count_lines(out, "(TLSv1."), out)
+    assert.truthy(out:find("processed=" .. TOTAL, 1, true), out)
+    for _, node in ipairs(cl:primaries()) do
+      assert.truthy(node:cli("FUNCTION LIST"):find("scanhost", 1, true))
+    end
   end)
 end)

@@ -108,9 +108,33 @@ static void redirects(void)
 	CHECK(!topology_cluster_enabled(""));
 }
 
+static void command_keys(void)
+{
+	const char *fcall[] = { "FCALL", "ff_promote", "2", "{fp:1}:a", "{fp:1}:b", "x" };
+	const char *fcall0[] = { "fcall", "f", "0", "x" };
+	const char *eval[] = { "EVAL", "return 1", "1", "{fp:0}" };
+	const char *time[] = { "TIME" };
+	const char *ping[] = { "ping", "x" };
+	const char *hget[] = { "HGET", "{fp:0}:core", "f" };
+	const char *fn[] = { "FUNCTION", "LIST" };
+	const char *bad[] = { "FCALL", "f", "99999999999999999999999999", "k" };
+	size_t lens[] = { 5, 10, 1, 8, 8, 1 };
+	CHECK(slot_of_command(6, fcall, NULL) == 10863);
+	CHECK(slot_of_command(6, fcall, lens) == 10863);
+	CHECK(slot_of_command(4, fcall0, NULL) == -1);
+	CHECK(slot_of_command(4, eval, NULL) == 14926);
+	CHECK(slot_of_command(1, time, NULL) == -1);
+	CHECK(slot_of_command(2, ping, NULL) == -1);
+	CHECK(slot_of_command(3, hget, NULL) == 14926);
+	CHECK(slot_of_command(2, fn, NULL) == -1);
+	CHECK(slot_of_command(4, bad, NULL) == -1);
+	CHECK(slot_of_command(3, fcall, NULL) == -1); /* FCALL without keys' room */
+}
+
 int main(void)
 {
 	crc_and_tags();
+	command_keys();
 	cluster_slots();
 	redirects();
 	UNIT_DONE();
