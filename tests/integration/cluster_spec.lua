@@ -175,6 +175,21 @@ describe("scanhost on a Redis Cluster", function()
     assert.same({ "flowfabric", "flowfabric", "flowfabric" }, libraries())
   end)
 
+  it("--redis repeated: an unreachable first seed gives way to the next", function()
+    seed()
+    local ok, log = once("--redis " .. cl.nodes[2].url)
+    -- the first --redis (the spec's own) is replaced below: a dead seed first
+    assert.is_true(ok, log)
+    local out = dir .. "/seeds.log"
+    ok = P.sh(("./bin/scanhost -c %s --scanners %s --redis redis://127.0.0.1:1 --redis %s --partitions %d --once > %s 2>&1")
+      :format(conf(), scanners(), cl.nodes[3].url, NP, out))
+    log = P.read(out) or ""
+    assert.is_true(ok, log)
+    assert.truthy(log:find("redis at redis://127.0.0.1:1 unavailable", 1, true), log)
+    assert.truthy(log:find(("127.0.0.1:%d is a cluster node"):format(cl.nodes[3].port), 1, true), log)
+    assert.equal(TOTAL, done())
+  end)
+
   it("FlowFabric's library missing on one primary: reported, only its partitions wait", function()
     local prim = cl:primaries()
     cl:function_load(env_mod.per_item_library())
