@@ -18,14 +18,14 @@ struct router {
 	enum router_mode mode;
 	struct rnode *nodes;
 	struct rnode *owner[SLOT_COUNT];
-	int seed_index;           /* the seed being tried while detecting */
-	bool have_topology;       /* a CLUSTER SLOTS reply was applied */
-	bool refreshing;          /* CLUSTER SLOTS in flight */
-	bool refresh_again;       /* asked for while one was in flight */
+	int seed_index;                /* the seed being tried while detecting */
+	bool have_topology;            /* a CLUSTER SLOTS reply was applied */
+	bool refreshing;               /* CLUSTER SLOTS in flight */
+	bool refresh_again;            /* asked for while one was in flight */
 	char asked[TOPOLOGY_HOST_MAX]; /* the host the refresh asked */
-	ev_timer refresh_timer;   /* periodic */
-	ev_timer soon_timer;      /* a refresh asked for (MOVED, lost, CLUSTERDOWN) */
-	struct rreq *waiting;     /* requests waiting for a retry (router.c) */
+	ev_timer refresh_timer;        /* periodic */
+	ev_timer soon_timer;           /* a refresh asked for (MOVED, lost, CLUSTERDOWN) */
+	struct rreq *waiting;          /* requests waiting for a retry (router.c) */
 	bool closing;
 };
 

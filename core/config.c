@@ -496,7 +496,8 @@ static bool apply_seeds(struct config *c, const struct cli *cl, char *err, size_
 		if (!url_parse(cl->seeds[i], &c->seeds[i], uerr, sizeof(uerr)))
 			return fail(err, errlen, "--redis", uerr);
 		if (c->seeds[i].tls != c->url.tls || c->seeds[i].is_unix != c->url.is_unix)
-			return fail(err, errlen, "--redis", "every seed node needs the same scheme");
+			return fail(err, errlen, "--redis",
+			            "every seed node needs the same scheme");
 	}
 	c->nseeds = cl->nseeds;
 	return true;

@@ -18,7 +18,7 @@
 #define CONFIG_MAX_LANES     64
 #define CONFIG_MAX_ONLY      64
 #define CONFIG_MAX_DIRS      16
-#define CONFIG_MAX_SEEDS     15 /* --redis given again: more cluster seed nodes */
+#define CONFIG_MAX_SEEDS     15  /* --redis given again: more cluster seed nodes */
 #define CONFIG_LUA_MEMORY_MB 64  /* the config file's own state */
 #define CONFIG_RUN_SECONDS   2.0 /* a config file must return within this */
 

@@ -248,15 +248,17 @@ static void on_flowfabric_listed(void *priv, redisReply *r, const char *err)
 		return;
 	on_node(chk, at, sizeof(at));
 	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
-		log_info("FlowFabric's function library '%s' is loaded%s: using it, loading nothing",
-		         LIBRARY_FLOWFABRIC, at);
+		log_info(
+		    "FlowFabric's function library '%s' is loaded%s: using it, loading nothing",
+		    LIBRARY_FLOWFABRIC, at);
 		finish(chk, LIB_FLOWFABRIC);
 		return;
 	}
 	if (!chk->lib->source) {
-		log_warn("FlowFabric's library is not loaded%s and scanhost has no library sources; "
-		         "server-side function calls will fail",
-		         at);
+		log_warn(
+		    "FlowFabric's library is not loaded%s and scanhost has no library sources; "
+		    "server-side function calls will fail",
+		    at);
 		finish(chk, LIB_FAILED);
 		return;
 	}

@@ -23,8 +23,9 @@ static bool cluster(const struct libset *set);
 static void update_blocked(const struct libset *set, const struct nodelib *nl)
 {
 	enum lib_verdict v = nl->verdict;
-	nl->node->blocked = cluster(set) && nl->state == NL_DONE &&
-	                    (v == LIB_FOREIGN || v == LIB_FAILED || (v == LIB_ABSENT && set->decided));
+	nl->node->blocked =
+	    cluster(set) && nl->state == NL_DONE &&
+	    (v == LIB_FOREIGN || v == LIB_FAILED || (v == LIB_ABSENT && set->decided));
 }
 
 static bool cluster(const struct libset *set)
@@ -65,8 +66,8 @@ static void decide(struct libset *set)
 			set->flowfabric = true;
 	}
 	set->decided = true;
-	log_info("cluster function library: %s", set->flowfabric ? "FlowFabric's (loading nothing)"
-	                                                          : "scanhost's own");
+	log_info("cluster function library: %s",
+	         set->flowfabric ? "FlowFabric's (loading nothing)" : "scanhost's own");
 	for (struct rnode *n = router_nodes(set->router); n; n = n->next) {
 		struct nodelib *nl = n->user;
 		if (!n->primary || nl->verdict != LIB_ABSENT)
@@ -185,8 +186,8 @@ const char *libset_in_use(const struct libset *set)
 	const char *in_use = NULL;
 	for (struct rnode *n = router_nodes(set->router); n; n = n->next) {
 		const struct nodelib *nl = n->user;
-		const char *v = nl && n->primary && nl->state == NL_DONE ? library_in_use(nl->verdict)
-		                                                       : NULL;
+		const char *v =
+		    nl && n->primary && nl->state == NL_DONE ? library_in_use(nl->verdict) : NULL;
 		if (v && (!in_use || v[0] == 'f')) /* FlowFabric's anywhere: no batch variants */
 			in_use = v;
 	}

@@ -24,9 +24,9 @@ struct libset {
 	const struct library *lib;
 	struct router *router;
 	struct ev_loop *loop;
-	bool decided;        /* the cluster's library is chosen (below) */
-	bool flowfabric;     /* decided: FlowFabric's library */
-	ev_timer retry;      /* transient failures: check again */
+	bool decided;                /* the cluster's library is chosen (below) */
+	bool flowfabric;             /* decided: FlowFabric's library */
+	ev_timer retry;              /* transient failures: check again */
 	void (*changed)(void *data); /* a verdict came in */
 	void *data;
 };

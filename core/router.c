@@ -28,8 +28,8 @@ struct rreq {
 	int slot;
 	int redirects;
 	unsigned retries;
-	double deadline;  /* retries stop here: the command timeout */
-	bool asking;      /* ASK: ASKING first, to ask_host:ask_port */
+	double deadline; /* retries stop here: the command timeout */
+	bool asking;     /* ASK: ASKING first, to ask_host:ask_port */
 	char ask_host[TOPOLOGY_HOST_MAX];
 	int ask_port;
 	char last_error[128]; /* why the last retry was needed */
@@ -220,7 +220,7 @@ bool router_send(struct router *r, int slot_hint, int argc, const char **argv,
 {
 	if (r->mode == ROUTER_STANDALONE)
 		return rconn_send(r->nodes->conn, argc, argv, argvlen, fn, priv, err, errlen);
-	if (!router_ready(r)) {
+	if (r->closing || !router_ready(r)) {
 		snprintf(err, errlen, "not connected to redis");
 		return false;
 	}
@@ -228,7 +228,8 @@ bool router_send(struct router *r, int slot_hint, int argc, const char **argv,
 	if (slot < 0)
 		slot = slot_hint >= 0 && slot_hint < SLOT_COUNT ? slot_hint : any_slot(r);
 	const struct rnode *owner = r->owner[slot];
-	if (owner && owner->blocked && calls_function(argv[0], argvlen ? argvlen[0] : strlen(argv[0]))) {
+	if (owner && owner->blocked &&
+	    calls_function(argv[0], argvlen ? argvlen[0] : strlen(argv[0]))) {
 		snprintf(err, errlen, "%s has no usable function library: its partitions wait",
 		         owner->addr);
 		return false;
@@ -274,7 +275,10 @@ void router_free(struct router *r)
 	ev_timer_stop(r->loop, &r->soon_timer);
 	while (r->waiting) {
 		struct rreq *q = r->waiting;
-		unlink_waiting(q);
+		r->waiting = q->next;
+		if (r->waiting)
+			r->waiting->prev = NULL;
+		ev_timer_stop(r->loop, &q->timer);
 		complete(q, NULL, "shutting down");
 	}
 	cluster_free_nodes(r);
@@ -338,6 +342,7 @@ void router_describe_failure(const struct router *r, char *out, size_t n)
 			return;
 		}
 	}
-	snprintf(out, n, r->mode == ROUTER_DETECTING ? "connected; detecting the server's mode"
-	                                             : "no primary is reachable");
+	snprintf(out, n,
+	         r->mode == ROUTER_DETECTING ? "connected; detecting the server's mode"
+	                                     : "no primary is reachable");
 }

@@ -24,7 +24,7 @@
 #include "redis.h"
 #include "topology.h"
 
-#define ROUTER_MAX_SEEDS 16
+#define ROUTER_MAX_SEEDS 15 /* beyond the first URL */
 
 struct router;
 

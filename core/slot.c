@@ -42,9 +42,9 @@ int slot_of_partition(const char *tag_prefix, int p)
 
 /* Commands whose first argument is not a key. */
 static const char *const keyless[] = {
-	"TIME",   "PING",     "ECHO",   "INFO",     "FUNCTION", "SCRIPT",   "CLUSTER",
-	"DBSIZE", "COMMAND",  "CLIENT", "CONFIG",   "SCAN",     "MULTI",    "EXEC",
-	"WAIT",   "LASTSAVE", "ASKING", "READONLY", "HELLO",    "AUTH",     "SELECT",
+	"TIME",   "PING",     "ECHO",   "INFO",     "FUNCTION", "SCRIPT",    "CLUSTER",
+	"DBSIZE", "COMMAND",  "CLIENT", "CONFIG",   "SCAN",     "MULTI",     "EXEC",
+	"WAIT",   "LASTSAVE", "ASKING", "READONLY", "HELLO",    "AUTH",      "SELECT",
 	"ACL",    "SLOWLOG",  "MEMORY", "LATENCY",  "DISCARD",  "RANDOMKEY",
 };
 

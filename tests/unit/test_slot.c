@@ -20,7 +20,7 @@ static void crc_and_tags(void)
 	CHECK(slot_crc16("123456789", 9) == 0x31C3);
 	CHECK(key_slot("{user1000}.following") == key_slot("{user1000}.followers"));
 	CHECK(key_slot("{user1000}.following") == key_slot("user1000"));
-	CHECK(key_slot("foo") == 12182); /* CLUSTER KEYSLOT foo */
+	CHECK(key_slot("foo") == 12182);                                   /* CLUSTER KEYSLOT foo */
 	CHECK(key_slot("{fp:0}") == 14926 && key_slot("{fp:1}") == 10863); /* the recipe's */
 	CHECK(key_slot("ff:exec:{fp:0}:lease_expiry") == 14926);
 	CHECK(slot_of_partition("fp", 1) == 10863);
@@ -70,11 +70,11 @@ static void cluster_slots(void)
 
 	static const char *const bad[] = {
 		"+OK\r\n",
-		"*1\r\n*2\r\n:0\r\n:1\r\n",                             /* no primary */
-		"*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",  /* slot out of range */
-		"*1\r\n*3\r\n:9\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n",      /* first > last */
-		"*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:0\r\n",      /* port 0 */
-		"*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n:1\r\n:1\r\n",           /* host not a string */
+		"*1\r\n*2\r\n:0\r\n:1\r\n",                              /* no primary */
+		"*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",   /* slot out of range */
+		"*1\r\n*3\r\n:9\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n",       /* first > last */
+		"*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:0\r\n",       /* port 0 */
+		"*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n:1\r\n:1\r\n",            /* host not a string */
 		"*2\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n:5\r\n", /* second entry */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
