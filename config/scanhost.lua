@@ -11,6 +11,7 @@ return {
   connect_timeout = 5,               -- seconds per connection attempt
   shutdown_timeout = 1.5,            -- seconds in-flight work may take at SIGTERM
   claims = true,                     -- claim partitions: several instances may share them
+  -- library_level = 34,             -- our own library's contract: 5 (FlowFabric 0.1.1) | 34
   scan_timeout = 5,                  -- seconds a scanner may run without yielding
   lua_memory_mb = 256,               -- Lua memory per scanner; over it, it is stopped
   log_level = "info",                -- error | warn | info | debug

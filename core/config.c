@@ -58,6 +58,7 @@ void config_defaults(struct config *c, const char *exe_path)
 	snprintf(c->scanners_dirs[0], sizeof(c->scanners_dirs[0]), "%s%s/scanners", root, data);
 	snprintf(c->lua_lib_dir, sizeof(c->lua_lib_dir), "%s%s/lua-lib", root, data);
 	snprintf(c->functions_dir, sizeof(c->functions_dir), "%s%s/lua-lib/functions", root, data);
+	c->library_recheck = 30;
 	snprintf(c->config_path, sizeof(c->config_path), "%s%s/config/scanhost.lua", root, data);
 	snprintf(c->tls_module, sizeof(c->tls_module), "%s/%s", root,
 	         data[0] ? "lib/scanhost/scanhost-tls.so" : "bin/scanhost-tls.so");
@@ -189,6 +190,10 @@ static bool key_scan_timeout(struct config *c, lua_State *L, const char *k, char
 {
 	return get_seconds(L, k, &c->scan_timeout, 0.01, 3600, e, n);
 }
+static bool key_library_recheck(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_seconds(L, k, &c->library_recheck, 0.1, 86400, e, n);
+}
 static bool key_claims(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	if (!lua_isboolean(L, -1))
@@ -230,6 +235,14 @@ static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char
 static bool key_functions_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	return get_string(L, k, c->functions_dir, sizeof(c->functions_dir), e, n);
+}
+static bool key_library_level(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	lua_Number v = lua_tonumber(L, -1);
+	if (lua_type(L, -1) != LUA_TNUMBER || (v != 5 && v != 34))
+		return fail(e, n, k, "must be 5 (FlowFabric 0.1.1) or 34 (FlowFabric v34)");
+	c->library_level = (int)v;
+	return true;
 }
 static bool key_lua_memory(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
@@ -370,6 +383,8 @@ static const struct {
 	{ "log_format", key_log_format },
 	{ "scanners_dir", key_scanners_dir },
 	{ "functions_dir", key_functions_dir },
+	{ "library_level", key_library_level },
+	{ "library_recheck", key_library_recheck },
 	{ "lua_path", key_lua_path },
 	{ "scanners", key_scanners },
 	{ "tls", key_tls },

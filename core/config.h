@@ -38,6 +38,10 @@ struct config {
 	int nscanners_dirs;
 	char lua_lib_dir[PATH_MAX];
 	char functions_dir[PATH_MAX];
+	/* the contract scanhost's own library presents: 5 or 34; 0 when not
+	 * configured (34, or the sources as they are when they set no level) */
+	int library_level;
+	double library_recheck;  /* seconds between reads of ff_version (daemon) */
 	char lua_path[PATH_MAX]; /* empty = none */
 	int partitions, budget_partitions, quota_partitions;
 	char lanes[CONFIG_MAX_LANES][65];

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "redis.h"
 #include "router.h"
@@ -113,6 +114,42 @@ static void discard_over_memory(struct scanner *s)
 	s->active = NULL;
 }
 
+/* Whether the active script follows the loaded library's contract; says so
+ * when that changes, once. */
+static bool accepts_library(struct scanner *s)
+{
+	const char *version = s->host->env.library_version;
+	if (script_accepts_library(s->active, version)) {
+		if (s->waits_for[0])
+			log_msg(LOG_INFO, s->name,
+			        "the function library's version suits it; it runs");
+		s->waits_for[0] = '\0';
+		return true;
+	}
+	if (strcmp(s->waits_for, version) == 0 && s->waits_for[0])
+		return false;
+	snprintf(s->waits_for, sizeof(s->waits_for), "%s", version[0] ? version : "?");
+	char wanted[SCRIPT_MAX_VERSIONS * 18] = "";
+	for (int i = 0; i < s->active->nlibrary_versions; i++)
+		snprintf(wanted + strlen(wanted), sizeof(wanted) - strlen(wanted), "%s%s",
+		         i ? " or " : "", s->active->library_versions[i]);
+	log_msg(LOG_INFO, s->name,
+	        "scanner waits: it follows library version %s; the loaded library is version %s",
+	        wanted, version[0] ? version : "unknown");
+	return false;
+}
+
+/* Not its library: the daemon asks again every interval; --once leaves it
+ * out of the run (it has nothing to do, which is not a failure; the run
+ * ends when the scheduled ones are done). */
+static enum runner_verdict waits_for_library(struct scanner *s)
+{
+	if (!s->runner.once)
+		return RUNNER_POSTPONE;
+	s->scheduled = false;
+	return RUNNER_END;
+}
+
 /* The cycle boundary: the only place a reloaded script takes over. */
 static enum runner_verdict op_cycle_begin(void *data)
 {
@@ -141,6 +178,8 @@ static enum runner_verdict op_cycle_begin(void *data)
 	}
 	if (!h->ready || clock_now(h->clock) < h->paused_until)
 		return RUNNER_POSTPONE;
+	if (!accepts_library(s))
+		return waits_for_library(s);
 	tracker_advance_cycle(&s->tracker); /* exactly once per full cycle */
 	claims_cycle_begin(&s->claims);
 	s->active->cycle_start = clock_now(h->clock);
@@ -412,13 +451,21 @@ static void start_runners(struct host *h)
 		h->on_idle(h); /* nothing enabled: the once run is already complete */
 }
 
-/* A library verdict came in: once every primary has one, cycles may run. */
-static void on_libset_changed(void *data)
+static void retry_library_check(struct host *h)
+{
+	ev_timer_set(&h->library_retry, 1.0, 0);
+	ev_timer_start(h->loop, &h->library_retry);
+}
+
+/* The library check is complete once its version is read. */
+static void on_library_version(void *data, bool read)
 {
 	struct host *h = data;
-	h->env.library = libset_in_use(&h->libset);
-	if (h->env.stopping || !libset_settled(&h->libset))
-		return; /* LOADING, BUSY or a dropped connection: the check retries */
+	if (!read) {
+		if (!h->env.stopping)
+			retry_library_check(h);
+		return;
+	}
 	h->ready = true;
 	if (h->manual)
 		return; /* the test module starts cycles itself */
@@ -428,18 +475,56 @@ static void on_libset_changed(void *data)
 	}
 }
 
+/* A primary whose library answers ff_version: any connected primary with a
+ * usable library (they all run the same one); NULL when there is none. */
+static struct rconn *version_conn(const struct host *h)
+{
+	for (struct rnode *n = router_nodes(h->env.router); n; n = n->next) {
+		if (n->primary && !n->blocked && rconn_ready(n->conn))
+			return n->conn;
+	}
+	return NULL;
+}
+
+/* A library verdict came in: once every primary has one, the library's
+ * version is read and cycles may run. */
+static void on_libset_changed(void *data)
+{
+	struct host *h = data;
+	h->env.library = libset_in_use(&h->libset);
+	if (h->env.stopping || !libset_settled(&h->libset))
+		return; /* LOADING, BUSY or a dropped connection: the check retries */
+	struct rconn *conn = h->env.library ? version_conn(h) : NULL;
+	if (!conn) {
+		on_library_version(h, true); /* no library: nothing to read, calls fail visibly */
+		return;
+	}
+	/* the daemon reads it again periodically: an upgrade in place says nothing */
+	libversion_probe(&h->libversion, conn, !h->once && !h->manual, on_library_version, h);
+}
+
 /* A function call failed with "Function not found": the library may have
  * been flushed or replaced. Check again (never more than every 5 s); the
  * loader never loads over a library it did not create. */
 static void on_function_missing(struct hostenv *env)
 {
 	struct host *h = env->host;
-	double now = clock_monotonic(NULL);
+	double now = clock_now(h->clock);
 	if (libset_busy(&h->libset) || !h->env.router || now - h->library_rechecked_at < 5.0)
 		return;
 	h->library_rechecked_at = now;
 	log_warn("a server-side function is missing; checking the function library again");
 	libset_recheck(&h->libset);
+}
+
+/* The version could not be read (a dropped connection): check again. */
+static void on_library_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct host *h = w->data;
+	if (h->env.router && router_ready(h->env.router) && !libset_busy(&h->libset))
+		libset_recheck(&h->libset);
 }
 
 /* BUSY (a long script runs) or LOADING (a restart reads its dataset): no new
@@ -453,11 +538,7 @@ static void on_server_busy(struct hostenv *env, const char *reply)
 		return;
 	if (now > h->paused_until + 10)
 		h->pause_level = 0;
-	double d = 0.1;
-	for (unsigned i = 0; i < h->pause_level && d < 5; i++)
-		d *= 2;
-	d = (d > 5 ? 5 : d) * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
-	h->pause_level++;
+	double d = backoff_delay(0.1, 5, h->pause_level++);
 	h->paused_until = now + d;
 	log_warn("redis cannot serve now (%.40s); pausing new cycles for %.0f ms", reply, d * 1000);
 }
@@ -512,7 +593,11 @@ static void on_router_event(void *data, struct rnode *n, enum router_note note,
 		log_warn("redis at %s unavailable (%s); reconnecting with backoff", where, detail);
 		break;
 	case ROUTER_NODE_REFUSED: on_refused(h, rev, where, detail); break;
-	case ROUTER_NODE_GONE: libset_node_gone(&h->libset, n); break;
+	case ROUTER_NODE_GONE:
+		if (h->libversion.conn == n->conn && !h->libversion.busy)
+			h->libversion.conn = NULL; /* its connection is about to go */
+		libset_node_gone(&h->libset, n);
+		break;
 	}
 }
 
@@ -643,10 +728,14 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->function_missing = on_function_missing;
 	e->server_busy = on_server_busy;
 	e->host = h;
+	e->clock = clock;
+	libversion_init(&h->libversion, loop, cfg->library_recheck);
+	e->library_version = h->libversion.value;
 	ev_timer_init(&h->grace, on_grace, 0, 0);
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
-	h->grace.data = h->connect_deadline.data = h;
-	if (!library_build(&h->library, cfg->functions_dir, err, errlen))
+	ev_timer_init(&h->library_retry, on_library_retry, 0, 0);
+	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
+	if (!library_build(&h->library, cfg->functions_dir, cfg->library_level, err, errlen))
 		return false;
 	libset_init(&h->libset, loop, &h->library, on_libset_changed, h);
 	if (cfg->url.tls && !(h->tls = tls_client_new(cfg->tls_module, &cfg->tls, err, errlen))) {
@@ -706,7 +795,10 @@ static void print_plan_head(const struct host *h, FILE *out)
 	for (int i = 0; i < c->nscanners_dirs; i++)
 		fprintf(out, "scanners_dir=%s%s\n", c->scanners_dirs[i],
 		        c->scanners_dir_optional[i] ? " (optional)" : "");
-	fprintf(out, "functions_dir=%s\n", c->functions_dir);
+	fprintf(out, "functions_dir=%s library_level=%s\n", c->functions_dir,
+	        c->library_level == 5    ? "5"
+	        : c->library_level == 34 ? "34"
+	                                 : "default (34)");
 	fprintf(out, "lanes=");
 	for (int i = 0; i < c->nlanes; i++)
 		fprintf(out, "%s%s", i ? "," : "", c->lanes[i]);
@@ -752,6 +844,8 @@ void host_free(struct host *h)
 {
 	ev_timer_stop(h->loop, &h->grace);
 	ev_timer_stop(h->loop, &h->connect_deadline);
+	ev_timer_stop(h->loop, &h->library_retry);
+	libversion_stop(&h->libversion);
 	libset_stop(&h->libset);
 	if (h->env.router) {
 		h->env.stopping = true;

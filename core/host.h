@@ -14,6 +14,7 @@
 #include "config.h"
 #include "library.h"
 #include "libset.h"
+#include "libversion.h"
 #include "runner.h"
 #include "script.h"
 #include "signals.h"
@@ -36,6 +37,8 @@ struct scanner {
 	bool scheduled;         /* a runner was started */
 	bool once_done;
 	bool runaway_reported;
+	/* the library version it last said it waits for ("": not waiting) */
+	char waits_for[LIBVERSION_MAX];
 	struct runner_cycle last;
 	uint8_t *wanted; /* select(): partitions [wanted_first, +RUNNER_SELECT_CHUNK) to scan */
 	int wanted_first;
@@ -50,9 +53,10 @@ struct host {
 	struct scanner *scanners;
 	struct library library; /* the sources of scanhost's own */
 	struct libset libset;   /* the library on every primary */
+	struct libversion libversion; /* what the loaded library answers to ff_version */
 	const char *lanes[CONFIG_MAX_LANES];
 	struct signals signals;
-	ev_timer grace, connect_deadline;
+	ev_timer grace, connect_deadline, library_retry;
 	bool ready;   /* connected and the function library checked */
 	bool started; /* runners started (first ready) */
 	bool once;

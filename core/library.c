@@ -10,18 +10,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "luadir.h"
 #include "script.h"
-
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static int lua_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".lua") == 0;
-}
 
 static bool append_file(char **buf, size_t *len, const char *path)
 {
@@ -45,16 +35,77 @@ static bool append_file(char **buf, size_t *len, const char *path)
 	fclose(f);
 	if (ok && *len && (*buf)[*len - 1] != '\n')
 		(*buf)[(*len)++] = '\n';
+	if (*buf)
+		(*buf)[*len] = '\0'; /* the level line is searched as a string */
 	return ok;
 }
 
-bool library_build(struct library *lib, const char *dir, char *err, size_t errlen)
+/* The start of the level line in body (it must begin a line), NULL when no
+ * line is one; *twice when more than one is. */
+static const char *find_level_line(const char *body, bool *twice)
+{
+	const size_t plen = strlen(LIBRARY_LEVEL_LINE);
+	const char *found = NULL;
+	*twice = false;
+	for (const char *p = body; (p = strstr(p, LIBRARY_LEVEL_LINE)); p += plen) {
+		if (p != body && p[-1] != '\n')
+			continue;
+		*twice = found != NULL;
+		if (*twice)
+			return NULL;
+		found = p;
+	}
+	return found;
+}
+
+/* Replaces the value of the level line with the level asked for (0: the
+ * default): the library presents that contract (README "Library level"). */
+static bool set_level(struct library *lib, char **body, size_t *len, int level, const char *dir,
+                      char *err, size_t errlen)
+{
+	bool twice;
+	const char *line = find_level_line(*body, &twice);
+	if (twice || (!line && level)) {
+		snprintf(err, errlen, "library_level: %s %s %s%d\" (00-common.lua)", dir,
+		         twice ? "sets the level twice: only one line may be" : "has no line",
+		         LIBRARY_LEVEL_LINE, level ? level : LIBRARY_DEFAULT_LEVEL);
+		return false;
+	}
+	if (!line)
+		return true; /* a library of the user's own: loaded as it is */
+	const char *value = line + strlen(LIBRARY_LEVEL_LINE);
+	const char *end = value + strcspn(value, "\"\n");
+	if (*end != '"') {
+		snprintf(err, errlen, "library_level: %s: the level line has no closing quote",
+		         dir);
+		return false;
+	}
+	lib->level = level ? level : LIBRARY_DEFAULT_LEVEL;
+	char digits[16];
+	int dlen = snprintf(digits, sizeof(digits), "%d", lib->level);
+	size_t head = (size_t)(value - *body), tail = *len - (size_t)(end - *body);
+	char *out = malloc(head + (size_t)dlen + tail + 1);
+	if (!out) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	memcpy(out, *body, head);
+	memcpy(out + head, digits, (size_t)dlen);
+	memcpy(out + head + (size_t)dlen, end, tail);
+	out[head + (size_t)dlen + tail] = '\0';
+	free(*body);
+	*body = out;
+	*len = head + (size_t)dlen + tail;
+	return true;
+}
+
+bool library_build(struct library *lib, const char *dir, int level, char *err, size_t errlen)
 {
 	memset(lib, 0, sizeof(*lib));
 	if (!dir[0])
 		return true; /* no sources (the test module's choice) */
 	struct dirent **names;
-	int n = scandir(dir, &names, lua_file, by_name);
+	int n = luadir_list(dir, &names);
 	if (n < 0) {
 		/* a typo must not silently leave the server without functions */
 		snprintf(err, errlen, "functions_dir: cannot read %s: %s", dir, strerror(errno));
@@ -70,12 +121,15 @@ bool library_build(struct library *lib, const char *dir, char *err, size_t errle
 			snprintf(err, errlen, "%s: cannot read library source", path);
 			ok = false;
 		}
-		free(names[i]);
 	}
-	free(names);
+	luadir_free(names, n);
 	if (!ok || len == 0) {
 		free(body);
 		return ok;
+	}
+	if (!set_level(lib, &body, &len, level, dir, err, errlen)) {
+		free(body);
+		return false;
 	}
 	snprintf(lib->version, sizeof(lib->version), "%016" PRIx64, digest_bytes(body, len));
 	char header[128];
@@ -174,14 +228,24 @@ static void marker_version(const char *code, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int)(k < n - 1 ? k : n - 1), m);
 }
 
+/* " (library level N)" for the log lines, "" when the sources set none. */
+static const char *level_note(const struct library *lib)
+{
+	static char note[32];
+	if (!lib->level)
+		return "";
+	snprintf(note, sizeof(note), " (library level %d)", lib->level);
+	return note;
+}
+
 static void on_loaded(void *priv, redisReply *r, const char *err)
 {
 	struct libcheck *chk = priv;
 	char at[300];
 	if (failed(chk, r, err, "loading scanhost's function library"))
 		return;
-	log_info("loaded scanhost's function library '%s' version %s%s", LIBRARY_OWN,
-	         chk->lib->version, on_node(chk, at, sizeof(at)));
+	log_info("loaded scanhost's function library '%s' version %s%s%s", LIBRARY_OWN,
+	         chk->lib->version, level_note(chk->lib), on_node(chk, at, sizeof(at)));
 	finish(chk, LIB_OWN);
 }
 
@@ -228,8 +292,8 @@ static void on_own_listed(void *priv, redisReply *r, const char *err)
 		          LIBRARY_OWN, at);
 		finish(chk, LIB_FOREIGN);
 	} else if (strcmp(found, version) == 0) {
-		log_info("scanhost's function library '%s' version %s is already loaded%s",
-		         LIBRARY_OWN, found, at);
+		log_info("scanhost's function library '%s' version %s%s is already loaded%s",
+		         LIBRARY_OWN, found, level_note(chk->lib), at);
 		finish(chk, LIB_OWN);
 	} else {
 		if (chk->may_load)

@@ -2,6 +2,7 @@
  *
  *   ctx.name, ctx.family, ctx.partition, ctx.tag, ctx.config, ctx.lanes,
  *   ctx.counts, ctx.library, ctx.redis, ctx.failures, ctx.log
+ *   ctx.library_version                -- ff_version's answer ("5", "34", ...) or nil
  *   ms | nil, err = ctx:now_ms()      -- server time from TIME
  *   bool          = ctx:stopping()    -- shutdown requested
  *   seconds       = ctx:elapsed()     -- since the current cycle started
@@ -92,7 +93,7 @@ static int ctx_elapsed(lua_State *L)
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
 	double start = h && *h ? (*h)->cycle_start : 0;
-	lua_pushnumber(L, start > 0 ? clock_monotonic(NULL) - start : 0);
+	lua_pushnumber(L, start > 0 ? clock_now((*h)->env->clock) - start : 0);
 	return 1;
 }
 
@@ -330,6 +331,11 @@ void ctx_set_partition(struct script *s, int partition)
 	else
 		lua_pushnil(L);
 	lua_setfield(L, -2, "library");
+	if (s->env->library_version && s->env->library_version[0])
+		lua_pushstring(L, s->env->library_version);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, "library_version");
 	lua_pop(L, 1);
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "handshake.h"
 #include "log.h"
 #include "transport.h"
@@ -295,24 +296,17 @@ static void connect_now(struct rconn *c)
 
 /* ---- timers -------------------------------------------------------------------- */
 
-/* Exponential backoff with "equal jitter": half fixed, half random, so a
- * fleet of hosts does not reconnect in lockstep after a Redis restart. */
-static double backoff_delay(struct rconn *c)
+/* The next reconnect's delay (backoff.h); the count of attempts grows. */
+static double reconnect_delay(struct rconn *c)
 {
-	double d = c->opts.backoff_min;
-	for (unsigned i = 0; i < c->attempt && d < c->opts.backoff_max; i++)
-		d *= 2;
-	if (d > c->opts.backoff_max)
-		d = c->opts.backoff_max;
-	c->attempt++;
-	return d / 2 + d / 2 * ((double)rand() / RAND_MAX);
+	return backoff_delay(c->opts.backoff_min, c->opts.backoff_max, c->attempt++);
 }
 
 static void reconnect_later(struct rconn *c)
 {
 	if (c->state == RC_CLOSED || ev_is_active(&c->retry_timer))
 		return;
-	double delay = backoff_delay(c);
+	double delay = reconnect_delay(c);
 	log_debug("reconnecting to redis in %.0f ms", delay * 1000);
 	ev_timer_set(&c->retry_timer, delay, 0);
 	ev_timer_start(c->loop, &c->retry_timer);

@@ -67,6 +67,18 @@ static void keep_restart_keys(const struct config *run, struct config *next)
 		         run->functions_dir);
 		memcpy(next->functions_dir, run->functions_dir, sizeof(next->functions_dir));
 	}
+	if (run->library_recheck != next->library_recheck) {
+		log_warn("SIGHUP: library_recheck changed; that needs a restart, keeping %g",
+		         run->library_recheck);
+		next->library_recheck = run->library_recheck;
+	}
+	if (run->library_level != next->library_level) {
+		log_warn("SIGHUP: library_level changed; that needs a restart, keeping %s",
+		         run->library_level == 5    ? "5"
+		         : run->library_level == 34 ? "34"
+		                                    : "the default");
+		next->library_level = run->library_level;
+	}
 }
 
 /* Settings read at use: logging, timeouts of scans and shutdown. */

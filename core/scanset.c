@@ -26,6 +26,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "luadir.h"
 
 /* One file of a pass. */
 struct candidate {
@@ -43,17 +44,6 @@ struct pass {
 	int config_errors;
 	bool refuse; /* something makes the whole pass unusable */
 };
-
-static int lua_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".lua") == 0;
-}
-
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
 
 static struct scanner *slot_for_path(struct host *h, const char *path)
 {
@@ -130,7 +120,7 @@ static void load_dir(struct host *h, struct pass *p, int i, bool force)
 {
 	const char *dir = h->cfg->scanners_dirs[i];
 	struct dirent **names;
-	int n = scandir(dir, &names, lua_file, by_name);
+	int n = luadir_list(dir, &names);
 	if (n < 0) {
 		if (errno == ENOENT && h->cfg->scanners_dir_optional[i])
 			return; /* the install's user directory, not created */
@@ -143,9 +133,8 @@ static void load_dir(struct host *h, struct pass *p, int i, bool force)
 		char path[PATH_MAX + 256];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[k]->d_name);
 		load_file(h, p, path, force);
-		free(names[k]);
 	}
-	free(names);
+	luadir_free(names, n);
 }
 
 /* The same name in two files: an error naming both; the later one is

@@ -225,6 +225,48 @@ static bool read_options(struct script *s, char *err, size_t errlen)
 	return ok;
 }
 
+/* library_versions = { "5", "34" }: the function library versions whose
+ * contract the scanner follows (optional; absent: it runs with any). */
+static bool read_library_versions(struct script *s, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	rawfield(L, -1, "library_versions");
+	int t = lua_gettop(L);
+	bool ok = lua_isnil(L, t);
+	if (lua_istable(L, t)) {
+		int n = (int)lua_objlen(L, t);
+		ok = n >= 1 && n <= SCRIPT_MAX_VERSIONS;
+		for (int i = 1; ok && i <= n; i++) {
+			lua_rawgeti(L, t, i);
+			size_t len;
+			const char *v = lua_tolstring(L, -1, &len);
+			ok = lua_type(L, -1) == LUA_TSTRING && len >= 1 &&
+			     len < sizeof(s->library_versions[0]);
+			if (ok)
+				memcpy(s->library_versions[s->nlibrary_versions++], v, len + 1);
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	if (!ok)
+		return fail(err, errlen,
+		            "%s: library_versions must be a list of 1..%d version strings, e.g. "
+		            "{ \"5\", \"34\" } (scanner %s)",
+		            s->path, SCRIPT_MAX_VERSIONS, s->name);
+	return true;
+}
+
+bool script_accepts_library(const struct script *s, const char *version)
+{
+	if (!s->nlibrary_versions)
+		return true;
+	for (int i = 0; i < s->nlibrary_versions; i++) {
+		if (strcmp(s->library_versions[i], version ? version : "") == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Checks the table the file returned (at the top of L) and records its
  * fields; leaves the stack as it found it. */
 static bool read_definition(struct script *s, char *err, size_t errlen)
@@ -266,6 +308,8 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		            s->name);
 	}
 	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (!read_library_versions(s, err, errlen))
+		return false;
 	rawfield(L, -1, "select");
 	if (lua_isfunction(L, -1)) {
 		s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);

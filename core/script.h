@@ -16,12 +16,14 @@
 #include <lua.h>
 
 #include "claims.h"
+#include "clock.h"
 #include "memlimit.h"
 #include "runaway.h"
 #include "runner.h"
 #include "tracker.h"
 
-#define SCANNER_NAME_MAX 64
+#define SCANNER_NAME_MAX    64
+#define SCRIPT_MAX_VERSIONS 8 /* entries of a scanner's library_versions */
 
 enum family { FAMILY_EXECUTION, FAMILY_FLOW, FAMILY_BUDGET, FAMILY_QUOTA, FAMILY_COUNT };
 
@@ -37,14 +39,16 @@ struct hostenv {
 	int partitions[FAMILY_COUNT];
 	const char **lanes;
 	int nlanes;
-	const char *library;     /* "flowfabric", "scanhost" or NULL */
-	const char *lua_lib_dir; /* always on package.path */
-	const char *lua_path;    /* extra directory, may be NULL */
-	lua_State *conf_L;       /* the config file's state, kept for overrides */
-	int overrides_ref;       /* registry ref in conf_L of config.scanners, or LUA_NOREF */
-	uint64_t round_trips;    /* request batches written by scripts */
-	double scan_timeout;     /* seconds a script may run without yielding */
-	bool claims;             /* claim partitions before acting (several instances) */
+	const char *library;         /* "flowfabric", "scanhost" or NULL */
+	const char *library_version; /* what ff_version answered: "5", "34", other, "" */
+	const char *lua_lib_dir;     /* always on package.path */
+	const char *lua_path;        /* extra directory, may be NULL */
+	lua_State *conf_L;           /* the config file's state, kept for overrides */
+	int overrides_ref;           /* registry ref in conf_L of config.scanners, or LUA_NOREF */
+	uint64_t round_trips;        /* request batches written by scripts */
+	const struct clock *clock;   /* the host's (injected) clock: cycle times */
+	double scan_timeout;         /* seconds a script may run without yielding */
+	bool claims;                 /* claim partitions before acting (several instances) */
 	char instance_id[CLAIMS_ID_MAX]; /* this process: ctx.instance_id, claim values */
 	size_t lua_memory;               /* bytes each scanner state may allocate (0 = no limit) */
 	/* An error reply said a server-side function is missing (e.g. the
@@ -104,6 +108,9 @@ struct script {
 	double cycle_start; /* monotonic start of the current cycle: ctx:elapsed() */
 	int config_ref;     /* merged options table: ctx.config */
 	int ctx_ref;        /* the ctx table reused by every partition scan */
+	/* library_versions: the versions it runs with (none declared: any) */
+	char library_versions[SCRIPT_MAX_VERSIONS][16];
+	int nlibrary_versions;
 	struct task task;
 	struct memlimit mem; /* counts L's allocations (owned states) */
 	bool retired;        /* replaced or removed: close once the task is idle */
@@ -121,6 +128,10 @@ struct script *script_wrap(struct hostenv *env, lua_State *L, const char *name);
 void script_free(struct script *s);
 /* Retire: free now if idle, else when the running task ends. */
 void script_retire(struct script *s);
+
+/* Whether the script runs with the library version given: it declares no
+ * library_versions, or the version is one of them. */
+bool script_accepts_library(const struct script *s, const char *version);
 
 /* Prepares package.path/cpath on a state: lua-lib plus the extra path. */
 void script_setup_paths(lua_State *L, const struct hostenv *env);

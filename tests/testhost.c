@@ -272,14 +272,16 @@ static int th_run(lua_State *L)
 	return n;
 }
 
-/* h:load_library() -> "scanhost" | "flowfabric" | nil, err: the host's
- * loader, run again now (e.g. after a spec flushed or replaced libraries). */
+/* h:load_library() -> "scanhost" | "flowfabric", version | nil, err: the
+ * host's loader, run again now on every primary (e.g. after a spec flushed
+ * or replaced libraries), then ff_version read as the host does
+ * (ctx.library_version). */
 static int th_load_library(lua_State *L)
 {
 	struct testhost *t = check_host(L);
 	double deadline = ev_time() + 30;
 	libset_recheck(&t->host.libset);
-	while (libset_busy(&t->host.libset) && ev_time() < deadline)
+	while ((libset_busy(&t->host.libset) || t->host.libversion.busy) && ev_time() < deadline)
 		ev_run(t->loop, EVRUN_ONCE);
 	t->host.env.library = libset_in_use(&t->host.libset);
 	if (libset_busy(&t->host.libset) || !t->host.env.library) {
@@ -288,7 +290,8 @@ static int th_load_library(lua_State *L)
 		return 2;
 	}
 	lua_pushstring(L, t->host.env.library);
-	return 1;
+	lua_pushstring(L, t->host.libversion.value);
+	return 2;
 }
 
 static int th_once(lua_State *L)

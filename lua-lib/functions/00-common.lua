@@ -134,6 +134,14 @@ function C.close_stream_meta(key, now, reason, only_if_open)
   redis.call("HSET", key, "closed_at", C.ms_text(now), "closed_reason", reason)
 end
 
+-- The refusal of the first key of list ({{key, redis type}, ...}) of another
+-- type than the one about to be written, or nil (C.mistyped).
+function C.refuse_mistyped(list)
+  local bad = C.mistyped(list)
+  if bad then return C.invalid(bad) end
+  return nil
+end
+
 -- ff:idx:<tag>:lane:<lane>:<suffix>
 function C.lane_key(tag, lane, suffix)
   return "ff:idx:" .. tag .. ":lane:" .. lane .. ":" .. suffix

@@ -3,6 +3,10 @@
 -- reply shapes and codes) with scanhost's fixes:
 --   * every stored field is parsed and validated before the first write; a bad
 --     one gives {0, "invalid_state", "<field>"} and nothing changes;
+--   * so is the type of every key a path writes: Redis does not undo the writes
+--     of a function that raises (WRONGTYPE) half-way, so a key of another type
+--     is refused first ({0, "invalid_state", "<key>"}); keys already read with
+--     a typed command (the core's HGETALL) need no second look;
 --   * ff_promote_delayed promotes an item whose delay_until is "" (due time
 --     taken from its delayed-set score);
 --   * ff_expire_execution re-checks atomically that the timeout is really due;
@@ -18,8 +22,18 @@ local X = {}
 
 -- ---------------------------------------------------------------- lease expiry
 
+-- The stream meta of the core's current attempt, or nil.
+function X.attempt_meta_key(core_key, core)
+  local ai = core.current_attempt_index
+  local tag, eid = C.tag_of(core_key), C.eid_from_core_key(core_key)
+  if C.is_set(ai) and tag and eid then
+    return "ff:stream:" .. tag .. ":" .. eid .. ":" .. ai .. ":meta"
+  end
+  return nil
+end
+
 -- Fields written when a lease is marked expired (B.1 step 7.1).
-function X.mark_expired(core_key, hist_key, core, now)
+function X.mark_expired(core_key, hist_key, core, now, meta_key)
   local t = C.ms_text(now)
   C.hset(core_key, {
     "lifecycle_phase", core.lifecycle_phase or "active",
@@ -40,12 +54,7 @@ function X.mark_expired(core_key, hist_key, core, now)
     "attempt_index", f(core, "current_attempt_index"),
     "attempt_id", f(core, "current_attempt_id"), "worker_id", f(core, "current_worker_id"),
     "worker_instance_id", f(core, "current_worker_instance_id"), "ts", t)
-  local ai = core.current_attempt_index
-  local tag, eid = C.tag_of(core_key), C.eid_from_core_key(core_key)
-  if C.is_set(ai) and tag and eid then
-    C.close_stream_meta("ff:stream:" .. tag .. ":" .. eid .. ":" .. ai .. ":meta",
-      now, "lease_expired", true)
-  end
+  if meta_key then C.close_stream_meta(meta_key, now, "lease_expired", true) end
 end
 
 -- KEYS: core, lease:current (unused), lease_expiry zset, lease:history. ARGV: eid.
@@ -67,7 +76,10 @@ function X.mark_lease_expired_if_due(keys, args)
   if expires == nil then return C.invalid("lease_expires_at") end
   local now = C.now_ms()
   if expires > now then return done("not_yet_expired") end
-  X.mark_expired(keys[1], keys[4], core, now)
+  local meta = X.attempt_meta_key(keys[1], core)
+  local bad = C.refuse_mistyped({ { keys[4], "stream" }, { meta, "hash" } })
+  if bad then return bad end
+  X.mark_expired(keys[1], keys[4], core, now, meta)
   return C.ok("marked_expired")
 end
 
@@ -106,6 +118,8 @@ function X.promote_delayed(keys, args)
   if due > now then return C.ok("not_yet_due") end
   local score, bad_field = C.eligible_score(core)
   if score == nil then return C.invalid(bad_field) end
+  local mistyped = C.refuse_mistyped({ { keys[2], "zset" }, { keys[3], "zset" } })
+  if mistyped then return mistyped end
   local t = C.ms_text(now)
   C.hset(keys[1], {
     "lifecycle_phase", "runnable", "ownership_state", "unowned",
@@ -218,6 +232,38 @@ function X.expiry_not_due(keys, eid, reason, now)
   return nil
 end
 
+-- The keys the path of `phase` writes, with their types (X.expire_active,
+-- X.expire_suspended, X.expire_runnable, then X.expire_core).
+function X.expire_writes(keys, core, phase)
+  local list = { { keys[9], "zset" }, { keys[10], "zset" }, { keys[11], "zset" } }
+  local function add(key, kind) list[#list + 1] = { key, kind } end
+  if phase == "active" or phase == "suspended" then
+    if C.is_set(core.current_attempt_index) then add(keys[2], "hash") end
+    add(keys[3], "hash")
+  end
+  if phase == "active" then
+    add(keys[5], "stream")
+    add(keys[6], "zset")
+    add(keys[7], "set")
+    add(keys[8], "zset")
+    local wiid = core.current_worker_instance_id
+    if C.is_set(wiid) then add("ff:idx:" .. C.tag_of(keys[1]) .. ":worker:" .. wiid .. ":leases", "set") end
+  elseif phase == "suspended" then
+    add(keys[12], "zset")
+    add(keys[13], "zset")
+    add(keys[14], "hash")
+  elseif phase == "runnable" then
+    local tag, lane = C.tag_of(keys[1]), C.lane_of(core)
+    local set = C.RUNNABLE_SETS[core.eligibility_state or ""]
+    if set then
+      add(C.lane_key(tag, lane, set), "zset")
+    else
+      for _, es in ipairs(C.RUNNABLE_ORDER) do add(C.lane_key(tag, lane, C.RUNNABLE_SETS[es]), "zset") end
+    end
+  end
+  return list
+end
+
 -- KEYS(14): see spec 10 §B.3. ARGV: eid, reason (default attempt_timeout).
 function X.expire_execution(keys, args)
   local eid, reason = args[1], args[2] or "attempt_timeout"
@@ -225,6 +271,8 @@ function X.expire_execution(keys, args)
   local core = C.hgetall_map(keys[1])
   local phase = core.lifecycle_phase
   if not C.exists(core) or phase == "terminal" then
+    local bad = C.refuse_mistyped({ { keys[10], "zset" }, { keys[11], "zset" } })
+    if bad then return bad end
     redis.call("ZREM", keys[10], eid)
     redis.call("ZREM", keys[11], eid)
     return C.ok(C.exists(core) and "already_terminal" or "not_found_cleaned")
@@ -232,6 +280,8 @@ function X.expire_execution(keys, args)
   local now = C.now_ms()
   local not_due = X.expiry_not_due(keys, eid, reason, now)
   if not_due then return C.ok(not_due) end
+  local bad = C.refuse_mistyped(X.expire_writes(keys, core, phase))
+  if bad then return bad end
   if phase == "active" then
     X.expire_active(keys, eid, core, now, reason)
   elseif phase == "suspended" then
@@ -380,6 +430,24 @@ function X.suspension_terminal(keys, eid, core, now, behavior, extras)
   return C.ok(behavior, outcome)
 end
 
+-- The keys an ending suspension writes (auto resume or a terminal outcome),
+-- with their types; keys[2] was read by HGETALL.
+function X.suspension_writes(keys, core, resume)
+  local list = { { keys[7], "zset" }, { keys[8], "zset" } }
+  if C.is_set(core.current_waitpoint_id) then
+    list[#list + 1] = { keys[3], "hash" }
+    list[#list + 1] = { keys[4], "hash" }
+  end
+  if resume then
+    list[#list + 1] = { keys[10], "zset" }
+    return list
+  end
+  list[#list + 1] = { keys[9], "zset" }
+  list[#list + 1] = { keys[6], "hash" }
+  if C.is_set(core.current_attempt_index) then list[#list + 1] = { keys[5], "hash" } end
+  return list
+end
+
 -- KEYS(12): see spec 10 §B.4 (11 and 12 unused). ARGV: eid.
 function X.expire_suspension(keys, args)
   local eid = args[1]
@@ -401,16 +469,22 @@ function X.expire_suspension(keys, args)
   if timeout == 0 or timeout > now then return C.ok("not_yet_due") end
   local behavior = susp.timeout_behavior or "fail"
   if behavior == "escalate" then
+    local bad = C.refuse_mistyped({ { keys[7], "zset" } })
+    if bad then return bad end
     return X.suspension_escalate(keys, eid, core, susp, now, timeout)
   end
   local extras, refusal = {}, nil
   if C.V34 then extras, refusal = X.extra_waitpoints(keys[2], susp, eid) end
   if not extras then return refusal end
-  if behavior == "auto_resume" or behavior == "auto_resume_with_timeout_signal" then
-    local score, bad = C.eligible_score(core)
+  local resume = behavior == "auto_resume" or behavior == "auto_resume_with_timeout_signal"
+  local score, bad = 0, nil
+  if resume then
+    score, bad = C.eligible_score(core)
     if score == nil then return C.invalid(bad) end
-    return X.suspension_auto_resume(keys, eid, core, now, score, extras)
   end
+  local mistyped = C.refuse_mistyped(X.suspension_writes(keys, core, resume))
+  if mistyped then return mistyped end
+  if resume then return X.suspension_auto_resume(keys, eid, core, now, score, extras) end
   return X.suspension_terminal(keys, eid, core, now, behavior, extras)
 end
 
@@ -435,6 +509,8 @@ function X.close_waitpoint(keys, args)
     end
     return C.err("waitpoint_not_open")
   end
+  local bad = C.refuse_mistyped({ { keys[3], "zset" } })
+  if bad then return bad end
   redis.call("HSET", keys[2], "state", "closed", "closed_at", C.ms_text(C.now_ms()),
     "close_reason", reason)
   redis.call("ZREM", keys[3], wid)

@@ -69,6 +69,8 @@ function ffb.unblock_execution(keys, args)
   local core, found = ffb.hgetall(keys[1])
   local reject, score = ffb.unblock_check(core, found, args[3])
   if reject then return reject end
+  local bad = C.refuse_mistyped({ { keys[2], "zset" }, { keys[3], "zset" } })
+  if bad then return bad end
   redis.call("HSET", keys[1],
     "lifecycle_phase", "runnable", "ownership_state", "unowned",
     "eligibility_state", "eligible_now", "blocking_reason", "waiting_for_worker",
@@ -233,9 +235,22 @@ end
 -- (v34 itself runs such a call without edge groups) and gets exactly the 0.1.1
 -- behaviour at either level. At level 5 surplus KEYS and ARGV are ignored, as
 -- by the 0.1.1 library (spec 30 §12 V2).
+-- The keys a resolution may write, with their types: refused before any
+-- write (a WRONGTYPE half-way would leave the edge consumed and the child as
+-- it was). KEYS 10 and 11 are COPY's, which takes any type.
+function ffb.resolve_types(keys)
+  return {
+    { keys[1], "hash" }, { keys[2], "hash" }, { keys[3], "set" }, { keys[4], "hash" },
+    { keys[5], "zset" }, { keys[6], "zset" }, { keys[7], "zset" }, { keys[8], "hash" },
+    { keys[9], "hash" },
+  }
+end
+
 function ffb.resolve_dependency(keys, args)
   if #keys < 11 then return { 0, "invalid_argument", "keys" } end
   if C.V34 and #keys > 11 then return ffb.resolve_v34(keys, args) end
+  local mistyped = C.refuse_mistyped(ffb.resolve_types(keys))
+  if mistyped then return mistyped end
   local dep, reply = ffb.open_dep(keys, args)
   if not dep then return reply end
   local unsatisfied, bad = ffb.check_meta(keys[2])

@@ -54,11 +54,11 @@ V.FIRED = { satisfied = true, impossible = true, cancelled = true }
 
 -- The keys a resolution may write, with their types (refused before any write).
 function V.resolve_types(keys)
-  return {
-    { keys[1], "hash" }, { keys[2], "hash" }, { keys[3], "set" }, { keys[4], "hash" },
-    { keys[5], "zset" }, { keys[6], "zset" }, { keys[7], "zset" }, { keys[8], "hash" },
-    { keys[9], "hash" }, { keys[12], "hash" }, { keys[13], "set" }, { keys[14], "set" },
-  }
+  local list = ffb.resolve_types(keys)
+  list[#list + 1] = { keys[12], "hash" }
+  list[#list + 1] = { keys[13], "set" }
+  list[#list + 1] = { keys[14], "set" }
+  return list
 end
 
 -- ARGV 4 and 5 name the group that pending_cancel_groups will point the

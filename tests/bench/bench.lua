@@ -45,8 +45,9 @@
 --   baseline             tests/bench/scanners/ff011_baseline.lua, FlowFabric
 --                        0.1.1's pattern, run by the same host;
 --   ceiling              the same per-item FCALLs for the same items, built in
---                        advance and sent straight to Redis in pipelines of
---                        10,000 (no index reads, no accounting);
+--                        advance into a file of RESP commands and sent by
+--                        `redis-cli --pipe` (no index reads, no accounting,
+--                        none of scanhost's code; through the delay proxy in 4);
 --   ceiling (batch)      the same with the batch functions (reference);
 --   scanhost over TLS    the first row again, connected to the TLS port.
 package.path = "lua-lib/?.lua;lua-lib/?/init.lua;./?.lua;" .. package.path
@@ -75,7 +76,7 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,cluster"):gmatch("[%w_]+") do
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,items,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 local P = 256
@@ -152,26 +153,46 @@ local function make_certs(dir)
     .. "-extfile %s/san.ext -out %s/srv.crt"):format(dir, dir, dir, dir, dir))
 end
 
+-- Whether the server started with its pidfile in dir runs: redis-server
+-- writes the pidfile only after binding its ports. A start that lost a port
+-- to another process (another bench, a spec) exits after --daemonize has
+-- returned 0, while that other server may well answer PING on the port.
+local function running_in(dir)
+  local pid = sh("cat " .. dir .. "/redis.pid")
+  return pid:match("^%d+$") and os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0
+end
+
 local function start_server()
   local dir = sh("mktemp -d /tmp/scanhost-bench.XXXXXX")
   assert(dir ~= "", "mktemp failed")
-  local port = free_port()
-  local tls_port = free_port(port + 1)
   make_certs(dir)
-  assert(os.execute(string.format("redis-server --port %d --tls-port %d --tls-cert-file %s/srv.crt "
-    .. "--tls-key-file %s/srv.key --tls-ca-cert-file %s/ca.crt --tls-auth-clients no --bind 127.0.0.1 "
-    .. "--dir %s --daemonize yes --pidfile %s/redis.pid --logfile %s/redis.log --save '' --appendonly no "
-    .. ">/dev/null", port, tls_port, dir, dir, dir, dir, dir, dir)) == 0, "redis-server did not start")
-  for _ = 1, 100 do
-    if sh("redis-cli -p " .. port .. " ping") == "PONG" then break end
-    os.execute("sleep 0.05")
+  local port, tls_port
+  for _ = 1, 10 do
+    port = free_port()
+    tls_port = free_port(port + 1)
+    os.execute(string.format("redis-server --port %d --tls-port %d --tls-cert-file %s/srv.crt "
+      .. "--tls-key-file %s/srv.key --tls-ca-cert-file %s/ca.crt --tls-auth-clients no --bind 127.0.0.1 "
+      .. "--dir %s --daemonize yes --pidfile %s/redis.pid --logfile %s/redis.log --save '' --appendonly no "
+      .. ">/dev/null", port, tls_port, dir, dir, dir, dir, dir, dir))
+    for _ = 1, 100 do
+      if running_in(dir) and sh("redis-cli -p " .. port .. " ping") == "PONG" then break end
+      os.execute("sleep 0.05")
+    end
+    if running_in(dir) then break end
+    port = nil -- lost a port to someone else: try others
   end
+  assert(port, "redis-server did not start (see " .. dir .. "/redis.log)")
   local srv = { port = port, dir = dir, url = "redis://127.0.0.1:" .. port,
                 tls_url = "rediss://127.0.0.1:" .. tls_port, ca = dir .. "/ca.crt" }
-  function srv.stop()
+  function srv.stop() -- by its pid, never by port: the port may be someone else's by now
     local pid = sh("cat " .. dir .. "/redis.pid")
-    os.execute("redis-cli -p " .. port .. " shutdown nosave >/dev/null 2>&1")
-    if pid ~= "" then os.execute("kill " .. pid .. " 2>/dev/null") end
+    if pid:match("^%d+$") then
+      os.execute("kill " .. pid .. " 2>/dev/null")
+      for _ = 1, 100 do
+        if os.execute("kill -0 " .. pid .. " 2>/dev/null") ~= 0 then break end
+        os.execute("sleep 0.05")
+      end
+    end
     os.execute("rm -rf " .. dir)
   end
   return srv
@@ -187,7 +208,7 @@ local function host(o)
   o = o or {}
   local cfg = { redis = LINK or srv.url, partitions = P, budget_partitions = 32, quota_partitions = 32,
     lanes = { "default" }, scanners = "scanners", functions = "lua-lib/functions",
-    log_level = "error",
+    log_level = os.getenv("BENCH_LOG") or "error",
     -- Each test host has its own loop, whose clock only advances while it
     -- runs: a host left idle through a long drain elsewhere would see its
     -- next command "time out" at once with the default 5 s (reported).
@@ -215,9 +236,9 @@ end
 
 -- The library source as the host builds it; without 30-batch.lua and under
 -- the name "flowfabric" it stands in for FlowFabric's library.
-local function library_source(name, with_batch)
+local function library_source(name, with_batch, dir)
   local parts = { "#!lua name=" .. name .. "\n" }
-  for path in sh("ls lua-lib/functions/*.lua | sort"):gmatch("[^\n]+") do
+  for path in sh("ls " .. (dir or "lua-lib/functions") .. "/*.lua | sort"):gmatch("[^\n]+") do
     if with_batch or not path:find("30%-batch") then
       local f = assert(io.open(path))
       parts[#parts + 1] = f:read("*a") .. "\n"
@@ -295,10 +316,10 @@ local SCEN = {
   },
 }
 
-local function seed(name)
+local function seed(name, count)
   assert(admin:call("FLUSHALL"))
   local rec = F.recorder()
-  for k = 0, N - 1 do
+  for k = 0, (count or N) - 1 do
     local n, i = item(k)
     SCEN[name].recipe(rec, { n = n, i = i })
   end
@@ -343,10 +364,12 @@ local function run_baseline(name)
   return p, dt, rt
 end
 
--- ceiling_cmds(name, batched) -> the FCALLs for every seeded item.
-local function ceiling_cmds(name, batched)
+-- ceiling_cmds(name, batched[, from, count]) -> the FCALLs for the seeded
+-- items from .. from + count - 1 (default: the first N).
+local function ceiling_cmds(name, batched, from, count)
   local now, by_part = server_now(), {}
-  for k = 0, N - 1 do
+  from = from or 0
+  for k = from, from + (count or N) - 1 do
     local n, i = item(k)
     local fn, keys, args = SCEN[name].call(n, F.eid(n, i), now)
     by_part[n] = by_part[n] or {}
@@ -368,26 +391,62 @@ local function ceiling_cmds(name, batched)
   return cmds
 end
 
-local function count_ok(replies, batched)
-  local ok = 0
-  for _, r in ipairs(replies) do
-    for _, x in ipairs(batched and r or { r }) do
-      if type(x) == "table" and x[1] == 1 then ok = ok + 1 end
-    end
+-- The ceilings are measured with the leanest client there is: the FCALLs
+-- for every seeded item written in advance to a file of RESP commands and
+-- sent by `redis-cli --pipe`. No index reads, no accounting, and none of
+-- scanhost's own code (a slow reference would flatter every ratio).
+
+local function resp(cmd)
+  local out = { "*" .. #cmd .. "\r\n" }
+  for i = 1, #cmd do
+    local a = tostring(cmd[i])
+    out[#out + 1] = "$" .. #a .. "\r\n" .. a .. "\r\n"
   end
-  return ok
+  return table.concat(out)
+end
+
+-- pipe_seconds(cmds) -> wall time of `redis-cli --pipe` sending cmds; every
+-- reply must be a non-error one (a batch FCALL's per-item errors are checked
+-- by the caller through the data).
+local function pipe_seconds(cmds)
+  local path = srv.dir .. "/items.resp"
+  local f = assert(io.open(path, "wb"))
+  for i = 1, #cmds do f:write(resp(cmds[i])) end
+  f:close()
+  local t0 = clock()
+  local port = LINK and proxy and proxy.port or srv.port -- the latency scenario: through the proxy
+  local out = sh(("redis-cli -p %d --pipe < %s 2>&1"):format(port, path))
+  local dt = clock() - t0
+  local errors, replies = out:match("errors: (%d+), replies: (%d+)")
+  assert(tonumber(errors) == 0 and tonumber(replies) == #cmds, "redis-cli --pipe: " .. out)
+  return dt
+end
+
+-- Every item's effect is on the data: its core says so.
+local ITEM_DONE = {
+  lease_expiry = { "ownership_state", "lease_expired_reclaimable" },
+  delayed_promoter = { "eligibility_state", "eligible_now" },
+}
+
+local function assert_items_done(name, count)
+  local field, want = ITEM_DONE[name][1], ITEM_DONE[name][2]
+  local cmds = {}
+  for k = 0, count - 1 do
+    local n, i = item(k)
+    cmds[#cmds + 1] = { "HGET", "ff:exec:" .. PT.tag("execution", n) .. ":" .. F.eid(n, i) .. ":core", field }
+  end
+  local done = 0
+  for _, r in ipairs(pipeline(admin, cmds)) do
+    if r == want then done = done + 1 end
+  end
+  assert(done == count, ("%s: %d of %d items done"):format(name, done, count))
 end
 
 local function run_ceiling(name, batched)
   use_library("scanhost")
   seed(name)
-  local cmds = ceiling_cmds(name, batched)
-  local h = host()
-  local t0 = clock()
-  local replies = pipeline(h, cmds)
-  local dt = clock() - t0
-  h:close()
-  assert(count_ok(replies, batched) == N, "ceiling: not every item succeeded")
+  local dt = pipe_seconds(ceiling_cmds(name, batched))
+  assert_items_done(name, N)
   return dt
 end
 
@@ -808,6 +867,82 @@ local function paired_scenario()
     thousands(rb), ra / rb))
 end
 
+-- ------------------------------------------------------------------- items
+
+local function load_functions(dir)
+  assert(admin:call("FUNCTION", "LOAD", "REPLACE", library_source("scanhost", true, dir)))
+end
+
+-- slices(cmds, k) -> cmds cut into k runs of consecutive commands.
+local function slices(cmds, k)
+  local out, size = {}, math.ceil(#cmds / k)
+  for first = 1, #cmds, size do
+    out[#out + 1] = { unpack(cmds, first, math.min(first + size - 1, #cmds)) }
+  end
+  return out
+end
+
+-- The server's main thread CPU seconds so far (INFO cpu): what items cost it,
+-- much less disturbed by other processes on the machine than wall time.
+local function server_cpu()
+  local info = assert(admin:call("INFO", "cpu"))
+  return tonumber(info:match("used_cpu_user_main_thread:([%d.]+)")) +
+         tonumber(info:match("used_cpu_sys_main_thread:([%d.]+)"))
+end
+
+-- item_pairs(name, batched, ref_dir) -> for this tree's library and the
+-- reference's: median items/s (wall) and µs of server CPU per item, and every
+-- pair's ratio of CPU per item (reference / this: above 1, this is cheaper).
+-- 2N items are seeded at once, N for each library; each half is cut into
+-- slices that run alternately (this, reference, reference, this, ...), the
+-- library replaced before each: adjacent runs on the same data shape.
+local function item_pairs(name, batched, ref_dir)
+  local k = 2 * math.max(REPS, 4)
+  assert(admin:call("FUNCTION", "FLUSH"))
+  load_functions(nil)
+  seed(name, 2 * N)
+  local mine, theirs = slices(ceiling_cmds(name, batched, 0, N), k), slices(ceiling_cmds(name, batched, N, N), k)
+  local per = N / #mine
+  local r = { this_rate = {}, ref_rate = {}, this_us = {}, ref_us = {}, ratios = {} }
+  local function run(dir, cmds, rate, us)
+    load_functions(dir)
+    local c0 = server_cpu()
+    rate[#rate + 1] = per / pipe_seconds(cmds)
+    us[#us + 1] = (server_cpu() - c0) / per * 1e6
+  end
+  for i = 1, #mine do
+    if i % 2 == 1 then
+      run(nil, mine[i], r.this_rate, r.this_us); run(ref_dir, theirs[i], r.ref_rate, r.ref_us)
+    else
+      run(ref_dir, theirs[i], r.ref_rate, r.ref_us); run(nil, mine[i], r.this_rate, r.this_us)
+    end
+    r.ratios[i] = r.ref_us[i] / r.this_us[i]
+  end
+  assert_items_done(name, 2 * N)
+  return r
+end
+
+-- items_scenario: per-item and batch FCALLs of this tree's library against the
+-- reference tree's (BENCH_REF; without it, against itself: the noise floor).
+local function items_scenario()
+  local ref = os.getenv("BENCH_REF")
+  local ref_dir = ref and ref:gsub("/bin/scanhost$", "") .. "/lua-lib/functions" or "lua-lib/functions"
+  print(string.format("\n## Items: server time per item, `redis-cli --pipe` of prepared FCALLs, %s items per "
+    .. "library, this tree's library against %s, in alternating slices\n", thousands(N), ref_dir))
+  print("| scanner | calls | this tree: items/s, CPU µs/item | reference: items/s, CPU µs/item "
+    .. "| CPU per item, reference / this, every slice pair | median |")
+  print("|---|---|---:|---:|---|---:|")
+  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+    for _, batched in ipairs({ false, true }) do
+      local r = item_pairs(name, batched, ref_dir)
+      print(string.format("| %s | %s | %s, %.1f | %s, %.1f | %s | %.3f |", name,
+        batched and ("batch FCALLs of " .. BATCH) or "per-item FCALLs", thousands(median(r.this_rate)),
+        median(r.this_us), thousands(median(r.ref_rate)), median(r.ref_us), fmt_ratios(r.ratios),
+        median(r.ratios)))
+    end
+  end
+end
+
 -- ---------------------------------------------------------------- cluster
 
 local RC = require "spec.helpers.redis_cluster"
@@ -922,6 +1057,7 @@ local function main()
   if ONLY.latency then latency_scenario() end
   if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
   if ONLY.claims then claims_scenario() end
+  if ONLY.items then items_scenario() end
   if ONLY.cluster then cluster_scenario() end
   print(string.format("\nbench time: %.0f s", clock() - t0))
 end

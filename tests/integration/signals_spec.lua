@@ -79,9 +79,10 @@ describe("signals", function()
     local other = RS.start()
     finally(function() other:stop() end)
     P.write(dir .. "/c.lua", ("return { redis = %q, partitions = 8, scanners_dir = %q,"
-      .. " scanners = { a = { field = 'v3' } } }"):format(other.url, sdir))
+      .. " library_level = 5, scanners = { a = { field = 'v3' } } }"):format(other.url, sdir))
     assert.is_true(proc:signal("HUP"))
     assert.truthy(proc:wait_log("SIGHUP: partitions changed from 2 to 8; that needs a restart, keeping 2", 5))
+    assert.truthy(proc:wait_log("SIGHUP: library_level changed; that needs a restart, keeping the default", 5))
     assert.truthy(proc:wait_log("SIGHUP: redis changed in the config; that needs a restart", 5))
     -- the rest of the config applies, against the running server
     assert.truthy(P.wait_for(function() return hget("sig:a", "v3") end, 5))

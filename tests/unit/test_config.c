@@ -83,6 +83,12 @@ static void precedence(void)
 	CHECK(build(&c, "return { claims = false }", 0, NULL, err));
 	CHECK(!c.claims);
 	config_free(&c);
+	CHECK(build(&c, "return {}", 0, NULL, err));
+	CHECK(c.library_level == 0); /* not set: the library's own line (34) */
+	config_free(&c);
+	CHECK(build(&c, "return { library_level = 5 }", 0, NULL, err));
+	CHECK(c.library_level == 5);
+	config_free(&c);
 	setenv("SCANHOST_REDIS", "redis://env:2", 1);
 	char *args[] = { "--partitions", "16" };
 	CHECK(build(&c, "return { partitions = 8, redis = 'redis://f:1' }", 2, args, err));
@@ -117,6 +123,9 @@ static void file_errors(void)
 	EXPECT_ERROR("return { log_level = 'loud' }", "log_level");
 	EXPECT_ERROR("return { log_format = 'xml' }", "log_format");
 	EXPECT_ERROR("return { claims = 'off' }", "claims: must be true or false");
+	EXPECT_ERROR("return { library_level = 33 }", "library_level: must be 5");
+	EXPECT_ERROR("return { library_recheck = 0 }", "library_recheck: must be a number");
+	EXPECT_ERROR("return { library_level = '34' }", "library_level: must be 5");
 	EXPECT_ERROR("return { redis = 5 }", "redis: must be a string");
 	EXPECT_ERROR("return { redis = 'http://x' }", "redis: URL must start");
 	EXPECT_ERROR("return { scanners = { lease_expiry = 3 } }", "scanners.lease_expiry");
