@@ -51,8 +51,8 @@ struct host {
 	struct ev_loop *loop;
 	const struct clock *clock;
 	struct scanner *scanners;
-	struct library library; /* the sources of scanhost's own */
-	struct libset libset;   /* the library on every primary */
+	struct library library;       /* the sources of scanhost's own */
+	struct libset libset;         /* the library on every primary */
 	struct libversion libversion; /* what the loaded library answers to ff_version */
 	const char *lanes[CONFIG_MAX_LANES];
 	struct signals signals;
