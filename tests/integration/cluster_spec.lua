@@ -319,7 +319,7 @@ describe("scanhost on a Redis Cluster", function()
     assert.truthy(P.wait_for(function() return done() == TOTAL end, 20))
     local new = cl:add_primary(cl.spare[1], 2000)
     assert.truthy(cl:wait_ok(20))
-    assert.truthy(p:wait_log(("loaded scanhost's function library 'scanhost' version %%S+ %%(on 127.0.0.1:%d%%)"):format(new.port), 20),
+    assert.truthy(p:wait_log(("loaded scanhost's function library 'scanhost' version %%S+ .-%%(on 127.0.0.1:%d%%)"):format(new.port), 20),
       p:output())
     -- new work on every partition, some of them now on the new primary
     seed(NP, 2 * PER, PER + 1)
