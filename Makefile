@@ -5,21 +5,24 @@ VERSION  := 0.1.0
 
 PKGS     := hiredis luajit
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -DSCANHOST_VERSION=\"$(VERSION)\" \
-            $(shell pkg-config --cflags $(PKGS) openssl)
+            $(shell pkg-config --cflags $(PKGS) openssl libmicrohttpd)
 CFLAGS   ?= -O2 -g
 # Truncating snprintf is deliberate (log lines, error texts); paths are checked.
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter \
             -Wno-format-truncation -pthread
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lev -lm -ldl -lpthread
 SSL_LIBS := $(shell pkg-config --libs openssl)
+HTTP_LIBS := $(shell pkg-config --libs libmicrohttpd)
 
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_HDRS := $(wildcard core/*.h)
 OBJS      := $(CORE_SRCS:core/%.c=build/obj/%.o)
 # The daemon maps OpenSSL (~1.7 MB resident) only for rediss://: tls.c is a
-# module it loads then (core/tls_client.c); tests link tls.c in.
-DAEMON_OBJS := $(filter-out build/obj/tls.o,$(OBJS))
+# module it loads then (core/tls_client.c); tests link tls.c in. Likewise
+# libmicrohttpd (and the GnuTLS it brings) only for --http: http.c.
+DAEMON_OBJS := $(filter-out build/obj/tls.o build/obj/http.o,$(OBJS))
 TLS_MODULE  := bin/scanhost-tls.so
+HTTP_MODULE := bin/scanhost-http.so
 PIC_OBJS  := $(CORE_SRCS:core/%.c=build/pic/%.o)
 ASAN_OBJS := $(CORE_SRCS:core/%.c=build/asan/%.o)
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -31,7 +34,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 # keep the sanitizer objects between runs (they are only pattern-rule inputs)
 .SECONDARY: $(ASAN_OBJS) $(PIC_OBJS) $(OBJS)
 
-all: bin/scanhost $(TLS_MODULE) build/scanhost_test.so
+all: bin/scanhost $(TLS_MODULE) $(HTTP_MODULE) build/scanhost_test.so
 
 help:
 	@echo "make            (= make all) build bin/scanhost and the busted test module"
@@ -61,6 +64,10 @@ $(TLS_MODULE): build/pic/tls.o
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDFLAGS) $(SSL_LIBS)
 
+$(HTTP_MODULE): build/pic/http.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDFLAGS) $(HTTP_LIBS) -lev
+
 build/obj/%.o: core/%.c $(CORE_HDRS)
 	@mkdir -p build/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -77,11 +84,12 @@ build/asan/%.o: core/%.c $(CORE_HDRS)
 # API symbols come from the luajit executable that loads it.
 build/scanhost_test.so: tests/testhost.c $(PIC_OBJS) $(CORE_HDRS)
 	$(CC) $(CPPFLAGS) -Icore $(CFLAGS) -fPIC -shared -o $@ tests/testhost.c $(PIC_OBJS) \
-	  $(shell pkg-config --libs hiredis) $(SSL_LIBS) -lev -lm -ldl
+	  $(shell pkg-config --libs hiredis) $(SSL_LIBS) $(HTTP_LIBS) -lev -lm -ldl
 
 build/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_OBJS)
 	@mkdir -p build/unit
-	$(CC) $(CPPFLAGS) -Icore $(CFLAGS) $(SANITIZE) -o $@ $< $(ASAN_OBJS) $(LDLIBS) $(SSL_LIBS)
+	$(CC) $(CPPFLAGS) -Icore $(CFLAGS) $(SANITIZE) -o $@ $< $(ASAN_OBJS) $(LDLIBS) $(SSL_LIBS) \
+	  $(HTTP_LIBS)
 
 unit: $(UNIT_BINS)
 
@@ -110,7 +118,7 @@ fuzz:
 	sh tests/fuzz/run
 
 # Never deletes or overwrites a file the user added or changed (tools/install.sh).
-install: bin/scanhost $(TLS_MODULE)
+install: bin/scanhost $(TLS_MODULE) $(HTTP_MODULE)
 	sh tools/install.sh $(DESTDIR)$(PREFIX)
 
 FORMAT_SRCS = core/*.c core/*.h tests/*.c tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c

@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <math.h>
@@ -62,6 +63,8 @@ void config_defaults(struct config *c, const char *exe_path)
 	snprintf(c->config_path, sizeof(c->config_path), "%s%s/config/scanhost.lua", root, data);
 	snprintf(c->tls_module, sizeof(c->tls_module), "%s/%s", root,
 	         data[0] ? "lib/scanhost/scanhost-tls.so" : "bin/scanhost-tls.so");
+	snprintf(c->http_module, sizeof(c->http_module), "%s/%s", root,
+	         data[0] ? "lib/scanhost/scanhost-http.so" : "bin/scanhost-http.so");
 	if (!installed)
 		return;
 	/* installed: the user's files live under etc/, never overwritten */
@@ -116,6 +119,51 @@ bool config_set_lanes(struct config *c, const char *csv, char *err, size_t errle
 		if (!add_lane(c, tok, "--lanes", err, errlen))
 			return false;
 	return c->nlanes > 0 || fail(err, errlen, "--lanes", "at least one lane is required");
+}
+
+static bool parse_port(const char *text, in_port_t *out)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+	if (*text == '\0' || *end != '\0' || v < 0 || v > 65535)
+		return false;
+	*out = htons((uint16_t)v);
+	return true;
+}
+
+bool config_set_http(struct config *c, const char *text, const char *key, char *err, size_t errlen)
+{
+	static const char usage[] = "must be ADDR:PORT (an IPv4 address or [IPv6], port 0..65535)";
+	char host[128];
+	const char *colon = strrchr(text, ':');
+	size_t n = colon ? (size_t)(colon - text) : 0;
+	if (!colon || n == 0 || n >= sizeof(host) || strlen(text) >= sizeof(c->http))
+		return fail(err, errlen, key, usage);
+	memcpy(host, text, n);
+	host[n] = '\0';
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	bool ok;
+	if (host[0] == '[' && host[n - 1] == ']') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		host[n - 1] = '\0';
+		a->sin6_family = AF_INET6;
+		len = sizeof(*a);
+		ok = inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 &&
+		     parse_port(colon + 1, &a->sin6_port);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		len = sizeof(*a);
+		ok = inet_pton(AF_INET, host, &a->sin_addr) == 1 &&
+		     parse_port(colon + 1, &a->sin_port);
+	}
+	if (!ok)
+		return fail(err, errlen, key, usage);
+	c->http_addr = ss;
+	c->http_addrlen = len;
+	snprintf(c->http, sizeof(c->http), "%s", text);
+	return true;
 }
 
 /* ---- the config file ---------------------------------------------------- */
@@ -257,6 +305,17 @@ static bool key_lua_path(struct config *c, lua_State *L, const char *k, char *e,
 	return get_string(L, k, c->lua_path, sizeof(c->lua_path), e, n);
 }
 
+static bool key_http(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	if (lua_type(L, -1) != LUA_TSTRING)
+		return fail(e, n, k, "must be a string ADDR:PORT");
+	return config_set_http(c, lua_tostring(L, -1), k, e, n);
+}
+static bool key_control_token_file(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	return get_string(L, k, c->control_token_file, sizeof(c->control_token_file), e, n);
+}
+
 static bool key_log_level(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	if (lua_type(L, -1) != LUA_TSTRING || !log_level_parse(lua_tostring(L, -1), &c->log_level))
@@ -388,6 +447,8 @@ static const struct {
 	{ "lua_path", key_lua_path },
 	{ "scanners", key_scanners },
 	{ "tls", key_tls },
+	{ "http", key_http },
+	{ "control_token_file", key_control_token_file },
 };
 
 static bool apply_key(struct config *c, lua_State *L, char *err, size_t errlen)
@@ -484,6 +545,7 @@ struct cli {
 	const char *config, *redis, *lua_path, *only, *partitions, *budget, *quota;
 	const char *log_level, *log_format, *lanes, *functions;
 	const char *cacert, *cert, *key, *sni;
+	const char *http;
 	bool insecure;
 	const char *scanners[CONFIG_MAX_DIRS]; /* --scanners, repeatable */
 	const char *seeds[CONFIG_MAX_SEEDS];   /* --redis again: more seed nodes */
@@ -538,6 +600,7 @@ enum {
 	OPT_KEY,
 	OPT_SNI,
 	OPT_INSECURE,
+	OPT_HTTP,
 };
 
 static const struct option long_opts[] = {
@@ -556,6 +619,7 @@ static const struct option long_opts[] = {
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "sni", required_argument, NULL, OPT_SNI },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "http", required_argument, NULL, OPT_HTTP },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -589,6 +653,8 @@ const char *config_usage(void)
 	       "  --lanes L[,L...]         lanes to scan (default: default)\n"
 	       "  --once                   one full cycle of every enabled scanner, then exit\n"
 	       "  --check                  validate config and scripts, print what would run\n"
+	       "  --http ADDR:PORT         serve /metrics, /healthz, /readyz, /status and the\n"
+	       "                           control endpoints there (default: off)\n"
 	       "  --log-level error|warn|info|debug\n"
 	       "  --log-format text|json\n"
 	       "  -h, --help               --version\n"
@@ -625,6 +691,7 @@ static bool parse_cli(struct config *c, struct cli *cl, int argc, char **argv, c
 		case OPT_KEY: cl->key = optarg; break;
 		case OPT_SNI: cl->sni = optarg; break;
 		case OPT_INSECURE: cl->insecure = true; break;
+		case OPT_HTTP: cl->http = optarg; break;
 		case OPT_ONCE: c->once = true; break;
 		case OPT_CHECK: c->check = true; break;
 		case 'h': c->help = true; break;
@@ -740,6 +807,8 @@ static bool apply_cli(struct config *c, const struct cli *cl, char *err, size_t 
 	if (cl->only && !set_only(c, cl->only, err, errlen))
 		return false;
 	if (cl->lanes && !config_set_lanes(c, cl->lanes, err, errlen))
+		return false;
+	if (cl->http && !config_set_http(c, cl->http, "--http", err, errlen))
 		return false;
 	if (cl->log_level && !log_level_parse(cl->log_level, &c->log_level))
 		return fail(err, errlen, "--log-level", "must be error, warn, info or debug");

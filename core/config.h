@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include <lua.h>
 
@@ -29,6 +30,12 @@ struct config {
 	int nseeds;
 	struct tls_opts tls;       /* rediss:// only */
 	char tls_module[PATH_MAX]; /* the daemon's OpenSSL side, loaded for rediss:// */
+	/* --http ADDR:PORT (empty: off); restart-only */
+	char http[128];
+	struct sockaddr_storage http_addr;
+	socklen_t http_addrlen;
+	char http_module[PATH_MAX];        /* the daemon's libmicrohttpd side, loaded for --http */
+	char control_token_file[PATH_MAX]; /* control token (else SCANHOST_CONTROL_TOKEN) */
 	char config_path[PATH_MAX];
 	bool config_loaded; /* a config file was found and read */
 	/* scanner directories, loaded in order; a default one that does not
@@ -81,5 +88,7 @@ const char *config_usage(void);
 /* Parsers shared by the file and the command line. */
 bool config_parse_count(const char *text, int *out);
 bool config_set_lanes(struct config *c, const char *csv, char *err, size_t errlen);
+/* "ADDR:PORT" (IPv4, or [IPv6]; port 0 = any free one) into c->http*. */
+bool config_set_http(struct config *c, const char *text, const char *key, char *err, size_t errlen);
 
 #endif

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "control.h"
 #include "log.h"
+#include "pause.h"
 #include "redis.h"
 #include "router.h"
 #include "tls.h"
@@ -83,6 +85,9 @@ void host_end(struct host *h)
 static void op_arm(void *data, double delay)
 {
 	struct scanner *s = data;
+	if (s->stats.run_requested && !s->stats.paused)
+		delay = 0; /* POST /scanners/NAME/run came during the cycle */
+	s->stats.run_requested = false;
 	ev_timer_stop(s->host->loop, &s->timer);
 	ev_timer_set(&s->timer, delay, 0);
 	ev_timer_start(s->host->loop, &s->timer);
@@ -150,6 +155,25 @@ static enum runner_verdict waits_for_library(struct scanner *s)
 	return RUNNER_END;
 }
 
+/* A paused scanner acts on nothing. One with observe() runs it instead of
+ * select() (its reads feed the backlog metrics, so they show what piles
+ * up); the others sleep an interval and ask again, with no Redis command. */
+static enum runner_verdict paused_cycle(struct scanner *s)
+{
+	if (s->runner.once) { /* left out of the run, as a scanner waiting for its library */
+		log_msg(LOG_INFO, s->name, "scanner paused: its --once cycle is skipped");
+		s->scheduled = false;
+		return RUNNER_END;
+	}
+	if (!script_has_observe(s->active))
+		return RUNNER_POSTPONE;
+	s->active->observing = true;
+	stats_cycle_begin(&s->stats);
+	s->active->cycle_start = clock_now(s->host->clock);
+	s->runner.use_select = true;
+	return RUNNER_RUN;
+}
+
 /* The cycle boundary: the only place a reloaded script takes over. */
 static enum runner_verdict op_cycle_begin(void *data)
 {
@@ -180,6 +204,10 @@ static enum runner_verdict op_cycle_begin(void *data)
 		return RUNNER_POSTPONE;
 	if (!accepts_library(s))
 		return waits_for_library(s);
+	if (s->stats.paused)
+		return paused_cycle(s);
+	s->active->observing = false;
+	stats_cycle_begin(&s->stats);
 	tracker_advance_cycle(&s->tracker); /* exactly once per full cycle */
 	claims_cycle_begin(&s->claims);
 	s->active->cycle_start = clock_now(h->clock);
@@ -328,6 +356,7 @@ static void op_cycle_end(void *data, const struct runner_cycle *c)
 		      "waits for it";
 	}
 	log_event(level, s->name, -1, msg, f);
+	stats_cycle_end(&s->stats, c, tracker_in_backoff(&s->tracker));
 	discard_over_memory(s);
 	s->last = *c;
 	if (!s->runner.once)
@@ -585,6 +614,7 @@ static void on_router_event(void *data, struct rnode *n, enum router_note note,
 	case ROUTER_NODE_UP:
 		log_info("connected to redis at %s%s%s%s", where, detail ? " (" : "",
 		         detail ? detail : "", detail ? ")" : "");
+		pause_poll(h); /* answered before the library check: runners start knowing */
 		libset_node_up(&h->libset, n);
 		break;
 	case ROUTER_NODE_DOWN:
@@ -651,16 +681,38 @@ void host_stop(struct host *h)
 	ev_timer_start(h->loop, &h->grace);
 }
 
-/* SIGUSR1: the scanner directories again, file by file. */
-static void reload_scripts(struct host *h)
+bool host_reload_scripts(struct host *h)
 {
 	if (!host_load_set(h, LOAD_SCRIPTS)) {
 		log_error("script reload refused (see above); the running scanners go on");
-		return;
+		h->reloads_refused++;
+		return false;
 	}
 	int failed = h->load_errors + h->config_errors;
 	log_msg(failed ? LOG_WARN : LOG_INFO, NULL, "reload finished: %d file(s) failed to load",
 	        failed);
+	h->reloads_ok++;
+	return true;
+}
+
+bool host_is_ready(const struct host *h)
+{
+	return h->ready && h->env.library && h->env.router && router_ready(h->env.router);
+}
+
+bool host_run_now(struct scanner *s, bool *queued)
+{
+	*queued = false;
+	if (s->stats.paused || !s->scheduled || s->runner.state == RUNNER_STOPPED ||
+	    s->host->env.stopping)
+		return false;
+	if (s->runner.state == RUNNER_SLEEPING) {
+		op_arm(s, 0); /* from the loop, not from inside the HTTP handler */
+		return true;
+	}
+	*queued = true; /* a cycle runs: the next one starts as soon as it ends */
+	s->stats.run_requested = true;
+	return true;
 }
 
 /* Every signal is logged, with what it does. */
@@ -685,7 +737,7 @@ static void on_signal(void *data, int signo)
 		if (signo == SIGHUP)
 			host_reload_config(h);
 		else
-			reload_scripts(h);
+			host_reload_scripts(h);
 		break;
 	default: log_info("%s: ignored", name); break;
 	}
@@ -708,6 +760,7 @@ void host_sync_env(struct host *h)
 	e->scan_timeout = cfg->scan_timeout;
 	e->lua_memory = (size_t)cfg->lua_memory_mb << 20;
 	e->claims = cfg->claims;
+	e->once = cfg->once;
 }
 
 bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
@@ -735,6 +788,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);
 	ev_timer_init(&h->library_retry, on_library_retry, 0, 0);
 	h->grace.data = h->connect_deadline.data = h->library_retry.data = h;
+	pause_init(h);
 	if (!library_build(&h->library, cfg->functions_dir, cfg->library_level, err, errlen))
 		return false;
 	libset_init(&h->libset, loop, &h->library, on_libset_changed, h);
@@ -766,8 +820,10 @@ void host_start(struct host *h)
 	if (!h->env.router)
 		abort();
 	libset_attach(&h->libset, h->env.router);
-	if (!h->manual) /* signals are the process's: the test module's hosts do without */
+	if (!h->manual) { /* signals are the process's: the test module's hosts do without */
 		signals_start(&h->signals, h->loop, on_signal, h);
+		pause_start(h);
+	}
 	if (h->once) {
 		/* a one-shot run must not wait forever for an absent server */
 		ev_timer_set(&h->connect_deadline, h->cfg->connect_timeout, 0);
@@ -804,6 +860,7 @@ static void print_plan_head(const struct host *h, FILE *out)
 		fprintf(out, "%s%s", i ? "," : "", c->lanes[i]);
 	fprintf(out, "\npartitions=%d budget_partitions=%d quota_partitions=%d\n", c->partitions,
 	        c->budget_partitions, c->quota_partitions);
+	control_print_plan(c, out);
 }
 
 bool host_check(struct host *h, FILE *out)
@@ -846,6 +903,8 @@ void host_free(struct host *h)
 	ev_timer_stop(h->loop, &h->connect_deadline);
 	ev_timer_stop(h->loop, &h->library_retry);
 	libversion_stop(&h->libversion);
+	control_free(h);
+	pause_stop(h);
 	libset_stop(&h->libset);
 	if (h->env.router) {
 		h->env.stopping = true;

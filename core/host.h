@@ -15,6 +15,7 @@
 #include "library.h"
 #include "libset.h"
 #include "libversion.h"
+#include "metrics.h"
 #include "runner.h"
 #include "script.h"
 #include "signals.h"
@@ -42,7 +43,10 @@ struct scanner {
 	struct runner_cycle last;
 	uint8_t *wanted; /* select(): partitions [wanted_first, +RUNNER_SELECT_CHUNK) to scan */
 	int wanted_first;
+	struct scanner_stats stats; /* metrics, pause, run-now (survive reloads) */
 };
+
+struct control;
 
 struct host {
 	struct config *cfg;
@@ -72,6 +76,12 @@ struct host {
 	bool ended;                      /* host_end() ran */
 	int releasing;                   /* claim releases in flight at the end */
 	void (*on_idle)(struct host *h); /* --once: a scanner finished its cycle */
+
+	/* operations (issue 15) */
+	uint64_t reloads_ok, reloads_refused; /* SIGHUP, SIGUSR1, POST /reload */
+	ev_timer pause_poll;                  /* reads the pause keys (pause.c) */
+	bool pause_busy;                      /* ... a read is in flight */
+	struct control *control;              /* --http: the operations endpoint */
 };
 
 bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const struct clock *clock,
@@ -87,8 +97,16 @@ enum load_mode {
 /* Loads the scanner set aside, validates it and installs it; false when
  * the pass was refused (nothing changed). */
 bool host_load_set(struct host *h, enum load_mode mode);
-/* SIGHUP (reload.c): a new config and every script with it, or nothing. */
-void host_reload_config(struct host *h);
+/* SIGHUP (reload.c): a new config and every script with it, or nothing.
+ * Returns false when it was refused. */
+bool host_reload_config(struct host *h);
+/* SIGUSR1: the scanner directories again, file by file. */
+bool host_reload_scripts(struct host *h);
+/* Redis connected and the function library usable (GET /readyz). */
+bool host_is_ready(const struct host *h);
+/* Starts the scanner's next cycle now, or right after the running one
+ * (one cycle at a time); false when it is not scheduled or is paused. */
+bool host_run_now(struct scanner *s, bool *queued);
 /* Points the host's environment at h->cfg (after a config swap). */
 void host_sync_env(struct host *h);
 /* --check: prints what would run; returns false on any problem. */

@@ -8,8 +8,11 @@
  *   seconds       = ctx:elapsed()     -- since the current cycle started
  *   tag           = ctx:tag_for(p)    -- partition p's tag in this family
  *   ctx.instance_id, ctx.claims       -- this process, claims on (ff.claim)
+ *   ctx.once                          -- --once: this one cycle drains what is due
  *                   ctx:claim_note(p, won[, holder])  -- ff.claim's report to C
  *   key           = ctx:claim_key(p)  -- partition p's claim key
+ *   ctx:note_backlog(n, oldest_ms|nil, now_ms) -- ff.scan's page reads, for
+ *                                                 the backlog metrics
  *
  * One ctx per script, refreshed for every partition scan. Its userdata hold a
  * pointer to the script, which lives exactly as long as the script's state
@@ -87,13 +90,29 @@ static int ctx_claim_key(lua_State *L)
 	return 1;
 }
 
+/* ctx:note_backlog(n, oldest_ms|nil, now_ms): a page read saw n due items
+ * (backlog.h); the host keeps the sum and the oldest for the cycle. */
+static int ctx_note_backlog(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_Number n = luaL_checknumber(L, 2);
+	lua_Number oldest = luaL_optnumber(L, 3, -1);
+	lua_Number now = luaL_checknumber(L, 4);
+	lua_getfield(L, 1, "redis");
+	struct script **h = lua_touserdata(L, -1);
+	if (h && *h && (*h)->backlog && n >= 0)
+		backlog_note((*h)->backlog, (uint64_t)n, oldest, now);
+	return 0;
+}
+
 static int ctx_elapsed(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
-	double start = h && *h ? (*h)->cycle_start : 0;
-	lua_pushnumber(L, start > 0 ? clock_now((*h)->env->clock) - start : 0);
+	const struct script *s = h ? *h : NULL;
+	double start = s ? s->cycle_start : 0;
+	lua_pushnumber(L, s && start > 0 ? clock_now(s->env->clock) - start : 0);
 	return 1;
 }
 
@@ -257,6 +276,8 @@ void ctx_open(lua_State *L)
 	lua_setfield(L, -2, "claim_note");
 	lua_pushcfunction(L, ctx_claim_key);
 	lua_setfield(L, -2, "claim_key");
+	lua_pushcfunction(L, ctx_note_backlog);
+	lua_setfield(L, -2, "note_backlog");
 	if (luaL_loadbuffer(L, ctx_prelude, sizeof(ctx_prelude) - 1, "=scanhost.ctx") != 0)
 		lua_error(L); /* a bug in the prelude: fail loudly */
 	lua_pushvalue(L, -2);
@@ -306,6 +327,8 @@ void ctx_push_new(struct script *s)
 	lua_setfield(L, -2, "instance_id");
 	lua_pushboolean(L, s->env->claims);
 	lua_setfield(L, -2, "claims");
+	lua_pushboolean(L, s->env->once);
+	lua_setfield(L, -2, "once");
 	lredis_push(L, s);
 	lua_setfield(L, -2, "redis");
 	push_handle(L, s, FAILURES_MT);

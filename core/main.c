@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "control.h"
 #include "host.h"
 #include "log.h"
 #include "watchdog.h"
@@ -79,6 +80,11 @@ static int run(struct config *cfg)
 	         SCANHOST_VERSION, where, cfg->partitions, cfg->budget_partitions,
 	         cfg->quota_partitions, cfg->once ? "one cycle" : "daemon", h.env.instance_id,
 	         cfg->claims ? "on" : "off");
+	if (!control_start(&h, err, sizeof(err))) {
+		fprintf(stderr, "scanhost: %s\n", err);
+		host_free(&h);
+		return 2;
+	}
 	if (cfg->once)
 		h.on_idle = once_progress;
 	host_start(&h);

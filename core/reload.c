@@ -62,6 +62,17 @@ static void keep_restart_keys(const struct config *run, struct config *next)
 		memcpy(next->lanes, run->lanes, sizeof(next->lanes));
 		next->nlanes = run->nlanes;
 	}
+	if (strcmp(run->http, next->http) != 0 ||
+	    strcmp(run->control_token_file, next->control_token_file) != 0) {
+		log_warn(
+		    "SIGHUP: http or control_token_file changed; that needs a restart, keeping "
+		    "the running endpoint");
+		memcpy(next->http, run->http, sizeof(next->http));
+		next->http_addr = run->http_addr;
+		next->http_addrlen = run->http_addrlen;
+		memcpy(next->control_token_file, run->control_token_file,
+		       sizeof(next->control_token_file));
+	}
 	if (strcmp(run->functions_dir, next->functions_dir) != 0) {
 		log_warn("SIGHUP: functions_dir changed; that needs a restart, keeping %s",
 		         run->functions_dir);
@@ -96,13 +107,19 @@ static void drop_config(struct host *h, struct config *c)
 		free(c);
 }
 
-void host_reload_config(struct host *h)
+static bool refused(struct host *h)
+{
+	h->reloads_refused++;
+	return false;
+}
+
+bool host_reload_config(struct host *h)
 {
 	struct config *old = h->cfg;
 	struct config *next = calloc(1, sizeof(*next));
 	if (!next) {
 		log_error("SIGHUP: out of memory; the running config stays");
-		return;
+		return refused(h);
 	}
 	config_defaults(next, old->exe_path);
 	char err[1024];
@@ -110,7 +127,7 @@ void host_reload_config(struct host *h)
 		log_error("SIGHUP: the new config is refused (%s); the running config stays", err);
 		config_free(next);
 		free(next);
-		return;
+		return refused(h);
 	}
 	next->once = old->once;
 	keep_restart_keys(old, next);
@@ -123,10 +140,12 @@ void host_reload_config(struct host *h)
 		host_sync_env(h);
 		config_free(next);
 		free(next);
-		return;
+		return refused(h);
 	}
 	apply_live(h);
 	drop_config(h, old);
 	log_info("SIGHUP: config %s applied; scanners take it at their next cycle",
 	         next->config_loaded ? next->config_path : "(built-in defaults)");
+	h->reloads_ok++;
+	return true;
 }

@@ -321,6 +321,18 @@ int router_primaries(const struct router *r)
 	return k;
 }
 
+const struct rconn_stats *router_stats(const struct router *r, struct rconn_stats *out)
+{
+	*out = (struct rconn_stats){ 0 };
+	for (const struct rnode *n = r->nodes; n; n = n->next) {
+		const struct rconn_stats *s = rconn_stats(n->conn);
+		out->commands += s->commands;
+		out->connects += s->connects;
+		out->timeouts += s->timeouts;
+	}
+	return out;
+}
+
 void router_drop(struct router *r, const char *why)
 {
 	for (struct rnode *n = r->nodes; n; n = n->next)

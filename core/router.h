@@ -82,6 +82,8 @@ bool router_send(struct router *r, int slot_hint, int argc, const char **argv,
 struct rnode *router_slot_node(const struct router *r, int slot);
 struct rnode *router_nodes(const struct router *r);
 int router_primaries(const struct router *r);
+/* The sum of every node's connection statistics, written to out. */
+const struct rconn_stats *router_stats(const struct router *r, struct rconn_stats *out);
 /* Drops every connection (they reconnect). */
 void router_drop(struct router *r, const char *why);
 void router_describe_failure(const struct router *r, char *out, size_t n);

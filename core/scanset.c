@@ -87,7 +87,7 @@ static void load_file(struct host *h, struct pass *p, const char *path, bool for
 	struct candidate *c = add_candidate(p, path);
 	c->slot = slot_for_path(h, path);
 	uint64_t digest = 0;
-	if (!force && c->slot && digest_file(path, &digest) &&
+	if (!force && c->slot && script_digest(host_latest(c->slot), &digest) &&
 	    digest == host_latest(c->slot)->digest) {
 		snprintf(c->name, sizeof(c->name), "%s", c->slot->name); /* unchanged */
 		return;
@@ -247,6 +247,7 @@ static void install(struct host *h, struct script *sc)
 		slot = host_new_slot(h, sc->name);
 	sc->tracker = &slot->tracker;
 	sc->claims = &slot->claims;
+	sc->backlog = &slot->stats.backlog_cycle;
 	slot->removed = false;
 	log_loaded(sc, slot->active != NULL);
 	if (slot->active && !idle_slot(slot)) {

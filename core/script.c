@@ -40,28 +40,59 @@ bool family_parse(const char *s, enum family *out)
 	return false;
 }
 
-uint64_t digest_bytes(const char *p, size_t n)
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME  0x100000001b3ull
+
+static uint64_t fnv_more(uint64_t h, const char *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ull;
+		h *= FNV_PRIME;
 	}
 	return h;
 }
 
-bool digest_file(const char *path, uint64_t *out)
+uint64_t digest_bytes(const char *p, size_t n)
+{
+	return fnv_more(FNV_OFFSET, p, n);
+}
+
+/* Folds a file's bytes into *h; false if it cannot be read. */
+static bool digest_more(const char *path, uint64_t *h)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return false;
-	uint64_t h = 0xcbf29ce484222325ull;
-	int c;
-	while ((c = fgetc(f)) != EOF) {
-		h ^= (unsigned char)c;
-		h *= 0x100000001b3ull;
-	}
+	char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		*h = fnv_more(*h, buf, n);
+	bool ok = !ferror(f);
 	fclose(f);
+	return ok;
+}
+
+bool digest_file(const char *path, uint64_t *out)
+{
+	uint64_t h = FNV_OFFSET;
+	if (!digest_more(path, &h))
+		return false;
+	*out = h;
+	return true;
+}
+
+bool script_digest(const struct script *s, uint64_t *out)
+{
+	uint64_t h = FNV_OFFSET;
+	if (!digest_more(s->path, &h))
+		return false;
+	for (size_t at = 0; at < s->modules_len; at += strlen(s->modules + at) + 1) {
+		const char *m = s->modules + at;
+		h = fnv_more(h, m,
+		             strlen(m) + 1); /* the name too: bytes moved between files count */
+		if (!digest_more(m, &h))
+			return false;
+	}
 	*out = h;
 	return true;
 }
@@ -267,6 +298,23 @@ bool script_accepts_library(const struct script *s, const char *version)
 	return false;
 }
 
+/* An optional function field of the scanner table (at the top of L): a
+ * registry ref in *ref, or LUA_NOREF when absent. */
+static bool optional_function(struct script *s, const char *field, int *ref, char *err,
+                              size_t errlen)
+{
+	lua_State *L = s->L;
+	rawfield(L, -1, field);
+	if (lua_isfunction(L, -1)) {
+		*ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		return true;
+	}
+	bool absent = lua_isnil(L, -1);
+	lua_pop(L, 1);
+	return absent ||
+	       fail(err, errlen, "%s: %s must be a function (scanner %s)", s->path, field, s->name);
+}
+
 /* Checks the table the file returned (at the top of L) and records its
  * fields; leaves the stack as it found it. */
 static bool read_definition(struct script *s, char *err, size_t errlen)
@@ -308,18 +356,10 @@ static bool read_definition(struct script *s, char *err, size_t errlen)
 		            s->name);
 	}
 	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	if (!read_library_versions(s, err, errlen))
+	if (!read_library_versions(s, err, errlen) ||
+	    !optional_function(s, "select", &s->select_ref, err, errlen) ||
+	    !optional_function(s, "observe", &s->observe_ref, err, errlen))
 		return false;
-	rawfield(L, -1, "select");
-	if (lua_isfunction(L, -1)) {
-		s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	} else {
-		bool absent = lua_isnil(L, -1);
-		lua_pop(L, 1);
-		if (!absent)
-			return fail(err, errlen, "%s: select must be a function (scanner %s)",
-			            s->path, s->name);
-	}
 	return read_options(s, err, errlen);
 }
 
@@ -624,7 +664,7 @@ static struct script *script_alloc(struct hostenv *env)
 		return NULL;
 	s->env = env;
 	s->scan_ref = s->config_ref = s->ctx_ref = LUA_NOREF;
-	s->select_ref = s->selected_ref = LUA_NOREF;
+	s->select_ref = s->selected_ref = s->observe_ref = LUA_NOREF;
 	s->task.script = s;
 	s->task.co_ref = LUA_NOREF;
 	return s;
@@ -651,6 +691,65 @@ static lua_State *new_state(struct script *s)
 	return L;
 }
 
+/* While a scanner's top level runs, the Lua-file searcher of require
+ * (package.loaders[2]) is wrapped to record the file of every module it
+ * loads; the chunk returns the function that puts the searcher back. The
+ * scanner's digest covers these files, so SIGUSR1 reloads a scanner whose
+ * modules changed (a module first required later, by scan(), is not
+ * covered). */
+static const char RECORD_MODULES[] =
+    "local files = ...\n"
+    "local loaders = package.loaders\n"
+    "local searcher = loaders[2]\n"
+    "loaders[2] = function(name)\n"
+    "  local loader = searcher(name)\n"
+    "  if type(loader) == 'function' then\n"
+    "    files[#files + 1] = package.searchpath(name, package.path)\n"
+    "  end\n"
+    "  return loader\n"
+    "end\n"
+    "return function() loaders[2] = searcher end\n";
+
+/* Starts recording: leaves the files table and the restore function on L. */
+static bool record_modules(lua_State *L, char *err, size_t errlen)
+{
+	lua_newtable(L);
+	if (luaL_loadbuffer(L, RECORD_MODULES, sizeof(RECORD_MODULES) - 1, "=scanhost.modules") !=
+	    0)
+		return fail(err, errlen, "recording modules: %s", lua_tostring(L, -1));
+	lua_pushvalue(L, -2);
+	if (lua_pcall(L, 1, 1, 0) != 0)
+		return fail(err, errlen, "recording modules: %s", lua_tostring(L, -1));
+	return true;
+}
+
+/* Stops recording (files table at files, restore function at files + 1) and
+ * keeps the paths, NUL-separated in load order, in s->modules. */
+static bool keep_modules(struct script *s, int files, char *err, size_t errlen)
+{
+	lua_State *L = s->L;
+	lua_pushvalue(L, files + 1);
+	if (lua_pcall(L, 0, 0, 0) != 0)
+		return fail(err, errlen, "recording modules: %s", lua_tostring(L, -1));
+	size_t len = 0, n = lua_objlen(L, files);
+	for (size_t i = 1; i <= n; i++) {
+		lua_rawgeti(L, files, (int)i);
+		len += lua_objlen(L, -1) + 1;
+		lua_pop(L, 1);
+	}
+	if (len > 0 && !(s->modules = malloc(len)))
+		return fail(err, errlen, "%s: out of memory", s->path);
+	for (size_t i = 1; i <= n; i++) {
+		lua_rawgeti(L, files, (int)i);
+		size_t l;
+		const char *p = lua_tolstring(L, -1, &l);
+		memcpy(s->modules + s->modules_len, p, l + 1);
+		s->modules_len += l + 1;
+		lua_pop(L, 1);
+	}
+	return true;
+}
+
 static bool load_into(struct script *s, const char *path, char *err, size_t errlen,
                       bool *bad_option)
 {
@@ -659,8 +758,16 @@ static bool load_into(struct script *s, const char *path, char *err, size_t errl
 	script_setup_paths(L, s->env);
 	open_host_modules(s);
 	runaway_install(L);
-	if (!run_top_level(s, path, err, errlen))
+	int files = lua_gettop(L) + 1;
+	if (!record_modules(L, err, errlen) || !run_top_level(s, path, err, errlen))
 		return false;
+	if (!keep_modules(s, files, err, errlen))
+		return false;
+	lua_remove(L, files + 1);
+	lua_remove(L, files);
+	if (!script_digest(s, &s->digest))
+		return fail(err, errlen, "%s: cannot read it (or a module it requires) again",
+		            path);
 	bool ok = read_definition(s, err, errlen) && merge_config(s, err, errlen, bad_option) &&
 	          (!s->env->claims || ctx_wrap_claims(s, err, errlen));
 	lua_settop(L, 0);
@@ -683,7 +790,6 @@ struct script *script_load(struct hostenv *env, const char *path, char *err, siz
 	}
 	s->owns_L = true;
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	digest_file(path, &s->digest);
 	char what[PATH_MAX_TEXT];
 	snprintf(what, sizeof(what), "loading %s", path);
 	watchdog_enter(NULL, -1, what);
@@ -733,6 +839,7 @@ void script_free(struct script *s)
 		luaL_unref(s->L, LUA_REGISTRYINDEX, s->ctx_ref);
 		luaL_unref(s->L, LUA_REGISTRYINDEX, s->task.co_ref);
 	}
+	free(s->modules);
 	free(s);
 }
 

@@ -15,6 +15,7 @@
 #include <ev.h>
 #include <lua.h>
 
+#include "backlog.h"
 #include "claims.h"
 #include "clock.h"
 #include "memlimit.h"
@@ -49,6 +50,7 @@ struct hostenv {
 	const struct clock *clock;   /* the host's (injected) clock: cycle times */
 	double scan_timeout;         /* seconds a script may run without yielding */
 	bool claims;                 /* claim partitions before acting (several instances) */
+	bool once;                   /* --once: one cycle that drains what is due (ctx.once) */
 	char instance_id[CLAIMS_ID_MAX]; /* this process: ctx.instance_id, claim values */
 	size_t lua_memory;               /* bytes each scanner state may allocate (0 = no limit) */
 	/* An error reply said a server-side function is missing (e.g. the
@@ -94,8 +96,11 @@ struct script {
 	struct hostenv *env;
 	struct tracker *tracker; /* borrowed from the scanner slot (durable) */
 	struct claims *claims;   /* borrowed from the scanner slot, or NULL */
+	struct backlog *backlog; /* borrowed from the scanner slot: this cycle's, or NULL */
 	char path[1024];
-	uint64_t digest;
+	char *modules;      /* the Lua files its top level required, NUL-separated */
+	size_t modules_len; /* bytes in modules, NULs included */
+	uint64_t digest;    /* of the file and those modules (script_digest) */
 	char name[SCANNER_NAME_MAX + 1];
 	enum family family;
 	double interval;
@@ -103,6 +108,9 @@ struct script {
 	int scan_ref;
 	int select_ref;     /* optional select(ctx, partitions), or LUA_NOREF */
 	int selected_ref;   /* the last select() result: scan()'s third argument */
+	int observe_ref;    /* optional observe(ctx, partitions): run instead of select()
+	                     * while the scanner is paused (reads only), or LUA_NOREF */
+	bool observing;     /* this cycle runs observe(): the scanner is paused */
 	bool runaway;       /* aborted for running too long without yielding */
 	bool over_memory;   /* went over lua_memory: stopped, state to discard */
 	double cycle_start; /* monotonic start of the current cycle: ctx:elapsed() */
@@ -139,17 +147,23 @@ void script_setup_paths(lua_State *L, const struct hostenv *env);
 /* FNV-1a 64 of a buffer; scripts are identified by the digest of their text. */
 uint64_t digest_bytes(const char *p, size_t n);
 bool digest_file(const char *path, uint64_t *out);
+/* The digest of a loaded scanner as its files are on disk now: its file and
+ * the modules its top level required (in load order). False if one of them
+ * cannot be read. SIGUSR1 reloads a scanner whose digest changed. */
+bool script_digest(const struct script *s, uint64_t *out);
 
 /* Runs scan(ctx, partition[, selected[partition]]) in a new coroutine. done is
  * always called, possibly before task_start returns. */
 void task_start(struct script *s, int partition, task_done_fn done, void *data);
-/* Runs select(ctx, {first..first+count-1}); its result is left on the
- * script's stack (keep_results) for the caller's done callback. */
+/* Runs select(ctx, {first..first+count-1}) (observe() when s->observing);
+ * its result is left on the script's stack (keep_results) for the caller's
+ * done callback. */
 void task_start_select(struct script *s, int first, int count, task_done_fn done, void *data);
 /* Runs fn (on the script's stack top) as a task body with ctx; for tests. */
 void task_start_fn(struct script *s, int partition, task_done_fn done, void *data);
 bool task_busy(const struct script *s);
 bool script_has_select(const struct script *s);
+bool script_has_observe(const struct script *s);
 /* After a select task: turns its result into wanted[0..n) for partitions
  * first.. and keeps the table as scan()'s third argument; select()'s optional
  * further results (items it processed itself, its errors, items it

@@ -261,8 +261,8 @@ void task_start_select(struct script *s, int first, int count, task_done_fn done
 	lua_State *L = s->L;
 	watchdog_enter(s->name, first, "select()");
 	s->task.keep_results = true;
-	s->task.what = "select()";
-	lua_rawgeti(L, LUA_REGISTRYINDEX, s->select_ref);
+	s->task.what = s->observing ? "observe()" : "select()";
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->observing ? s->observe_ref : s->select_ref);
 	push_ctx(s, first);
 	lua_createtable(L, count, 0);
 	for (int i = 0; i < count; i++) {
@@ -284,6 +284,11 @@ void task_start_fn(struct script *s, int partition, task_done_fn done, void *dat
 bool script_has_select(const struct script *s)
 {
 	return s->select_ref != LUA_NOREF;
+}
+
+bool script_has_observe(const struct script *s)
+{
+	return s->observe_ref != LUA_NOREF;
 }
 
 static void fill_wanted(lua_State *L, int first, uint8_t *wanted, int n, bool ok)

@@ -1,9 +1,9 @@
 /* tls_client: finds the OpenSSL side (linked in, or the daemon's module
  * loaded with dlopen) and builds the client context (see tls.h). */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "module.h"
 #include "tls.h"
 
 /* Defined where tls.c is linked in; NULL in the daemon, which loads it. */
@@ -12,19 +12,7 @@ extern const struct tls_api tls_openssl __attribute__((weak));
 static const struct tls_api *find_api(const char *module_path, char *err, size_t errlen)
 {
 	const struct tls_api *linked = &tls_openssl; /* NULL unless linked in (weak) */
-	if (linked)
-		return linked;
-	if (!module_path || !module_path[0]) {
-		snprintf(err, errlen, "TLS: no module to load the TLS functions from");
-		return NULL;
-	}
-	/* never closed: OpenSSL cannot be unloaded (NODELETE) and a process
-	 * needs the module for as long as it has a TLS connection */
-	void *module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
-	const struct tls_api *api = module ? dlsym(module, "tls_openssl") : NULL;
-	if (!api)
-		snprintf(err, errlen, "TLS: cannot load %s (%s)", module_path, dlerror());
-	return api;
+	return linked ? linked : module_symbol(module_path, "tls_openssl", "TLS", err, errlen);
 }
 
 struct tls_client *tls_client_new(const char *module_path, const struct tls_opts *o, char *err,

@@ -182,6 +182,16 @@ size_t tracker_size(const struct tracker *t)
 	return t->count;
 }
 
+size_t tracker_in_backoff(const struct tracker *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (const struct tracker_entry *e = t->buckets[i]; e; e = e->next)
+			n += in_backoff(e, t->cycle);
+	}
+	return n;
+}
+
 unsigned tracker_failures(const struct tracker *t, const char *key, size_t len)
 {
 	struct tracker_entry **p = slot_of(t, key, len);

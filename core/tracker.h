@@ -34,6 +34,8 @@ bool tracker_record_failure(struct tracker *t, const char *key, size_t len);
 void tracker_record_success(struct tracker *t, const char *key, size_t len);
 
 size_t tracker_size(const struct tracker *t);
+/* Entries skipped now (backoff); walks the table: once per cycle, not per scrape. */
+size_t tracker_in_backoff(const struct tracker *t);
 /* Consecutive failures recorded for key (0 when untracked); for tests and logs. */
 unsigned tracker_failures(const struct tracker *t, const char *key, size_t len);
 

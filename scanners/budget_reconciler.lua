@@ -5,9 +5,7 @@
 -- unblock scanner (BR3); a read error is an error and never prunes or rewrites
 -- anything (BR1); each budget's read-check-write is one script (issue 14).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local budget = require "ff.budget"
-local sscan = require "ff.sscan"
 
 -- One budget, atomically on the server (issue 14: two instances, or a usage
 -- report, between a client-side read and write could leave a stale marker):
@@ -37,16 +35,16 @@ elseif marked and not breached then
 end
 return 'unchanged']]
 
--- reconcile_page(ctx, ids, now) -> processed, errors: one EVAL per budget, all
+-- reconcile_page(ctx, st, ids) -> processed, errors: one EVAL per budget, all
 -- of the page in one round trip.
-local function reconcile_page(ctx, ids, now)
+local function reconcile_page(ctx, st, ids)
   local T = ctx.tag
   local cmds = {}
   for i, bid in ipairs(ids) do
     cmds[i] = { "EVAL", RECONCILE, 4, keys.budget(T, bid), keys.budget_usage(T, bid),
-      keys.budget_limits(T, bid), keys.budget_policies(T), bid, now }
+      keys.budget_limits(T, bid), keys.budget_policies(T), bid, st.now }
   end
-  local res = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
+  local res = ctx.redis:pipeline(cmds)
   local processed, errors = 0, 0
   for i, bid in ipairs(ids) do
     local r = res[i]
@@ -60,30 +58,10 @@ local function reconcile_page(ctx, ids, now)
   return processed, errors
 end
 
-local function scan(ctx)
-  local now, err = ctx:now_ms()
-  if not now then
-    ctx.log:warn("TIME failed", { error = err })
-    return 0, 1
-  end
-  local processed, errors = 0, 0
-  local ok, serr = sscan.each(ctx, keys.budget_policies(ctx.tag), ctx.config.batch, function(ids)
-    local p, e = reconcile_page(ctx, ids, now)
-    processed, errors = processed + p, errors + e
-  end)
-  if not ok then
-    errors = errors + 1
-    ctx.log:warn("SSCAN budget_policies failed", { error = serr })
-  end
-  return processed, errors
-end
-
-return {
+return require("ff.walker").scanner {
   name = "budget_reconciler",
   family = "budget",
   interval = 30,
-  defaults = { batch = 100 },
-  bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.budget_policies(tag) } end),
-  scan = scan,
+  sets = function(_, tag) return { keys.budget_policies(tag) } end,
+  page = reconcile_page,
 }

@@ -4,24 +4,17 @@
 -- every lane and item (0.1.1 behaviour). A failed lane read counts one error
 -- and the next lane is still scanned.
 local keys = require "ff.keys"
-local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-local function targets(ctx, tag, now)
-  local out = {}
-  for i, lane in ipairs(ctx.lanes) do
-    out[i] = { index = keys.lane(tag, lane, "delayed"), op = ops.promote_delayed(lane, now) }
-  end
-  return out
-end
-
-return {
+return due.scanner {
   name = "delayed_promoter",
-  family = "execution",
   interval = 0.75,
-  defaults = scan.defaults(),
-  bounds = scan.bounds(),
-  order = scan.ORDER,
-  select = scan.select_due(targets),
-  scan = scan.scan_due(targets),
+  targets = function(ctx, tag, now)
+    local out = {}
+    for i, lane in ipairs(ctx.lanes) do
+      out[i] = { index = keys.lane(tag, lane, "delayed"), op = ops.promote_delayed(lane, now) }
+    end
+    return out
+  end,
 }

@@ -12,10 +12,8 @@
 -- bad data: an error for the child (reported), never a reason to skip it.
 local keys = require "ff.keys"
 local partition = require "ff.partition"
-local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
-local zwalk = require "ff.zwalk"
-
-local cursors = {} -- blocked:dependencies key -> offset, kept across cycles
+local reply = require "ff.reply"
+local walker = require "ff.walker"
 
 -- The terminal outcomes of spec 00 (anything else is not passed to the function,
 -- which would read it as "impossible" and skip the child for good).
@@ -77,10 +75,10 @@ local function resolve_edge(ctx, st, child, edge)
   if not ok then return nil, cerr end
   local r, ferr = ctx.redis:fcall("ff_resolve_dependency",
     resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now })
-  local status, detail = scan_util.classify(r, ferr)
+  local status, detail = reply.classify(r, ferr)
   if status == "error" then return nil, detail end
   if status == "skip" then
-    scan_util.log_skip(ctx, r, "resolve_dependency refused", { child = child, edge = edge, code = detail })
+    reply.log_skip(ctx, r, "resolve_dependency refused", { child = child, edge = edge, code = detail })
     return 0
   end
   ctx.log:debug("resolve_dependency", { child = child, edge = edge, status = status, detail = detail })
@@ -110,44 +108,21 @@ local function still_blocked(ctx, set, child, resolved)
   return s ~= false
 end
 
-local function scan_lane(ctx, st, lane)
-  local set = keys.lane(ctx.tag, lane, "blocked:dependencies")
-  local processed, errors = 0, 0
-  st.lane = lane
-  local _, werr = zwalk.walk(ctx, {
-    key = set, min = "-inf", max = "+inf", page = ctx.config.batch, limit = ctx.config.batch,
-    cursors = cursors,
-  }, function(child)
-    local resolved, err = reconcile(ctx, st, child)
-    processed = processed + resolved
-    if err then
-      errors = errors + 1
-      ctx.log:warn("dependency reconcile failed", { child = child, error = err })
-    end
-    return still_blocked(ctx, set, child, resolved)
-  end)
-  if werr then errors = errors + 1 end
-  return processed, errors
+-- visit(ctx, st, child, score, set) -> kept, processed, errors
+local function visit(ctx, st, child, _, set)
+  st.lane = set.lane
+  local resolved, err = reconcile(ctx, st, child)
+  if err then ctx.log:warn("dependency reconcile failed", { child = child, error = err }) end
+  return still_blocked(ctx, set.key, child, resolved), resolved, err and 1 or 0
 end
 
-local function scan(ctx)
-  local st = { cache = {} } -- upstream outcomes, per partition scan
-  local processed, errors = 0, 0
-  for _, lane in ipairs(ctx.lanes) do
-    local p, e = scan_lane(ctx, st, lane)
-    processed, errors = processed + p, errors + e
-  end
-  return processed, errors
-end
-
-return {
+return walker.scanner {
   name = "dependency_reconciler",
-  family = "execution",
   interval = 15,
   defaults = { batch = 50, edges = 20 },
-  bounds = { batch = { integer = true, min = 1, max = 10000 }, edges = { integer = true, min = 1, max = 10000 } },
-  select = scan_util.select_nonempty(function(ctx, tag)
-    return keys.lane_sets(tag, ctx.lanes, "blocked:dependencies")
-  end),
-  scan = scan,
+  bounds = { edges = { integer = true, min = 1, max = 10000 } },
+  sets = walker.lanes("blocked:dependencies"),
+  now = false, -- read per child, when an edge is resolved
+  state = function() return { cache = {} } end, -- upstream outcomes, per partition scan
+  item = visit,
 }

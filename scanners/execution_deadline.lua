@@ -1,9 +1,12 @@
 -- execution_deadline (spec 10 §A.4): expires executions past their deadline,
--- through ff_expire_execution (reason execution_deadline). Shared procedure:
--- lua-lib/ff/expire_scan.lua.
-return require("ff.expire_scan").scanner {
+-- through ff_expire_execution (reason execution_deadline): the procedure of
+-- attempt_timeout (ff.exec_ops.expire_execution) on the deadline index.
+local keys = require "ff.keys"
+local ops = require "ff.exec_ops"
+local due = require "ff.due"
+
+return due.scanner {
   name = "execution_deadline",
-  index = "execution_deadline",
-  reason = "execution_deadline",
   interval = 5,
+  targets = due.index(keys.execution_deadline, ops.expire_execution("execution_deadline")),
 }

@@ -8,7 +8,6 @@
 -- (F7). Read errors are errors, never guesses (F6). The summary write and the
 -- index removal are one script (issue 14).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local partition = require "ff.partition"
 local sscan = require "ff.sscan"
 
@@ -164,36 +163,21 @@ local function project(ctx, fid, now)
   return finish(ctx, fid, w, now)
 end
 
-local function scan(ctx)
-  local now, terr = ctx:now_ms()
-  if not now then
-    ctx.log:warn("TIME failed", { error = terr })
-    return 0, 1
-  end
-  local processed, errors = 0, 0
-  local ok, serr = sscan.each(ctx, keys.flow_index(ctx.tag), ctx.config.batch, function(fids)
-    for _, fid in ipairs(fids) do
-      local res, err = project(ctx, fid, now)
-      if res == "updated" then processed = processed + 1 end
-      if res == nil then
-        errors = errors + 1
-        ctx.log:warn("flow projection failed", { flow_id = fid, error = err })
-      end
-    end
-  end)
-  if not ok then
-    errors = errors + 1
-    ctx.log:warn("SSCAN flow_index failed", { error = serr })
-  end
-  return processed, errors
+-- visit(ctx, st, F) -> updated | nil, err
+local function visit(ctx, st, fid)
+  local res, err = project(ctx, fid, st.now)
+  if res == nil then return nil, err end
+  return res == "updated"
 end
 
-return {
+return require("ff.walker").scanner {
   name = "flow_projector",
   family = "flow",
   interval = 15,
   defaults = { batch = 100, members = 1000 },
-  bounds = { batch = { integer = true, min = 1, max = 10000 }, members = { integer = true, min = 1, max = 1000000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.flow_index(tag) } end),
-  scan = scan,
+  bounds = { members = { integer = true, min = 1, max = 1000000 } },
+  sets = function(_, tag) return { keys.flow_index(tag) } end,
+  each = visit,
+  failed = "flow projection failed",
+  field = "flow_id",
 }

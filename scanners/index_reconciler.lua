@@ -3,43 +3,10 @@
 -- implies; each inconsistency is logged (warn) and counted as processed.
 -- Nothing is written; no failure tracker, no TIME. Improvements: each SSCAN
 -- page is checked with two pipelined round trips (HMGETs, then ZSCOREs), and
--- a member SSCAN returns twice is checked once per partition scan.
+-- a member SSCAN returns twice is checked once per partition scan (ff.walker).
+-- The lane set a state implies is ff.util.lane_set.
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
-
-local RUNNABLE = {
-  eligible_now = "eligible",
-  not_eligible_until_time = "delayed",
-  blocked_by_dependencies = "blocked:dependencies",
-  blocked_by_budget = "blocked:budget",
-  blocked_by_quota = "blocked:quota",
-  blocked_by_route = "blocked:route",
-  blocked_by_operator = "blocked:operator",
-}
-
--- expected_suffix(lp, es, os) -> lane index suffix, or nil when not checked.
-local function expected_suffix(lp, es, os)
-  if lp == "active" then return os == "leased" and "active" or nil end
-  if lp == "runnable" then return RUNNABLE[es] end
-  if lp == "suspended" or lp == "terminal" then return lp end
-  return nil
-end
-
--- page_members(reply, seen) -> cursor, members | nil when malformed.
-local function page_members(reply, seen)
-  if type(reply) ~= "table" or #reply ~= 2 or type(reply[1]) ~= "string"
-    or type(reply[2]) ~= "table" then
-    return nil
-  end
-  local members = {}
-  for _, m in ipairs(reply[2]) do
-    if type(m) == "string" and not seen[m] then
-      seen[m] = true
-      members[#members + 1] = m
-    end
-  end
-  return reply[1], members
-end
+local util = require "ff.util"
 
 -- expectations(ctx, acc, members) -> list of { eid, key, lp, es, os } to verify.
 local function expectations(ctx, acc, members)
@@ -60,7 +27,7 @@ local function expectations(ctx, acc, members)
       ctx.log:warn("in all_executions but core missing", { item = eid })
     else
       local lp, es, os = v[1], v[2] or "", v[3] or ""
-      local suffix = expected_suffix(lp, es, os)
+      local suffix = util.lane_set(lp, es, os)
       if suffix then
         local key = keys.lane(ctx.tag, v[4] or "default", suffix)
         out[#out + 1] = { eid = eid, key = key, lp = lp, es = es, os = os }
@@ -89,27 +56,18 @@ local function verify(ctx, acc, checks)
   end
 end
 
-return {
+-- check_page(ctx, st, members) -> processed, errors: two pipelined round
+-- trips (the cores, then the expected indexes).
+local function check_page(ctx, _, members)
+  local acc = { processed = 0, errors = 0 }
+  verify(ctx, acc, expectations(ctx, acc, members))
+  return acc.processed, acc.errors
+end
+
+return require("ff.walker").scanner {
   name = "index_reconciler",
-  family = "execution",
   interval = 45,
-  defaults = { batch = 100 },  -- SSCAN COUNT
-  bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.all_executions(tag) } end),
-  scan = function(ctx)
-    local acc = { processed = 0, errors = 0 }
-    local cursor, seen = "0", {}
-    local set = keys.all_executions(ctx.tag)
-    repeat
-      local reply, err = ctx.redis:call("SSCAN", set, cursor, "COUNT", ctx.config.batch)
-      local members
-      cursor, members = page_members(reply, seen)
-      if not cursor then
-        ctx.log:warn("SSCAN failed", { error = tostring(err or "malformed reply") })
-        return acc.processed, acc.errors + 1
-      end
-      if #members > 0 then verify(ctx, acc, expectations(ctx, acc, members)) end
-    until cursor == "0"
-    return acc.processed, acc.errors
-  end,
+  now = false, -- detection only: no TIME
+  sets = function(_, tag) return { keys.all_executions(tag) } end,
+  page = check_page,
 }

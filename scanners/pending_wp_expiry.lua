@@ -3,20 +3,12 @@
 -- ids; the tracker is keyed by them. Batch 100 as in 0.1.1. The owning
 -- execution id is pre-read (ff.exec_ops.close_waitpoint).
 local keys = require "ff.keys"
-local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-local function targets(_, tag)
-  return { { index = keys.pending_waitpoint_expiry(tag), op = ops.close_waitpoint } }
-end
-
-return {
+return due.scanner {
   name = "pending_wp_expiry",
-  family = "execution",
   interval = 5,
-  defaults = scan.defaults({ batch = 100 }),
-  bounds = scan.bounds(),
-  order = scan.ORDER,
-  select = scan.select_due(targets),
-  scan = scan.scan_due(targets),
+  defaults = { batch = 100 },
+  targets = due.index(keys.pending_waitpoint_expiry, ops.close_waitpoint),
 }

@@ -6,9 +6,7 @@
 -- alone, since the live count is then unknown (QR2); each policy's
 -- read-check-write is one script (issue 14).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
-local budget = require "ff.budget" -- integer parsing
-local sscan = require "ff.sscan"
+local budget = require "ff.budget" -- the server-side rule text (rule.int)
 
 -- One policy, atomically on the server (issue 14): between a client-side count
 -- of live guards and the counter write, an admission or a release (or another
@@ -50,11 +48,11 @@ if (rule.int(stored or '') or 0) == live then return { trimmed, 0, stored or '',
 redis.call('SET', KEYS[4], live)
 return { trimmed, 1, stored or '', live }]]
 
--- reconcile(Q) -> did_work | nil, err
-local function reconcile(ctx, qid, now)
+-- reconcile(ctx, st, Q) -> did_work | nil, err
+local function reconcile(ctx, st, qid)
   local T = ctx.tag
   local r, err = ctx.redis:call("EVAL", RECONCILE, 4, keys.quota(T, qid), keys.quota_window(T, qid),
-    keys.quota_admitted_set(T, qid), keys.quota_concurrency(T, qid), now,
+    keys.quota_admitted_set(T, qid), keys.quota_concurrency(T, qid), st.now,
     keys.quota_admitted(T, qid, ""))
   if type(r) ~= "table" then return nil, err or "unexpected reply" end
   if r[2] == 1 then
@@ -63,36 +61,12 @@ local function reconcile(ctx, qid, now)
   return r[1] > 0 or r[2] == 1
 end
 
-local function scan(ctx)
-  local now, terr = ctx:now_ms()
-  if not now then
-    ctx.log:warn("TIME failed", { error = terr })
-    return 0, 1
-  end
-  local processed, errors = 0, 0
-  local ok, serr = sscan.each(ctx, keys.quota_policies(ctx.tag), ctx.config.batch, function(ids)
-    for _, qid in ipairs(ids) do
-      local did, err = reconcile(ctx, qid, now)
-      if did then processed = processed + 1 end
-      if did == nil then
-        errors = errors + 1
-        ctx.log:warn("quota reconcile failed", { quota_policy_id = qid, error = err })
-      end
-    end
-  end)
-  if not ok then
-    errors = errors + 1
-    ctx.log:warn("SSCAN quota_policies failed", { error = serr })
-  end
-  return processed, errors
-end
-
-return {
+return require("ff.walker").scanner {
   name = "quota_reconciler",
   family = "quota",
   interval = 30,
-  defaults = { batch = 100 },
-  bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_sel.select_nonempty(function(_, tag) return { keys.quota_policies(tag) } end),
-  scan = scan,
+  sets = function(_, tag) return { keys.quota_policies(tag) } end,
+  each = reconcile,
+  failed = "quota reconcile failed",
+  field = "quota_policy_id",
 }

@@ -18,16 +18,9 @@
 --   hashes that exist are counted instead, as for a core that is gone; a present
 --   bad value is reported (warn).
 local keys = require "ff.keys"
-local scan_sel = require "ff.scan" -- select(): skip partitions with nothing to walk
 local json = require "ff.json"
-local zwalk = require "ff.zwalk"
-
-local cursors = {} -- terminal-set key -> offset, kept across cycles
-
-local function u64(v)
-  if type(v) == "string" and v:match("^%d+$") then return tonumber(v) end
-  return nil
-end
+local util = require "ff.util"
+local walker = require "ff.walker"
 
 -- Retention of one execution from its policy JSON (0.1.1 rule: only a JSON
 -- non-negative integer stream_policy.retention_ttl_ms counts, else the default).
@@ -39,14 +32,6 @@ local function retention_of(policy, default)
   return v or default
 end
 
--- First error of a pipeline result, or nil.
-local function first_err(res)
-  for i = 1, #res do
-    if type(res[i]) == "table" and res[i].err then return res[i].err end
-  end
-  return nil
-end
-
 -- Reads the core facts and the policy; returns rec | nil, err.
 local function read_record(ctx, eid)
   local T = ctx.tag
@@ -55,10 +40,10 @@ local function read_record(ctx, eid)
     { "HMGET", keys.core(T, eid), "completed_at", "total_attempt_count", "flow_id" },
     { "GET", keys.policy(T, eid) },
   })
-  local err = first_err(res)
+  local err = util.first_err(res)
   if err then return nil, err end
   local f = res[2]
-  return { exists = res[1] == 1, completed_at = f[1], attempts = u64(f[2] or ""),
+  return { exists = res[1] == 1, completed_at = f[1], attempts = util.uint(f[2] or ""),
     attempts_text = f[2], flow_id = f[3] or "", policy = res[3] }
 end
 
@@ -71,7 +56,7 @@ local function discover(ctx, eid)
     { "ZRANGE", keys.exec(T, eid, "signals"), 0, -1 },
     { "ZRANGE", keys.exec(T, eid, "attempts"), 0, -1 },
   })
-  local err = first_err(res)
+  local err = util.first_err(res)
   if err then return nil, err end
   return { edges = res[1], waitpoints = res[2], signals = res[3], attempt_ids = res[4] }
 end
@@ -84,7 +69,7 @@ local function probe_attempts(ctx, eid)
     local cmds = {}
     for i = n, n + 15 do cmds[#cmds + 1] = { "EXISTS", keys.attempt(ctx.tag, eid, i) } end
     local res = ctx.redis:pipeline(cmds)
-    local err = first_err(res)
+    local err = util.first_err(res)
     if err then return nil, err end
     for _, r in ipairs(res) do
       if r ~= 1 then return n end
@@ -141,7 +126,7 @@ local function delete_keys(ctx, list, chunk)
   end
   if #cmds == 0 then return true end
   local res = ctx.redis:pipeline(cmds)
-  local err = first_err(res)
+  local err = util.first_err(res)
   if err then return nil, err end
   return true
 end
@@ -155,7 +140,7 @@ local function unlink(ctx, eid, rec, lane)
   cmds[#cmds + 1] = { "DEL", keys.core(T, eid), keys.policy(T, eid) }
   cmds[#cmds + 1] = { "ZREM", keys.lane(T, lane, "terminal"), eid }
   cmds[#cmds + 1] = { "SREM", keys.all_executions(T), eid }
-  local err = first_err(ctx.redis:pipeline(cmds))
+  local err = util.first_err(ctx.redis:pipeline(cmds))
   if err then return nil, err end
   return true
 end
@@ -164,7 +149,7 @@ end
 local function purge(ctx, eid, score, lane, now)
   local rec, err = read_record(ctx, eid)
   if not rec then return nil, err end
-  local done = rec.exists and u64(rec.completed_at or "") or (not rec.exists and score)
+  local done = rec.exists and util.uint(rec.completed_at or "") or (not rec.exists and score)
   if not done then
     return nil, "core has no usable completed_at (" .. tostring(rec.completed_at) .. "), not purged"
   end
@@ -188,60 +173,31 @@ local function purge(ctx, eid, score, lane, now)
   return "purged"
 end
 
-local function scan_lane(ctx, lane, now)
-  local processed, errors = 0, 0
-  local _, werr = zwalk.walk(ctx, {
-    key = keys.lane(ctx.tag, lane, "terminal"), min = "-inf", max = now,
-    page = ctx.config.batch, limit = ctx.config.scan, cursors = cursors,
-  }, function(eid, score)
-    if processed >= ctx.config.batch then return "stop" end
-    local res, err = purge(ctx, eid, score, lane, now)
-    if res == "purged" then
-      processed = processed + 1
-      return false
-    end
-    if res == nil then
-      errors = errors + 1
-      ctx.log:warn("retention purge failed", { execution_id = eid, error = err })
-    end
-    return true
-  end)
-  if werr then
-    errors = errors + 1
-    ctx.log:warn("reading terminal index failed", { lane = lane, error = werr })
+-- trim(ctx, st, eid, score, set) -> kept, processed, errors
+local function trim(ctx, st, eid, score, set)
+  local res, err = purge(ctx, eid, score, set.lane, st.now)
+  if res == "purged" then return false, 1, 0 end
+  if res == nil then
+    ctx.log:warn("retention purge failed", { execution_id = eid, error = err })
+    return true, 0, 1
   end
-  return processed, errors
+  return true, 0, 0
 end
 
-local function scan(ctx)
-  local now, terr = ctx:now_ms()
-  if not now then
-    ctx.log:warn("TIME failed", { error = terr })
-    return 0, 1
-  end
-  local processed, errors = 0, 0
-  for _, lane in ipairs(ctx.lanes) do
-    local p, e = scan_lane(ctx, lane, now)
-    processed, errors = processed + p, errors + e
-  end
-  return processed, errors
-end
-
-return {
+return walker.scanner {
   name = "retention_trimmer",
-  family = "execution",
   interval = 60,
   defaults = { batch = 20, scan = 200, retention_ms = 86400000, chunk = 500, max_attempts = 10000 },
   bounds = {
-    batch = { integer = true, min = 1, max = 10000 },
     scan = { integer = true, min = 1, max = 100000 },
     retention_ms = { integer = true, min = 0, max = 3650 * 86400000 },
     chunk = { integer = true, min = 1, max = 100000 },
     max_attempts = { integer = true, min = 1, max = 10000000 },
   },
   order = { { "batch", "scan" } },
-  select = scan_sel.select_nonempty(function(ctx, tag)
-    return keys.lane_sets(tag, ctx.lanes, "terminal")
-  end),
-  scan = scan,
+  sets = walker.lanes("terminal"),
+  due = true, -- completion time <= now; the retention itself is checked per record
+  limit = function(ctx) return ctx.config.scan end,
+  most = function(ctx) return ctx.config.batch end,
+  item = trim,
 }

@@ -4,20 +4,11 @@
 -- index or lane never yields a malformed key (the unused slot gets the
 -- ff:noop:<tag> placeholder). See ff.exec_ops.expire_suspension.
 local keys = require "ff.keys"
-local scan = require "ff.scan"
 local ops = require "ff.exec_ops"
+local due = require "ff.due"
 
-local function targets(_, tag)
-  return { { index = keys.suspension_timeout(tag), op = ops.expire_suspension } }
-end
-
-return {
+return due.scanner {
   name = "suspension_timeout",
-  family = "execution",
   interval = 2,
-  defaults = scan.defaults(),
-  bounds = scan.bounds(),
-  order = scan.ORDER,
-  select = scan.select_due(targets),
-  scan = scan.scan_due(targets),
+  targets = due.index(keys.suspension_timeout, ops.expire_suspension),
 }

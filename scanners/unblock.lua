@@ -17,11 +17,11 @@
 local keys = require "ff.keys"
 local partition = require "ff.partition"
 local budget = require "ff.budget"
-local scan_util = require "ff.scan" -- classify(): the reply rule shared with issue 3
-local zwalk = require "ff.zwalk"
+local reply = require "ff.reply"
 local sscan = require "ff.sscan"
+local util = require "ff.util"
+local walker = require "ff.walker"
 
-local cursors = {}  -- blocked-set key -> offset, kept across cycles
 local caps = {}     -- worker-caps union snapshot { union = set, at = ms }
 
 -- Removes E from the set only if its core's blocking_reason (still) differs from
@@ -41,11 +41,6 @@ local function split(csv, trim)
   return out
 end
 
-local function u64(v, default)
-  if type(v) == "string" and v:match("^%d+$") then return tonumber(v) end
-  return default
-end
-
 ---------------------------------------------------------------- budget
 -- breached?(B) -> bool | nil, err (verdicts cached per partition scan)
 local function budget_breached(ctx, st, bid)
@@ -58,7 +53,7 @@ local function budget_breached(ctx, st, bid)
   local T = partition.tag("budget", m)
   local res, nerr = ctx.redis:pipeline({
     { "HGETALL", keys.budget_limits(T, bid) }, { "HGETALL", keys.budget_usage(T, bid) } })
-  if nerr > 0 then return nil, (res[1].err or res[2].err) end
+  if nerr > 0 then return nil, util.first_err(res) end
   local verdict = budget.breached_dimension(budget.to_map(res[1]), budget.to_map(res[2])) ~= nil
   st.budgets[bid] = verdict
   return verdict
@@ -91,7 +86,7 @@ local function at_cap(ctx, T, qid, cap)
   local v, err = ctx.redis:call("GET", keys.quota_concurrency(T, qid))
   if v == nil then return nil, err end
   if v == false then return false end
-  local n = budget.int(v)
+  local n = util.int(v)
   return n == nil or n < 0 or n >= cap
 end
 
@@ -104,7 +99,7 @@ local function quota_cleared(ctx, _, core)
   local def, err = ctx.redis:call("HMGET", keys.quota(T, qid),
     "max_requests_per_window", "requests_per_window_seconds", "active_concurrency_cap")
   if not def then return nil, err end
-  local limit, secs, cap = u64(def[1], 0), u64(def[2], 60), u64(def[3], 0)
+  local limit, secs, cap = util.uint(def[1]) or 0, util.uint(def[2]) or 60, util.uint(def[3]) or 0
   if limit > 0 then
     local full, ferr = window_full(ctx, T, qid, limit, secs)
     if full == nil then return nil, ferr end
@@ -198,24 +193,16 @@ end
 
 -- Calls ff_unblock_execution; returns kept, processed, errors.
 local function unblock(ctx, set, lane, eid, reason)
-  local now, terr = ctx:now_ms()
-  if not now then
-    ctx.log:warn("TIME failed, kept blocked", { execution_id = eid, error = terr })
-    return true, 0, 1
-  end
+  local now = util.now(ctx)
+  if not now then return true, 0, 1 end -- kept blocked
   local r, ferr = ctx.redis:fcall("ff_unblock_execution",
     { keys.core(ctx.tag, eid), set, keys.lane(ctx.tag, lane, "eligible") }, { eid, now, reason })
-  local status, detail = scan_util.classify(r, ferr)
+  local status = reply.outcome(ctx, r, ferr, "unblock", { execution_id = eid })
   if status == "processed" then
     ctx.log:info("unblocked", { execution_id = eid, reason = reason })
     return false, 1, 0
   end
-  if status == "skip" then
-    scan_util.log_skip(ctx, r, "unblock refused", { execution_id = eid, code = detail })
-    return true, 0, 0
-  end
-  ctx.log:warn("unblock failed", { execution_id = eid, error = detail })
-  return true, 0, 1
+  return true, 0, status == "skip" and 0 or 1
 end
 
 -- visit(member) -> kept, processed, errors
@@ -235,44 +222,16 @@ local function visit(ctx, st, s, set, lane, eid)
   return unblock(ctx, set, lane, eid, s.reason)
 end
 
-local function scan_set(ctx, st, s, lane)
-  local set = keys.lane(ctx.tag, lane, s.suffix)
-  local processed, errors = 0, 0
-  local _, werr = zwalk.walk(ctx, {
-    key = set, min = "-inf", max = "+inf", page = ctx.config.batch, limit = ctx.config.batch,
-    cursors = cursors,
-  }, function(eid)
-    local kept, p, e = visit(ctx, st, s, set, lane, eid)
-    processed, errors = processed + p, errors + e
-    return kept
-  end)
-  if werr then
-    ctx.log:warn("reading blocked set failed", { set = set, error = werr })
-    errors = errors + 1
-  end
-  return processed, errors
-end
+local BY_SUFFIX = {}
+for _, s in ipairs(SETS) do BY_SUFFIX[s.suffix] = s end
 
-local function scan(ctx)
-  local st = { budgets = {} } -- per partition scan: budget verdicts, caps load failure
-  local processed, errors = 0, 0
-  for _, lane in ipairs(ctx.lanes) do
-    for _, s in ipairs(SETS) do
-      local p, e = scan_set(ctx, st, s, lane)
-      processed, errors = processed + p, errors + e
-    end
-  end
-  return processed, errors
-end
-
-return {
+return walker.scanner {
   name = "unblock",
-  family = "execution",
   interval = 5,
-  defaults = { batch = 100 },
-  bounds = { batch = { integer = true, min = 1, max = 10000 } },
-  select = scan_util.select_nonempty(function(ctx, tag)
-    return keys.lane_sets(tag, ctx.lanes, SETS[1].suffix, SETS[2].suffix, SETS[3].suffix)
-  end),
-  scan = scan,
+  sets = walker.lanes(SETS[1].suffix, SETS[2].suffix, SETS[3].suffix), -- per lane, in this order
+  now = false, -- read per call: a quota window is checked against the time of the check
+  state = function() return { budgets = {} } end, -- budget verdicts, caps load failure
+  item = function(ctx, st, eid, _, set)
+    return visit(ctx, st, BY_SUFFIX[set.suffix], set.key, set.lane, eid)
+  end,
 }

@@ -3,7 +3,7 @@
 -- partitions, through the host's own bindings. Loads scanhost's function
 -- library first, with the host's loader.
 --   luajit tests/demo_seed.lua PORT [ITEMS_PER_SCANNER]
-package.path = "lua-lib/?.lua;lua-lib/?/init.lua;./?.lua;" .. package.path
+package.path = "lua-lib/?.lua;lua-lib/?/init.lua;tests/lua/?.lua;./?.lua;" .. package.path -- tests/lua: the fixtures
 package.cpath = "build/?.so;" .. package.cpath
 local F = require "ff.fixtures"
 local FF = require "ff.fixtures_flow"

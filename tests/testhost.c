@@ -19,6 +19,7 @@
  *   h:instance_id()  this handle's instance id (claims: T.new{claims = false} turns them off)
  *   h:claimed(name)  partitions the scanner claimed in its last cycle: count, {p, ...}
  *   h:logs()         log lines captured since the last call (T.new{capture_logs = true})
+ *   T.new{once = true}: ctx.once is true, as under --once
  *   h:close()
  */
 #include <signal.h>
@@ -231,6 +232,9 @@ static int th_new(lua_State *L)
 		return luaL_error(L, "scanhost_test: %s", err);
 	t->host.manual = true;
 	t->open = true;
+	lua_getfield(L, 1, "once"); /* ctx.once: its scanners act as under --once */
+	t->host.env.once = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	host_load_scanners(&t->host);
 	lua_State *home = lua_newthread(L);
 	t->home_ref = luaL_ref(L, LUA_REGISTRYINDEX);

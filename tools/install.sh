@@ -4,6 +4,7 @@
 #
 #   PREFIX/bin/scanhost                     the binary (always replaced)
 #   PREFIX/lib/scanhost/scanhost-tls.so     its TLS module (always replaced)
+#   PREFIX/lib/scanhost/scanhost-http.so    its --http module (always replaced)
 #   PREFIX/share/scanhost/scanners, lua-lib, config
 #                                           stock files, upgraded in place
 #   PREFIX/share/scanhost/.installed        checksums of the stock files as
@@ -27,6 +28,7 @@ install -m 755 bin/scanhost "$root/bin/scanhost"
 # OpenSSL's side of the daemon, loaded only for rediss:// (always replaced)
 install -d "$root/lib/scanhost"
 install -m 644 bin/scanhost-tls.so "$root/lib/scanhost/scanhost-tls.so"
+install -m 644 bin/scanhost-http.so "$root/lib/scanhost/scanhost-http.so"
 
 sum() { cksum < "$1" | cut -d' ' -f1-2 | tr ' ' '-'; }
 recorded() { # the checksum recorded for path $1 at the last install, or ""

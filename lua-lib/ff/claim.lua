@@ -11,7 +11,7 @@
 -- which counts as won.
 --
 -- Cost: a partition is claimed only when it has work, so an idle cycle sends
--- no claim at all. The select helpers of ff.scan pass their discovery
+-- no claim at all. The select helpers of ff.selection pass their discovery
 -- pipeline through pipeline(): partitions that had work in the previous cycle
 -- are claimed inside that same pipeline; partitions that newly show work are
 -- claimed in one more pipeline for the chunk.
@@ -26,7 +26,7 @@
 --  * before scan(), hold() checks that the partition's claim is still fresh,
 --    and renews it (only if it is still ours, atomically) when the cycle has
 --    run long; a partition lost meanwhile is skipped. The due-item drains of
---    ff.scan check hold() before every further page too.
+--    ff.drain check hold() before every further page too.
 local M = {}
 
 local FRESH = 0.8       -- share of the claim's lifetime after which hold() renews it

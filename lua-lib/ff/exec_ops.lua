@@ -25,7 +25,7 @@ M.mark_lease_expired = {
   fn = "ff_mark_lease_expired_if_due",
   call = function(ctx, eid) return fc.mark_lease_expired_keys(ctx.tag, eid), { eid } end,
   -- A lease already marked expired (or revoked) keeps its index entry by
-  -- design (0.1.1) and the call changes nothing: ff.scan does not call it
+  -- design (0.1.1) and the call changes nothing: ff.drain does not call it
   -- again while its index score stays the same (issue 9).
   memo = function(reply)
     return reply[1] == 1 and reply[2] == "ALREADY_SATISFIED"

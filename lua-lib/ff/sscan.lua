@@ -1,7 +1,8 @@
 -- ff.sscan: bounded set iteration with SSCAN (never an unbounded SMEMBERS), for
--- the flow, budget and quota scanners. Reply parsing follows spec 20 §A.4: an
--- array {cursor, {members...}}; any other shape ends the walk (non-string members
--- are dropped).
+-- the set walkers (ff.walker) and the flow projector's member walks. A reply is
+-- an array {cursor, {members...}} (spec 20 §A.4; non-string members are
+-- dropped); any other shape ends the walk as an error, never as a silently
+-- complete walk.
 local M = {}
 
 -- page(ctx, key, cursor, count) -> next_cursor, members | nil, err
@@ -9,7 +10,7 @@ function M.page(ctx, key, cursor, count)
   local r, err = ctx.redis:call("SSCAN", key, cursor, "COUNT", count)
   if not r then return nil, err end
   if type(r) ~= "table" or type(r[1]) ~= "string" or type(r[2]) ~= "table" then
-    return "0", {}
+    return nil, "malformed SSCAN reply"
   end
   local members = {}
   for _, m in ipairs(r[2]) do

@@ -4,7 +4,7 @@
 --   luajit spec/support/seed.lua 7300 suspension_timeout acting behavior=cancel
 --   luajit spec/support/seed.lua 7300 list
 -- Run from the repo root after `make` (it uses the host's own bindings).
-package.path = "lua-lib/?.lua;lua-lib/?/init.lua;./?.lua;" .. package.path
+package.path = "lua-lib/?.lua;lua-lib/?/init.lua;tests/lua/?.lua;./?.lua;" .. package.path -- tests/lua: the fixtures
 local F = require "ff.fixtures"
 
 local SCANNERS = { "lease_expiry", "delayed_promoter", "attempt_timeout", "execution_deadline",

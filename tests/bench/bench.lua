@@ -26,7 +26,10 @@
 --      frequency), and a drain; then bin/scanhost daemons draining one backlog
 --      of BENCH_CLAIM_ITEMS (default 50000): two daemons / one, and one daemon
 --      with claims / without.
---   7. cluster (issue 11): a 3-primary Redis Cluster (spec/helpers/
+--   7. http (issue 15): a daemon with the 14 stock scanners idle, without and
+--      with --http in adjacent runs: VmRSS of each and their ratio, Redis
+--      commands/s while scraped every 10 ms / not scraped, and scrape times.
+--   8. cluster (issue 11): a 3-primary Redis Cluster (spec/helpers/
 --      redis_cluster.lua, no replicas) next to a standalone server of its own: the
 --      delayed_promoter drain of BENCH_CLUSTER_ITEMS (default 50000) by
 --      `bin/scanhost --once`, cluster and standalone alternately (paired
@@ -50,7 +53,7 @@
 --                        none of scanhost's code; through the delay proxy in 4);
 --   ceiling (batch)      the same with the batch functions (reference);
 --   scanhost over TLS    the first row again, connected to the TLS port.
-package.path = "lua-lib/?.lua;lua-lib/?/init.lua;./?.lua;" .. package.path
+package.path = "lua-lib/?.lua;lua-lib/?/init.lua;tests/lua/?.lua;./?.lua;" .. package.path -- tests/lua: the fixtures
 package.cpath = "build/?.so;" .. package.cpath
 -- The interpreter builds the 300k seeding commands about 7x faster than
 -- LuaJIT 2.1.0-beta3's trace compiler here (trace aborts on the recipes'
@@ -76,7 +79,7 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,items,cluster"):gmatch("[%w_]+") do
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,items,http,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 local P = 256
@@ -771,11 +774,12 @@ end
 
 -- ------------------------------------------------------------------ paired
 
--- A config file for `--once` drains: the drain budget lifted, as in run_scanhost.
+-- A config file for `--once` drains: the drain budget lifted to its bound, as in run_scanhost
+-- (a value past the bound is refused: exit 2).
 local function once_config(name)
   local path = srv.dir .. "/paired-" .. name .. ".lua"
   local f = assert(io.open(path, "w"))
-  f:write(("return { scanners = { %s = { drain_budget = 86400 } } }\n"):format(name))
+  f:write(("return { scanners = { %s = { drain_budget = 86400 } } }\n"):format(name)) -- its bound
   f:close()
   return path
 end
@@ -865,6 +869,96 @@ local function paired_scenario()
   local ra, rb = median(rss["./bin/scanhost"]), median(rss[ref])
   print(string.format("| idle `--once`, max RSS kB (lower is better) | %s | %s | | %.3f |", thousands(ra),
     thousands(rb), ra / rb))
+end
+
+-- ------------------------------------------------------------------- http
+
+-- A daemon with the 14 stock scanners over 256 partitions, idle (nothing
+-- due), with or without --http; returns its pid and, with --http, its port.
+local function http_daemon(with_http, tag)
+  local log = ("%s/http-%s.log"):format(srv.dir, tag)
+  local pid = sh(("./bin/scanhost --redis %s --partitions %d %s > %s 2>&1 & echo $!")
+    :format(srv.url, P, with_http and "--http 127.0.0.1:0" or "", log))
+  assert(pid:match("^%d+$"), "scanhost did not start")
+  local port
+  for _ = 1, 100 do
+    local out = sh("cat " .. log)
+    port = tonumber(out:match("http: listening on 127%.0%.0%.1:(%d+)"))
+    if out:find("scanner started", 1, true) and (port or not with_http) then break end
+    os.execute("sleep 0.05")
+  end
+  os.execute("sleep 2") -- every scanner ran its first cycle
+  return pid, port
+end
+
+local function stop_daemon(pid)
+  os.execute("kill -TERM " .. pid .. "; while kill -0 " .. pid .. " 2>/dev/null; do sleep 0.05; done")
+end
+
+local function vm_rss_kb(pid)
+  return tonumber(sh("grep VmRSS /proc/" .. pid .. "/status"):match("(%d+)"))
+end
+
+local function commands_total()
+  local total = 0
+  for _, calls in pairs(commandstats()) do total = total + calls end
+  return total
+end
+
+-- commands/s the server ran over secs, with scrapes of url (one curl, one
+-- keep-alive connection, every 10 ms) or without; and the scrape times (ms).
+local function window(secs, url)
+  assert(admin:call("CONFIG", "RESETSTAT"))
+  local t0, times = clock(), {}
+  if url then
+    local n = math.floor(secs * 100)
+    local p = io.popen(("curl -s -w '%%{time_total}\\n' --rate 100/s %s")
+      :format(string.rep("-o /dev/null " .. url .. " ", n)))
+    for line in p:lines() do times[#times + 1] = tonumber(line) * 1000 end
+    p:close()
+  end
+  local left = secs - (clock() - t0)
+  if left > 0 then os.execute(("sleep %.3f"):format(left)) end
+  return commands_total() / (clock() - t0), times
+end
+
+local function http_scenario()
+  use_library("scanhost")
+  assert(admin:call("FLUSHALL"))
+  print(string.format("\n## Scenario: --http, the 14 stock scanners idle over 256 partitions, "
+    .. "median of %d adjacent pairs\n", REPS))
+  local rss_off, rss_on, rss_ratio, rate_ratio, all_times, size = {}, {}, {}, {}, {}, 0
+  for r = 1, REPS do
+    local pid = http_daemon(false, "off" .. r)
+    rss_off[r] = vm_rss_kb(pid)
+    stop_daemon(pid)
+    local port
+    pid, port = http_daemon(true, "on" .. r)
+    rss_on[r] = vm_rss_kb(pid)
+    local url = ("http://127.0.0.1:%d/metrics"):format(port)
+    size = #sh("curl -s " .. url)
+    local quiet = window(3)
+    local busy, times = window(3, url)
+    rate_ratio[r] = busy / quiet
+    for _, t in ipairs(times) do all_times[#all_times + 1] = t end
+    rss_on[r] = math.max(rss_on[r], vm_rss_kb(pid))
+    rss_ratio[r] = rss_on[r] / rss_off[r]
+    stop_daemon(pid)
+  end
+  table.sort(all_times)
+  local function pct(q) return all_times[math.max(1, math.ceil(#all_times * q))] end
+  print("| figure | value |")
+  print("|---|---:|")
+  print(string.format("| RSS without --http (VmRSS, kB) | %s |", thousands(median(rss_off))))
+  print(string.format("| RSS with --http, after the scrapes (kB) | %s |", thousands(median(rss_on))))
+  print(string.format("| RSS with / without (paired) | %.2f |", median(rss_ratio)))
+  print(string.format("| Redis commands/s while scraped every 10 ms / not scraped (paired) | %.2f |",
+    median(rate_ratio)))
+  print(string.format("| scrape time, median / p99 / max over %d scrapes (ms; curl, keep-alive) | "
+    .. "%.2f / %.2f / %.2f |", #all_times, pct(0.5), pct(0.99), all_times[#all_times]))
+  print(string.format("| /metrics size (bytes) | %s |", thousands(size)))
+  print(string.format("\ntargets: scrape < 10 ms (p99 %.2f ms); scrapes send no command (ratio %.2f, "
+    .. "1.00 = none)", pct(0.99), median(rate_ratio)))
 end
 
 -- ------------------------------------------------------------------- items
@@ -1058,6 +1152,7 @@ local function main()
   if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
   if ONLY.claims then claims_scenario() end
   if ONLY.items then items_scenario() end
+  if ONLY.http then http_scenario() end
   if ONLY.cluster then cluster_scenario() end
   print(string.format("\nbench time: %.0f s", clock() - t0))
 end

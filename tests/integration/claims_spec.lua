@@ -6,7 +6,7 @@
 local RS = require "spec.helpers.redis_server"
 local P = require "tests.integration.helpers.proc"
 local FX = require "tests.faults.helpers.fx"
-local env_mod = require "spec.support.exec_env"
+local env_mod = require "spec.helpers.env"
 local K = require "ff.keys"
 local partition = require "ff.partition"
 

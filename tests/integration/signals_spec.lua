@@ -125,4 +125,31 @@ describe("signals", function()
     assert.are.equal(0, proc:wait_exit(10))
     assert.truthy(proc:output():find("SIGTERM: stopping", 1, true))
   end)
+
+  it("SIGUSR1 reloads a scanner whose required module changed, and only that one", function()
+    -- scanner a takes its option's default from a module on lua_path
+    local lib = dir .. "/lib"
+    P.sh("mkdir -p " .. lib .. "/sigmod")
+    P.write(lib .. "/sigmod/field.lua", 'return "m1"\n')
+    P.write(sdir .. "/a.lua", 'local field = require "sigmod.field"\n'
+      .. COUNTER:format("a", "a"):gsub('field = "v1"', "field = field"))
+    config(("lua_path = %q"):format(lib))
+    proc = P.start(dir, ("-c %s/c.lua --functions %s/nofunctions"):format(dir, dir))
+    assert.truthy(P.wait_for(function() return hget("sig:a", "m1") and hget("sig:b", "v1") end, 10),
+      "the scanners never ran")
+    P.write(lib .. "/sigmod/field.lua", 'return "m2"\n')
+    assert.is_true(proc:signal("USR1"))
+    assert.truthy(P.wait_for(function() return hget("sig:a", "m2") end, 5),
+      "a changed module did not reload the scanner that requires it")
+    assert.truthy(proc:wait_log('scanner=a msg="script reloaded', 5), "a's reload not logged")
+    -- b requires nothing that changed: it keeps running its loaded version
+    local function b_loads() return select(2, proc:output():gsub('scanner=b msg="script ', "")) end
+    local before = b_loads()
+    assert.are.equal(1, before)
+    local m1 = hget("sig:a", "m1")
+    assert.truthy(grows("sig:a", "m2"))
+    assert.truthy(grows("sig:b", "v1"))
+    assert.are.equal(m1, hget("sig:a", "m1")) -- the old module's value is gone
+    assert.are.equal(before, b_loads())
+  end)
 end)

@@ -1,5 +1,6 @@
 /* URL parsing and the config precedence chain, including every error path
  * naming its key. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -236,6 +237,36 @@ static void seeds(void)
 	config_free(&c);
 }
 
+/* --http ADDR:PORT: IPv4, [IPv6], port 0..65535; anything else names the key. */
+static void http_addresses(void)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c, NULL);
+	CHECK(config_set_http(&c, "127.0.0.1:9464", "--http", err, sizeof(err)));
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&c.http_addr;
+	CHECK(v4->sin_family == AF_INET && ntohs(v4->sin_port) == 9464);
+	CHECK(c.http_addrlen == sizeof(*v4));
+	CHECK_STR(c.http, "127.0.0.1:9464");
+	CHECK(config_set_http(&c, "[::1]:0", "http", err, sizeof(err)));
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&c.http_addr;
+	CHECK(v6->sin6_family == AF_INET6 && v6->sin6_port == 0);
+	CHECK(config_set_http(&c, "0.0.0.0:65535", "http", err, sizeof(err)));
+	static const char *const bad[] = { "",         "9464",          ":9464",
+		                           "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1",
+		                           "host:80",  "[::1]80",       "[zz]:80",
+		                           "::1:80",   "1.2.3.4:80x",   "1.2.3:80" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK(!config_set_http(&c, bad[i], "--http", err, sizeof(err)));
+		CHECK(strncmp(err, "--http: must be ADDR:PORT", 25) == 0);
+	}
+	CHECK_STR(c.http, "0.0.0.0:65535"); /* a refused value changes nothing */
+	CHECK(((const struct sockaddr_in *)&c.http_addr)->sin_family == AF_INET);
+	CHECK(ntohs(((const struct sockaddr_in *)&c.http_addr)->sin_port) == 65535);
+	config_free(&c);
+}
+
 int main(void)
 {
 	urls();
@@ -244,6 +275,7 @@ int main(void)
 	file_errors();
 	cli_errors();
 	tls_options();
+	http_addresses();
 	unlink(write_config(""));
 	UNIT_DONE();
 }

@@ -4,7 +4,7 @@
 -- item, sequential (one round trip each). No select(), no paging, no drain.
 -- `mode` picks the scenario: lease_expiry or delayed_promoter (lane default).
 local keys = require "ff.keys"
-local scan = require "ff.scan"
+local reply = require "ff.reply"
 local fc = require "ff.exec_fcall"
 
 local MODES = {
@@ -31,9 +31,9 @@ return {
     if not now then return 0, 1 end
     local due = ctx.redis:call("ZRANGEBYSCORE", m.index(ctx.tag), "-inf", now, "LIMIT", 0, ctx.config.batch)
     if type(due) ~= "table" then return 0, 1 end
-    local acc = scan.new_acc()
+    local acc = reply.new_acc()
     for _, eid in ipairs(due) do
-      scan.account(ctx, acc, eid, ctx.redis:fcall(m.call(ctx, eid, now)))
+      reply.account(ctx, acc, eid, ctx.redis:fcall(m.call(ctx, eid, now)))
     end
     return acc.processed, acc.errors
   end,
