@@ -9,7 +9,7 @@ local C = require "spec.helpers.redis_cluster"
 local P = require "tests.integration.helpers.proc"
 local FX = require "tests.faults.helpers.fx"
 local F = require "ff.fixtures"
-local env_mod = require "spec.support.exec_env"
+local env_mod = require "spec.helpers.env"
 
 local NP, PER = 32, 40
 local TOTAL = NP * PER
