@@ -544,6 +544,10 @@ static bool load_file(struct config *c, const char *path, bool must_exist, char 
 
 /* ---- the command line ----------------------------------------------------- */
 
+/* Seeds beyond the limit are refused in apply_seeds (nseeds counts them). */
+struct cli;
+static void add_redis(struct cli *cl, const char *url);
+
 struct cli {
 	const char *config, *redis, *lua_path, *only, *partitions, *budget, *quota;
 	const char *log_level, *log_format, *lanes, *functions;
@@ -551,8 +555,37 @@ struct cli {
 	const char *http;
 	bool insecure;
 	const char *scanners[CONFIG_MAX_DIRS]; /* --scanners, repeatable */
+	const char *seeds[CONFIG_MAX_SEEDS];   /* --redis again: more seed nodes */
+	int nseeds;
 	int nscanners;
 };
+
+static void add_redis(struct cli *cl, const char *url)
+{
+	if (!cl->redis)
+		cl->redis = url;
+	else if (cl->nseeds < CONFIG_MAX_SEEDS)
+		cl->seeds[cl->nseeds++] = url;
+	else
+		cl->nseeds = CONFIG_MAX_SEEDS + 1;
+}
+
+/* --redis given again: further seed nodes of a cluster, same scheme. */
+static bool apply_seeds(struct config *c, const struct cli *cl, char *err, size_t errlen)
+{
+	char uerr[128];
+	if (cl->nseeds > CONFIG_MAX_SEEDS)
+		return fail(err, errlen, "--redis", "at most 16 seed nodes");
+	for (int i = 0; i < cl->nseeds; i++) {
+		if (!url_parse(cl->seeds[i], &c->seeds[i], uerr, sizeof(uerr)))
+			return fail(err, errlen, "--redis", uerr);
+		if (c->seeds[i].tls != c->url.tls || c->seeds[i].is_unix != c->url.is_unix)
+			return fail(err, errlen, "--redis",
+			            "every seed node needs the same scheme");
+	}
+	c->nseeds = cl->nseeds;
+	return true;
+}
 
 enum {
 	OPT_REDIS = 256,
@@ -610,7 +643,8 @@ const char *config_usage(void)
 	       "                           install's etc/scanhost/scanhost.lua)\n"
 	       "  --redis URL              redis://[[user]:password@]host[:port][/db][?db=N&password=P],\n"
 	       "                           rediss://... (TLS), unix://[[user]:password@]/path[?...]\n"
-	       "                           (env SCANHOST_REDIS; default redis://127.0.0.1:6379)\n"
+	       "                           (env SCANHOST_REDIS; default redis://127.0.0.1:6379);\n"
+	       "                           repeat it to name more seed nodes of a cluster\n"
 	       "  --cacert FILE            rediss://: CA certificate(s) to verify the server with\n"
 	       "                           (default: the system CA store)\n"
 	       "  --cert FILE, --key FILE  rediss://: client certificate and key (mutual TLS)\n"
@@ -643,7 +677,7 @@ static bool parse_cli(struct config *c, struct cli *cl, int argc, char **argv, c
 	while ((ch = getopt_long(argc, argv, ":c:h", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cl->config = optarg; break;
-		case OPT_REDIS: cl->redis = optarg; break;
+		case OPT_REDIS: add_redis(cl, optarg); break;
 		case OPT_SCANNERS:
 			if (cl->nscanners >= CONFIG_MAX_DIRS)
 				return fail(err, errlen, "--scanners",
@@ -818,7 +852,7 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 	char uerr[128];
 	if (!url_parse(c->redis, &c->url, uerr, sizeof(uerr)))
 		return fail(err, errlen, redis_key, uerr);
-	return check_tls_url(c, err, errlen);
+	return apply_seeds(c, &cl, err, errlen) && check_tls_url(c, err, errlen);
 }
 
 /* The config file's finalizers run here: the watchdog ends a close that

@@ -20,12 +20,15 @@
 #define CONFIG_MAX_LANES     64
 #define CONFIG_MAX_ONLY      64
 #define CONFIG_MAX_DIRS      16
+#define CONFIG_MAX_SEEDS     15  /* --redis given again: more cluster seed nodes */
 #define CONFIG_LUA_MEMORY_MB 64  /* the config file's own state */
 #define CONFIG_RUN_SECONDS   2.0 /* a config file must return within this */
 
 struct config {
 	char redis[1024];
 	struct redis_url url;
+	struct redis_url seeds[CONFIG_MAX_SEEDS]; /* the further --redis URLs */
+	int nseeds;
 	struct tls_opts tls;       /* rediss:// only */
 	char tls_module[PATH_MAX]; /* the daemon's OpenSSL side, loaded for rediss:// */
 	/* --http ADDR:PORT (empty: off); restart-only */

@@ -12,6 +12,7 @@
 #include "pause.h"
 #include "prom.h"
 #include "redis.h"
+#include "router.h"
 
 #define TOKEN_MAX 512
 
@@ -70,7 +71,7 @@ static void readyz(struct control *c, struct http_exchange *x)
 	struct host *h = c->host;
 	if (host_is_ready(h))
 		reply_text(c->api, x, 200, "ready\n");
-	else if (!h->env.conn || !rconn_ready(h->env.conn))
+	else if (!h->env.router || !router_ready(h->env.router))
 		reply_text(c->api, x, 503, "not ready: redis is not connected\n");
 	else
 		reply_text(c->api, x, 503, "not ready: the function library is not usable\n");

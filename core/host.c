@@ -12,6 +12,7 @@
 #include "log.h"
 #include "pause.h"
 #include "redis.h"
+#include "router.h"
 #include "tls.h"
 #include "watchdog.h"
 
@@ -58,7 +59,7 @@ static void release_one(struct host *h, const struct scanner *s, int p)
 	for (int i = 0; i < 5; i++)
 		len[i] = strlen(argv[i]);
 	char err[128];
-	if (rconn_send(h->env.conn, 5, argv, len, on_claim_released, h, err, sizeof(err)))
+	if (router_send(h->env.router, -1, 5, argv, len, on_claim_released, h, err, sizeof(err)))
 		h->releasing++;
 }
 
@@ -70,7 +71,7 @@ void host_end(struct host *h)
 	if (h->ended)
 		return;
 	h->ended = true;
-	bool can = h->env.claims && h->env.conn && rconn_ready(h->env.conn);
+	bool can = h->env.claims && h->env.router && router_ready(h->env.router);
 	for (const struct scanner *s = h->scanners; can && s; s = s->next) {
 		for (int p = 0; s->active && p < s->claims.n; p++) {
 			if (claims_won_now(&s->claims, p) || claims_won_last(&s->claims, p))
@@ -379,7 +380,7 @@ static bool op_interrupted(void *data)
 {
 	struct scanner *s = data;
 	struct host *h = s->host;
-	return !h->ready || !h->env.conn || !rconn_ready(h->env.conn);
+	return !h->ready || !h->env.router || !router_ready(h->env.router);
 }
 
 static const struct runner_ops scanner_ops = {
@@ -499,28 +500,38 @@ static void on_library_version(void *data, bool read)
 	h->ready = true;
 	if (h->manual)
 		return; /* the test module starts cycles itself */
-	if (!h->started && !h->env.stopping) {
+	if (!h->started) {
 		ev_timer_stop(h->loop, &h->connect_deadline);
 		start_runners(h);
 	}
 }
 
-static void on_library(void *data, const char *in_use)
+/* A primary whose library answers ff_version: any connected primary with a
+ * usable library (they all run the same one); NULL when there is none. */
+static struct rconn *version_conn(const struct host *h)
+{
+	for (struct rnode *n = router_nodes(h->env.router); n; n = n->next) {
+		if (n->primary && !n->blocked && rconn_ready(n->conn))
+			return n->conn;
+	}
+	return NULL;
+}
+
+/* A library verdict came in: once every primary has one, the library's
+ * version is read and cycles may run. */
+static void on_libset_changed(void *data)
 {
 	struct host *h = data;
-	h->env.library = in_use;
-	if (!in_use && h->library.transient && !h->env.stopping) {
-		/* LOADING, BUSY or a dropped connection: cycles wait, the check retries */
-		retry_library_check(h);
-		return;
-	}
-	if (!in_use) {
+	h->env.library = libset_in_use(&h->libset);
+	if (h->env.stopping || !libset_settled(&h->libset))
+		return; /* LOADING, BUSY or a dropped connection: the check retries */
+	struct rconn *conn = h->env.library ? version_conn(h) : NULL;
+	if (!conn) {
 		on_library_version(h, true); /* no library: nothing to read, calls fail visibly */
 		return;
 	}
 	/* the daemon reads it again periodically: an upgrade in place says nothing */
-	libversion_probe(&h->libversion, h->env.conn, !h->once && !h->manual, on_library_version,
-	                 h);
+	libversion_probe(&h->libversion, conn, !h->once && !h->manual, on_library_version, h);
 }
 
 /* A function call failed with "Function not found": the library may have
@@ -530,11 +541,21 @@ static void on_function_missing(struct hostenv *env)
 {
 	struct host *h = env->host;
 	double now = clock_now(h->clock);
-	if (h->library.busy || !h->env.conn || now - h->library_rechecked_at < 5.0)
+	if (libset_busy(&h->libset) || !h->env.router || now - h->library_rechecked_at < 5.0)
 		return;
 	h->library_rechecked_at = now;
 	log_warn("a server-side function is missing; checking the function library again");
-	library_ensure(&h->library, h->env.conn, on_library, h);
+	libset_recheck(&h->libset);
+}
+
+/* The version could not be read (a dropped connection): check again. */
+static void on_library_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct host *h = w->data;
+	if (h->env.router && router_ready(h->env.router) && !libset_busy(&h->libset))
+		libset_recheck(&h->libset);
 }
 
 /* BUSY (a long script runs) or LOADING (a restart reads its dataset): no new
@@ -551,15 +572,6 @@ static void on_server_busy(struct hostenv *env, const char *reply)
 	double d = backoff_delay(0.1, 5, h->pause_level++);
 	h->paused_until = now + d;
 	log_warn("redis cannot serve now (%.40s); pausing new cycles for %.0f ms", reply, d * 1000);
-}
-
-static void on_library_retry(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	struct host *h = w->data;
-	if (h->env.conn && rconn_ready(h->env.conn) && !h->library.busy)
-		library_ensure(&h->library, h->env.conn, on_library, h);
 }
 
 /* A refusal (credentials, database index, certificate, not Redis at all) is
@@ -583,26 +595,41 @@ static void on_refused(struct host *h, enum rconn_event ev, const char *where, c
 	ev_break(h->loop, EVBREAK_ALL);
 }
 
-static void on_conn_event(void *data, enum rconn_event ev, const char *detail)
+/* CLUSTERDOWN: like BUSY, no new cycle starts for a while. */
+static void on_cluster_pause(void *data, const char *reply)
 {
 	struct host *h = data;
+	on_server_busy(&h->env, reply);
+}
+
+static void on_router_event(void *data, struct rnode *n, enum router_note note,
+                            enum rconn_event rev, const char *detail)
+{
+	struct host *h = data;
+	bool cluster = router_mode(h->env.router) == ROUTER_CLUSTER;
 	char where[512];
-	url_redacted(&h->cfg->url, where, sizeof(where));
-	switch (ev) {
-	case RCONN_READY:
+	if (cluster)
+		snprintf(where, sizeof(where), "%s", n->addr);
+	else
+		url_redacted(&h->cfg->url, where, sizeof(where));
+	switch (note) {
+	case ROUTER_NODE_UP:
 		log_info("connected to redis at %s%s%s%s", where, detail ? " (" : "",
 		         detail ? detail : "", detail ? ")" : "");
 		pause_poll(h); /* answered before the library check: runners start knowing */
-		library_ensure(&h->library, h->env.conn, on_library, h);
+		libset_node_up(&h->libset, n);
 		break;
-	case RCONN_LOST:
-		h->ready = false;
+	case ROUTER_NODE_DOWN:
+		if (!cluster)
+			h->ready = false;
 		log_warn("redis at %s unavailable (%s); reconnecting with backoff", where, detail);
 		break;
-	case RCONN_AUTH_FAILED:
-	case RCONN_BAD_DB:
-	case RCONN_TLS_FAILED:
-	case RCONN_PROTOCOL_ERROR: on_refused(h, ev, where, detail); break;
+	case ROUTER_NODE_REFUSED: on_refused(h, rev, where, detail); break;
+	case ROUTER_NODE_GONE:
+		if (h->libversion.conn == n->conn && !h->libversion.busy)
+			h->libversion.conn = NULL; /* its connection is about to go */
+		libset_node_gone(&h->libset, n);
+		break;
 	}
 }
 
@@ -612,12 +639,12 @@ static void on_connect_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	struct host *h = w->data;
 	char where[512], why[512];
 	url_redacted(&h->cfg->url, where, sizeof(where));
-	if (rconn_ready(h->env.conn))
+	if (router_ready(h->env.router))
 		snprintf(why, sizeof(why),
 		         "connected, but the function library check did not finish "
 		         "(is the server loading or busy?)");
 	else
-		rconn_describe_failure(h->env.conn, why, sizeof(why));
+		router_describe_failure(h->env.router, why, sizeof(why));
 	log_error("could not reach redis at %s within %g s: %s", where, h->cfg->connect_timeout,
 	          why);
 	h->exit_code = 1;
@@ -632,8 +659,8 @@ static void on_grace(struct ev_loop *loop, ev_timer *w, int revents)
 	struct host *h = w->data;
 	log_warn("shutdown grace of %g s expired; abandoning in-flight work",
 	         h->cfg->shutdown_timeout);
-	if (h->env.conn)
-		rconn_drop(h->env.conn, "shutting down");
+	if (h->env.router)
+		router_drop(h->env.router, "shutting down");
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -672,7 +699,7 @@ bool host_reload_scripts(struct host *h)
 
 bool host_is_ready(const struct host *h)
 {
-	return h->ready && h->env.library && h->env.conn && rconn_ready(h->env.conn);
+	return h->ready && h->env.library && h->env.router && router_ready(h->env.router);
 }
 
 bool host_run_now(struct scanner *s, bool *queued)
@@ -768,6 +795,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	pause_init(h);
 	if (!library_build(&h->library, cfg->functions_dir, cfg->library_level, err, errlen))
 		return false;
+	libset_init(&h->libset, loop, &h->library, on_libset_changed, h);
 	if (cfg->url.tls && !(h->tls = tls_client_new(cfg->tls_module, &cfg->tls, err, errlen))) {
 		library_free(&h->library);
 		return false;
@@ -781,16 +809,21 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 
 void host_start(struct host *h)
 {
-	struct rconn_opts o = { .url = h->cfg->url,
-		                .tls = h->tls,
-		                .connect_timeout = h->cfg->connect_timeout,
-		                .command_timeout = h->cfg->command_timeout,
-		                .backoff_min = 0.1,
-		                .backoff_max = 5.0 };
-	snprintf(o.tls_name, sizeof(o.tls_name), "%s", h->cfg->tls.sni);
-	h->env.conn = rconn_new(h->loop, &o, on_conn_event, h);
-	if (!h->env.conn)
+	struct router_opts o = { .conn = { .url = h->cfg->url,
+		                           .tls = h->tls,
+		                           .connect_timeout = h->cfg->connect_timeout,
+		                           .command_timeout = h->cfg->command_timeout,
+		                           .backoff_min = 0.1,
+		                           .backoff_max = 5.0 },
+		                 .refresh_interval = 5.0,
+		                 .on_pause = on_cluster_pause };
+	snprintf(o.conn.tls_name, sizeof(o.conn.tls_name), "%s", h->cfg->tls.sni);
+	for (int i = 0; i < h->cfg->nseeds && i < ROUTER_MAX_SEEDS; i++)
+		o.seeds[o.nseeds++] = h->cfg->seeds[i];
+	h->env.router = router_new(h->loop, &o, on_router_event, h);
+	if (!h->env.router)
 		abort();
+	libset_attach(&h->libset, h->env.router);
 	if (!h->manual) { /* signals are the process's: the test module's hosts do without */
 		signals_start(&h->signals, h->loop, on_signal, h);
 		pause_start(h);
@@ -800,7 +833,7 @@ void host_start(struct host *h)
 		ev_timer_set(&h->connect_deadline, h->cfg->connect_timeout, 0);
 		ev_timer_start(h->loop, &h->connect_deadline);
 	}
-	rconn_start(h->env.conn);
+	router_start(h->env.router);
 }
 
 void host_run_once(struct host *h, struct scanner *s)
@@ -876,10 +909,12 @@ void host_free(struct host *h)
 	libversion_stop(&h->libversion);
 	control_free(h);
 	pause_stop(h);
-	if (h->env.conn) {
+	libset_stop(&h->libset);
+	if (h->env.router) {
 		h->env.stopping = true;
-		rconn_free(h->env.conn); /* in-flight requests fail; tasks wind down */
-		h->env.conn = NULL;
+		router_free(h->env.router); /* in-flight requests fail; tasks wind down */
+		h->env.router = NULL;
+		libset_attach(&h->libset, NULL);
 	}
 	signals_stop(&h->signals);
 	struct scanner *s = h->scanners;

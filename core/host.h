@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "config.h"
 #include "library.h"
+#include "libset.h"
 #include "libversion.h"
 #include "metrics.h"
 #include "runner.h"
@@ -54,7 +55,8 @@ struct host {
 	struct ev_loop *loop;
 	const struct clock *clock;
 	struct scanner *scanners;
-	struct library library;
+	struct library library;       /* the sources of scanhost's own */
+	struct libset libset;         /* the library on every primary */
 	struct libversion libversion; /* what the loaded library answers to ff_version */
 	const char *lanes[CONFIG_MAX_LANES];
 	struct signals signals;

@@ -155,38 +155,51 @@ void library_free(struct library *lib)
 	lib->source = NULL;
 }
 
-static void finish(struct library *lib, const char *in_use)
+const char *library_in_use(enum lib_verdict v)
 {
-	lib->in_use = in_use;
-	lib->busy = false;
-	lib->done(lib->data, in_use);
+	return v == LIB_FLOWFABRIC ? LIBRARY_FLOWFABRIC : v == LIB_OWN ? LIBRARY_OWN : NULL;
 }
 
-static void send_or_finish(struct library *lib, int argc, const char **argv, const size_t *lens,
+/* " (on host:port)" in a cluster, "" on a single server. */
+static const char *on_node(const struct libcheck *chk, char *buf, size_t n)
+{
+	snprintf(buf, n, chk->where ? " (on %s)" : "", chk->where);
+	return buf;
+}
+
+static void finish(struct libcheck *chk, enum lib_verdict v)
+{
+	chk->busy = false;
+	chk->done(chk->data, v);
+}
+
+static void send_or_finish(struct libcheck *chk, int argc, const char **argv, const size_t *lens,
                            rconn_reply_fn fn)
 {
-	char err[160];
-	if (!rconn_send(lib->conn, argc, argv, lens, fn, lib, err, sizeof(err))) {
-		log_warn("function library check postponed: %s", err);
-		lib->transient = true;
-		finish(lib, NULL);
+	char err[160], at[300];
+	if (!rconn_send(chk->conn, argc, argv, lens, fn, chk, err, sizeof(err))) {
+		log_warn("function library check postponed%s: %s", on_node(chk, at, sizeof(at)),
+		         err);
+		finish(chk, LIB_TRANSIENT);
 	}
 }
 
-static bool failed(struct library *lib, redisReply *r, const char *err, const char *what)
+static bool failed(struct libcheck *chk, redisReply *r, const char *err, const char *what)
 {
 	if (!err && r->type != REDIS_REPLY_ERROR)
 		return false;
 	const char *why = err ? err : r->str;
-	lib->transient = err || strncmp(why, "LOADING", 7) == 0 || strncmp(why, "BUSY", 4) == 0;
-	if (lib->transient)
-		log_warn("%s failed (%s); the library check will be retried", what, why);
+	char at[300];
+	bool transient = err || strncmp(why, "LOADING", 7) == 0 || strncmp(why, "BUSY", 4) == 0;
+	on_node(chk, at, sizeof(at));
+	if (transient)
+		log_warn("%s failed%s (%s); the library check will be retried", what, at, why);
 	else if (strstr(why, "unknown command") || strstr(why, "unknown subcommand"))
-		log_error("%s: this server has no Functions support (Redis >= 7.0 is needed): %s",
-		          what, why);
+		log_error("%s%s: this server has no Functions support (Redis >= 7.0 is needed): %s",
+		          what, at, why);
 	else
-		log_error("%s failed: %s", what, why);
-	finish(lib, NULL);
+		log_error("%s failed%s: %s", what, at, why);
+	finish(chk, transient ? LIB_TRANSIENT : LIB_FAILED);
 	return true;
 }
 
@@ -227,37 +240,46 @@ static const char *level_note(const struct library *lib)
 
 static void on_loaded(void *priv, redisReply *r, const char *err)
 {
-	struct library *lib = priv;
-	if (failed(lib, r, err, "loading scanhost's function library"))
+	struct libcheck *chk = priv;
+	char at[300];
+	if (failed(chk, r, err, "loading scanhost's function library"))
 		return;
-	log_info("loaded scanhost's function library '%s' version %s%s", LIBRARY_OWN, lib->version,
-	         level_note(lib));
-	finish(lib, LIBRARY_OWN);
+	log_info("loaded scanhost's function library '%s' version %s%s%s", LIBRARY_OWN,
+	         chk->lib->version, level_note(chk->lib), on_node(chk, at, sizeof(at)));
+	finish(chk, LIB_OWN);
 }
 
-static void load_own(struct library *lib, bool replace)
+static void load_own(struct libcheck *chk, bool replace)
 {
 	const char *argv[4] = { "FUNCTION", "LOAD" };
 	size_t lens[4] = { 8, 4 };
 	int argc = 2;
+	if (!chk->may_load) {
+		finish(chk, LIB_ABSENT); /* the caller decides (a cluster running FlowFabric's) */
+		return;
+	}
 	if (replace) {
 		argv[argc] = "REPLACE";
 		lens[argc++] = 7;
 	}
-	argv[argc] = lib->source;
-	lens[argc++] = lib->len;
-	send_or_finish(lib, argc, argv, lens, on_loaded);
+	argv[argc] = chk->lib->source;
+	lens[argc++] = chk->lib->len;
+	send_or_finish(chk, argc, argv, lens, on_loaded);
 }
 
 static void on_own_listed(void *priv, redisReply *r, const char *err)
 {
-	struct library *lib = priv;
-	if (failed(lib, r, err, "FUNCTION LIST"))
+	struct libcheck *chk = priv;
+	const char *version = chk->lib->version;
+	char at[300];
+	if (failed(chk, r, err, "FUNCTION LIST"))
 		return;
+	on_node(chk, at, sizeof(at));
 	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-		log_info("no function library found; loading scanhost's '%s' version %s",
-		         LIBRARY_OWN, lib->version);
-		load_own(lib, false);
+		if (chk->may_load)
+			log_info("no function library found%s; loading scanhost's '%s' version %s",
+			         at, LIBRARY_OWN, version);
+		load_own(chk, false);
 		return;
 	}
 	const redisReply *code = entry_field(r->element[0], "library_code");
@@ -265,50 +287,58 @@ static void on_own_listed(void *priv, redisReply *r, const char *err)
 	marker_version(code && code->type == REDIS_REPLY_STRING ? code->str : NULL, found,
 	               sizeof(found));
 	if (!found[0]) {
-		log_error("a library named '%s' is loaded but scanhost did not create it; "
+		log_error("a library named '%s' is loaded%s but scanhost did not create it; "
 		          "leaving it untouched (rename or remove it to let scanhost load its own)",
-		          LIBRARY_OWN);
-		finish(lib, NULL);
-	} else if (strcmp(found, lib->version) == 0) {
-		log_info("scanhost's function library '%s' version %s%s is already loaded",
-		         LIBRARY_OWN, found, level_note(lib));
-		finish(lib, LIBRARY_OWN);
+		          LIBRARY_OWN, at);
+		finish(chk, LIB_FOREIGN);
+	} else if (strcmp(found, version) == 0) {
+		log_info("scanhost's function library '%s' version %s%s is already loaded%s",
+		         LIBRARY_OWN, found, level_note(chk->lib), at);
+		finish(chk, LIB_OWN);
 	} else {
-		log_info("scanhost's function library '%s' is version %s; replacing it with %s",
-		         LIBRARY_OWN, found, lib->version);
-		load_own(lib, true);
+		if (chk->may_load)
+			log_info("scanhost's function library '%s' is version %s%s; replacing it "
+			         "with %s",
+			         LIBRARY_OWN, found, at, version);
+		load_own(chk, true);
 	}
 }
 
 static void on_flowfabric_listed(void *priv, redisReply *r, const char *err)
 {
-	struct library *lib = priv;
-	if (failed(lib, r, err, "FUNCTION LIST"))
+	struct libcheck *chk = priv;
+	char at[300];
+	if (failed(chk, r, err, "FUNCTION LIST"))
 		return;
+	on_node(chk, at, sizeof(at));
 	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
-		log_info("FlowFabric's function library '%s' is loaded: using it, loading nothing",
-		         LIBRARY_FLOWFABRIC);
-		finish(lib, LIBRARY_FLOWFABRIC);
+		log_info(
+		    "FlowFabric's function library '%s' is loaded%s: using it, loading nothing",
+		    LIBRARY_FLOWFABRIC, at);
+		finish(chk, LIB_FLOWFABRIC);
 		return;
 	}
-	if (!lib->source) {
-		log_warn("FlowFabric's library is not loaded and scanhost has no library sources; "
-		         "server-side function calls will fail");
-		finish(lib, NULL);
+	if (!chk->lib->source) {
+		log_warn(
+		    "FlowFabric's library is not loaded%s and scanhost has no library sources; "
+		    "server-side function calls will fail",
+		    at);
+		finish(chk, LIB_FAILED);
 		return;
 	}
 	const char *argv[5] = { "FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", LIBRARY_OWN };
-	send_or_finish(lib, 5, argv, NULL, on_own_listed);
+	send_or_finish(chk, 5, argv, NULL, on_own_listed);
 }
 
-void library_ensure(struct library *lib, struct rconn *conn,
-                    void (*done)(void *data, const char *in_use), void *data)
+void library_ensure(struct libcheck *chk, const struct library *lib, struct rconn *conn,
+                    bool may_load, void (*done)(void *data, enum lib_verdict v), void *data)
 {
-	lib->conn = conn;
-	lib->done = done;
-	lib->data = data;
-	lib->busy = true;
-	lib->transient = false;
+	chk->lib = lib;
+	chk->conn = conn;
+	chk->may_load = may_load;
+	chk->done = done;
+	chk->data = data;
+	chk->busy = true;
 	const char *argv[4] = { "FUNCTION", "LIST", "LIBRARYNAME", LIBRARY_FLOWFABRIC };
-	send_or_finish(lib, 4, argv, NULL, on_flowfabric_listed);
+	send_or_finish(chk, 4, argv, NULL, on_flowfabric_listed);
 }

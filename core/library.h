@@ -21,18 +21,38 @@
 #define LIBRARY_LEVEL_LINE    "local FF_LIBRARY_LEVEL = \""
 #define LIBRARY_DEFAULT_LEVEL 34
 
+/* The library's sources, built once. */
 struct library {
 	char *source; /* full library text, NULL when there are no sources */
 	size_t len;
-	char version[17];   /* hex digest of the sources, after the level is set */
-	int level;          /* the contract of our library: 5 or 34; 0: the sources set none */
-	const char *in_use; /* after a check: LIBRARY_FLOWFABRIC, LIBRARY_OWN or NULL */
-	bool busy;
-	bool transient; /* the last check failed on LOADING/BUSY or I/O: retry it */
-	void (*done)(void *data, const char *in_use);
-	void *data;
-	struct rconn *conn;
+	char version[17]; /* hex digest of the sources, after the level is set */
+	int level;        /* the contract of our library: 5 or 34; 0: the sources set none */
 };
+
+/* What one server has (one check's outcome). */
+enum lib_verdict {
+	LIB_FLOWFABRIC, /* FlowFabric's library: use it */
+	LIB_OWN,        /* scanhost's library at this version (found or loaded) */
+	LIB_ABSENT,     /* neither, or an older scanhost library, and the check
+	                 * was told not to load (may_load false) */
+	LIB_FOREIGN,    /* a "scanhost" library scanhost did not create: untouched */
+	LIB_FAILED,     /* an error that retrying will not fix (no Functions...) */
+	LIB_TRANSIENT,  /* LOADING, BUSY or a dropped connection: check again later */
+};
+
+/* One check on one server. */
+struct libcheck {
+	const struct library *lib;
+	struct rconn *conn;
+	const char *where; /* "host:port" in log lines (cluster), or NULL */
+	bool may_load;     /* load or replace scanhost's library when needed */
+	bool busy;
+	void (*done)(void *data, enum lib_verdict v);
+	void *data;
+};
+
+/* The library a verdict means for scripts (ctx.library), or NULL. */
+const char *library_in_use(enum lib_verdict v);
 
 /* Reads dir/\*.lua in name order and sets the library level: the one
  * LIBRARY_LEVEL_LINE of the sources gets the value level (0: the default).
@@ -43,8 +63,9 @@ struct library {
  * directory without sources is fine: nothing of our own to load. */
 bool library_build(struct library *lib, const char *dir, int level, char *err, size_t errlen);
 void library_free(struct library *lib);
-/* Starts the asynchronous check/load; done() is called exactly once. */
-void library_ensure(struct library *lib, struct rconn *conn,
-                    void (*done)(void *data, const char *in_use), void *data);
+/* Starts the asynchronous check (and load when allowed) on conn; done()
+ * is called exactly once, possibly before this returns. */
+void library_ensure(struct libcheck *chk, const struct library *lib, struct rconn *conn,
+                    bool may_load, void (*done)(void *data, enum lib_verdict v), void *data);
 
 #endif

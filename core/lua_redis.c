@@ -25,8 +25,9 @@
 
 #include "lua_args.h"
 #include "lua_reply.h"
-#include "redis.h"
+#include "router.h"
 #include "script.h"
+#include "slot.h"
 #include "watchdog.h"
 
 #define REDIS_MT "scanhost.redis"
@@ -227,14 +228,20 @@ static struct lreq *new_request(struct task *t, int ncmds, bool pipeline)
 	return q;
 }
 
+/* A keyless command (TIME) goes to the node holding the partition being
+ * scanned: "now" comes from the clock of the server that holds the data. */
 static bool send_one(struct lreq *q, int i, const struct rargs *a, char *err, size_t errlen)
 {
-	struct rconn *c = q->env->conn;
-	if (!c) {
+	struct router *r = q->env->router;
+	if (!r) {
 		snprintf(err, errlen, "not connected to redis");
 		return false;
 	}
-	return rconn_send(c, a->argc, a->argv, a->len, on_reply, &q->slots[i], err, errlen);
+	const struct task *t = q->task;
+	int hint = t->partition >= 0
+	               ? slot_of_partition(family_tag_prefix(t->script->family), t->partition)
+	               : -1;
+	return router_send(r, hint, a->argc, a->argv, a->len, on_reply, &q->slots[i], err, errlen);
 }
 
 /* After the request is written: yield until on_reply resumes us. Nothing

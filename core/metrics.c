@@ -9,6 +9,7 @@
 
 #include "host.h"
 #include "redis.h"
+#include "router.h"
 
 #ifndef SCANHOST_VERSION
 #define SCANHOST_VERSION "0.1.0"
@@ -162,8 +163,9 @@ static void gauge(struct sbuf *b, const char *name, const char *type, const char
 
 static void render_process(struct host *h, struct sbuf *b)
 {
-	const struct rconn_stats *rs = h->env.conn ? rconn_stats(h->env.conn) : NULL;
-	bool connected = h->env.conn && rconn_ready(h->env.conn);
+	struct rconn_stats sum = { 0 }; /* every node's connection (one on a single server) */
+	const struct rconn_stats *rs = h->env.router ? router_stats(h->env.router, &sum) : NULL;
+	bool connected = h->env.router && router_ready(h->env.router);
 	gauge(b, "scanhost_ready", "gauge",
 	      "1 while Redis is connected and the function library usable (GET /readyz).",
 	      host_is_ready(h));

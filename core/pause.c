@@ -8,6 +8,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "router.h"
 
 void pause_key(char *buf, size_t n, const char *scanner)
 {
@@ -46,7 +47,8 @@ static void on_pause_keys(void *priv, redisReply *reply, const char *err)
 
 void pause_poll(struct host *h)
 {
-	if (h->manual || h->pause_busy || !h->env.conn || !rconn_ready(h->env.conn) || !h->scanners)
+	if (h->manual || h->pause_busy || !h->env.router || !router_ready(h->env.router) ||
+	    !h->scanners)
 		return;
 	int n = 1;
 	for (struct scanner *s = h->scanners; s; s = s->next)
@@ -65,7 +67,8 @@ void pause_poll(struct host *h)
 		len[i] = strlen(keys[i]);
 	}
 	char err[128];
-	if (rconn_send(h->env.conn, n, argv, len, on_pause_keys, h, err, sizeof(err)))
+	/* every pause key carries the {scanhost} tag: one slot, one MGET */
+	if (router_send(h->env.router, -1, n, argv, len, on_pause_keys, h, err, sizeof(err)))
 		h->pause_busy = true;
 	free(argv);
 	free(len);
@@ -104,9 +107,9 @@ bool pause_write(struct host *h, const struct scanner *s, bool paused, rconn_rep
 	         h->env.instance_id);
 	const char *argv[] = { paused ? "SET" : "DEL", key, value };
 	size_t len[] = { strlen(argv[0]), strlen(key), strlen(value) };
-	if (!h->env.conn || !rconn_ready(h->env.conn)) {
+	if (!h->env.router || !router_ready(h->env.router)) {
 		snprintf(err, errlen, "redis is not connected");
 		return false;
 	}
-	return rconn_send(h->env.conn, paused ? 3 : 2, argv, len, fn, priv, err, errlen);
+	return router_send(h->env.router, -1, paused ? 3 : 2, argv, len, fn, priv, err, errlen);
 }

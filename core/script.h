@@ -35,7 +35,7 @@ const char *family_tag_prefix(enum family f); /* "fp", "b", "q" */
 /* What every script and binding needs from the host. */
 struct hostenv {
 	struct ev_loop *loop;
-	struct rconn *conn;
+	struct router *router; /* every command goes through it (router.h) */
 	bool stopping;
 	int partitions[FAMILY_COUNT];
 	const char **lanes;

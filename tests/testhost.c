@@ -34,6 +34,7 @@
 #include "host.h"
 #include "log.h"
 #include "redis.h"
+#include "router.h"
 #include "runaway.h"
 #include "script.h"
 
@@ -281,38 +282,19 @@ static int th_run(lua_State *L)
 	return n;
 }
 
-struct library_wait {
-	struct testhost *t;
-	bool done;
-};
-
-static void on_library_version(void *data, bool read)
-{
-	struct library_wait *w = data;
-	(void)read; /* a failed read leaves ctx.library_version as it was */
-	w->done = true;
-}
-
-static void on_library(void *data, const char *in_use)
-{
-	struct library_wait *w = data;
-	w->t->host.env.library = in_use;
-	if (in_use)
-		libversion_probe(&w->t->host.libversion, w->t->host.env.conn, false,
-		                 on_library_version, w);
-	else
-		w->done = true;
-}
-
 /* h:load_library() -> "scanhost" | "flowfabric", version | nil, err: the
- * host's loader, run again now (e.g. after a spec flushed or replaced
- * libraries), then ff_version read as the host does (ctx.library_version). */
+ * host's loader, run again now on every primary (e.g. after a spec flushed
+ * or replaced libraries), then ff_version read as the host does
+ * (ctx.library_version). */
 static int th_load_library(lua_State *L)
 {
 	struct testhost *t = check_host(L);
-	struct library_wait w = { t, false };
-	library_ensure(&t->host.library, t->host.env.conn, on_library, &w);
-	if (!wait_until(t, &w.done, 30) || !t->host.env.library) {
+	double deadline = ev_time() + 30;
+	libset_recheck(&t->host.libset);
+	while ((libset_busy(&t->host.libset) || t->host.libversion.busy) && ev_time() < deadline)
+		ev_run(t->loop, EVRUN_ONCE);
+	t->host.env.library = libset_in_use(&t->host.libset);
+	if (libset_busy(&t->host.libset) || !t->host.env.library) {
 		lua_pushnil(L);
 		lua_pushstring(L, "no usable function library (see the log)");
 		return 2;
@@ -344,10 +326,10 @@ static int th_wait_ready(lua_State *L)
 {
 	struct testhost *t = check_host(L);
 	double deadline = ev_time() + luaL_optnumber(L, 2, 10);
-	while (!(t->host.env.conn && rconn_ready(t->host.env.conn) && t->host.ready) &&
+	while (!(t->host.env.router && router_ready(t->host.env.router) && t->host.ready) &&
 	       ev_time() < deadline)
 		ev_run(t->loop, EVRUN_ONCE);
-	lua_pushboolean(L, t->host.env.conn && rconn_ready(t->host.env.conn) && t->host.ready);
+	lua_pushboolean(L, t->host.env.router && router_ready(t->host.env.router) && t->host.ready);
 	return 1;
 }
 

@@ -29,6 +29,12 @@
 --   7. http (issue 15): a daemon with the 14 stock scanners idle, without and
 --      with --http in adjacent runs: VmRSS of each and their ratio, Redis
 --      commands/s while scraped every 10 ms / not scraped, and scrape times.
+--   8. cluster (issue 11): a 3-primary Redis Cluster (spec/helpers/
+--      redis_cluster.lua, no replicas) next to a standalone server of its own: the
+--      delayed_promoter drain of BENCH_CLUSTER_ITEMS (default 50000) by
+--      `bin/scanhost --once`, cluster and standalone alternately (paired
+--      ratios); then an idle cycle of each stock scanner through a test host
+--      on the cluster: round trips (client) and the commands each primary ran.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -72,7 +78,8 @@ local LAT_N = tonumber(os.getenv("BENCH_LAT_ITEMS") or "") or 10000
 local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,items,http"):gmatch("[%w_]+") do
+local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,items,http,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 local P = 256
@@ -1030,6 +1037,104 @@ local function items_scenario()
   end
 end
 
+-- ---------------------------------------------------------------- cluster
+
+local RC = require "spec.helpers.redis_cluster"
+
+-- cluster_drain(target) -> items/s of one `--once` delayed_promoter drain of
+-- CLUSTER_N items on the cluster or on a standalone server of the cluster
+-- scenario's own (a random port: the shared bench ports may have visitors).
+-- Either is seeded with redis-cli --pipe, split by slot for the cluster.
+local function cluster_drain(target)
+  local rec = RC.recorder()
+  for k = 0, CLUSTER_N - 1 do
+    local n, i = item(k)
+    F.delayed_promoter.acting(rec, { n = n, i = i })
+  end
+  if target.primaries then
+    for _, node in ipairs(target:primaries()) do node:cli("FLUSHALL") end
+    target:pipe(rec)
+  else
+    target:cli("FLUSHALL")
+    local all = RC.recorder()
+    for _, cmds in pairs(rec.by_slot) do
+      for _, c in ipairs(cmds) do table.insert(all.by_slot, c) end
+    end
+    local path = target.dir .. "/seed.resp"
+    local f = assert(io.open(path, "wb"))
+    f:write(table.concat(all.by_slot))
+    f:close()
+    local out = sh(("redis-cli -p %d --pipe < %s 2>&1"):format(target.port, path))
+    assert(out:find("errors: 0,", 1, true), "seeding failed: " .. out)
+  end
+  local out = sh(("./bin/scanhost --once --only delayed_promoter --redis %s --partitions %d -c %s "
+    .. "--log-level error 2>&1"):format(target.url, P, once_config("delayed_promoter")))
+  local p, ms = out:match("processed=(%d+).-elapsed_ms=(%d+)")
+  assert(tonumber(p) == CLUSTER_N, "drain: " .. out)
+  return CLUSTER_N / (math.max(tonumber(ms), 1) / 1000)
+end
+
+-- per-primary commands (INFO commandstats, without INFO/CONFIG) since the last reset
+local function primary_commands(cl)
+  local out = {}
+  for i, node in ipairs(cl:primaries()) do
+    local total = 0
+    for cmd, calls in node:cli("INFO commandstats"):gmatch("cmdstat_([%w|_]+):calls=(%d+)") do
+      if cmd ~= "info" and not cmd:find("^config") then total = total + tonumber(calls) end
+    end
+    out[i] = total
+  end
+  return out
+end
+
+local function cluster_scenario()
+  local cl = RC.start({ primaries = 3, replicas = 0 })
+  local alone = require("spec.helpers.redis_server").start()
+  local ok, err = pcall(function()
+    local n = math.max(REPS, 4)
+    print(string.format("\n## Scenario: a 3-primary Redis Cluster next to a standalone server, %d pairs\n", n))
+    print("| figure | cluster | standalone | cluster / standalone, every pair | median |")
+    print("|---|---:|---:|---|---:|")
+    local ratios, cv, sv = {}, {}, {}
+    for i = 1, n do
+      if i % 2 == 1 then cv[i] = cluster_drain(cl); sv[i] = cluster_drain(alone)
+      else sv[i] = cluster_drain(alone); cv[i] = cluster_drain(cl) end
+      ratios[i] = cv[i] / sv[i]
+    end
+    print(string.format("| delayed_promoter drain, scanhost library, items/s (%s items) | %s | %s | %s | %.3f |",
+      thousands(CLUSTER_N), thousands(median(cv)), thousands(median(sv)), fmt_ratios(ratios), median(ratios)))
+    -- idle cycles through a test host on the cluster
+    for _, node in ipairs(cl:primaries()) do node:cli("FLUSHALL") end
+    local h = T.new({ redis = cl.url, partitions = P, budget_partitions = 32, quota_partitions = 32,
+      lanes = { "default" }, scanners = "scanners", functions = "lua-lib/functions", log_level = "error",
+      command_timeout = 600 })
+    assert(h:load_library() == "scanhost")
+    print("\n| scanner, idle cycle on the cluster | round trips (client) | commands per primary |")
+    print("|---|---:|---|")
+    local worst = 0
+    for _, name in ipairs(scanner_names()) do
+      local rts, per
+      rts = {}
+      for r = 1, REPS do
+        for _, node in ipairs(cl:primaries()) do node:cli("CONFIG RESETSTAT") end
+        local rt0 = h:round_trips()
+        local p, e = h:once(name)
+        assert(p == 0 and e == 0, name .. ": idle cycle on the cluster did something")
+        rts[r] = h:round_trips() - rt0
+        per = primary_commands(cl)
+      end
+      worst = math.max(worst, median(rts))
+      print(string.format("| %s | %d | %s |", name, median(rts), table.concat(per, " / ")))
+    end
+    h:close()
+    print(string.format("\nmax round trips per scanner per idle cycle on the cluster: %d; a pipeline is "
+      .. "split by node and sent in parallel, so each primary waits at most that many round trips", worst))
+  end)
+  cl:stop()
+  alone:stop()
+  if not ok then error(err, 0) end
+end
+
 -- --------------------------------------------------------------------- main
 
 local function main()
@@ -1048,6 +1153,7 @@ local function main()
   if ONLY.claims then claims_scenario() end
   if ONLY.items then items_scenario() end
   if ONLY.http then http_scenario() end
+  if ONLY.cluster then cluster_scenario() end
   print(string.format("\nbench time: %.0f s", clock() - t0))
 end
 

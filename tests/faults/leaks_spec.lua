@@ -3,7 +3,8 @@
 -- (drain, reloads with broken and valid scripts, config reloads, a runaway scan, Redis
 -- killed and restarted, a stall past command_timeout, the function library
 -- flushed, SIGTERM), then --once, --check and the error exits, and a TLS
--- session (drain, server restart, refused certificate). Every run must
+-- session (drain, server restart, refused certificate), and a Redis Cluster
+-- session (drain, CLUSTER FAILOVER, a MOVED slot, SIGTERM). Every run must
 -- end with zero memcheck errors and zero definitely/indirectly lost bytes.
 -- The C unit tests (ASan + LeakSanitizer) must pass leak-free as well; the
 -- tracker's bound under 100,000 failing items is tests/unit/test_tracker_bounded.c.
@@ -155,6 +156,53 @@ return { name = "spin", family = "execution", interval = 0.5,
       { ("--check --scanners %s --redis %s --cacert %s/missing.crt"):format(sdir, srv.url, dir), 2 },
     })
     print("# fault 7: TLS under valgrind: daemon session + 3 short runs, 0 errors, 0 bytes lost")
+  end)
+
+  it("a cluster session under valgrind: drain, failover, moved slot, SIGTERM: 0 bytes lost", function()
+    assert.truthy(P.sh("command -v valgrind >/dev/null"), "valgrind is not installed")
+    local C = require "spec.helpers.redis_cluster"
+    local cl = C.start({ primaries = 3, replicas = 1 })
+    local ok, err = pcall(function()
+      assert.truthy(cl:wait_synced(20), "replicas did not sync")
+      local function seed(first, per)
+        local rec = C.recorder()
+        local now = FX.server_ms(cl.nodes[1])
+        for n = 0, 7 do
+          for i = first, per do
+            local d = tostring(now - 1000)
+            FX.F.delayed_promoter.acting(rec, { n = n, i = i, score = d, fields = { delay_until = d } })
+          end
+        end
+        cl:pipe(rec)
+      end
+      seed(1, 20)
+      local sdir = dir .. "/scanners"
+      FX.copy_scanners({ "delayed_promoter" }, sdir)
+      local vlog = dir .. "/vg-cluster-daemon.txt"
+      proc = P.start(dir, ("--scanners %s --redis %s --partitions 8"):format(sdir, cl.url), VG:format(vlog))
+      assert.truthy(proc:wait_log("scan cycle complete", 60), "never drained")
+      local victim = cl:owner(C.slot("{fp:0}"))
+      local replica = assert(cl:replica_of(victim))
+      replica:cli("CLUSTER FAILOVER")
+      assert.truthy(P.wait_for(function() return cl:owner(C.slot("{fp:0}")) == replica end, 10), "no failover")
+      seed(21, 40)
+      assert.truthy(P.wait_for(function()
+        local n = 0
+        for _, out in ipairs(cl:eval_each("return #redis.call('KEYS', 'ff:idx:*:lane:default:delayed')", function() return {} end)) do
+          n = n + (tonumber(out:match("%d+")) or 0)
+        end
+        return n == 0
+      end, 60), "drain after the failover incomplete")
+      assert.are.equal(0, FX.term(proc, 60))
+      local errors, definite, indirect, text = verdict(vlog)
+      assert.are.same({ 0, "0", "0" }, { errors, definite, indirect }, text)
+      short_runs(dir, "vg-cluster", {
+        { ("--once --scanners %s --redis %s --partitions 8"):format(sdir, cl.url), 0 },
+      })
+    end)
+    cl:stop()
+    assert(ok, err)
+    print("# fault 7: a cluster under valgrind: daemon session through a failover + --once, 0 errors, 0 bytes lost")
   end)
 
   it("the C unit tests pass under ASan with LeakSanitizer and no leak", function()

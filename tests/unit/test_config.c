@@ -238,6 +238,35 @@ static void tls_options(void)
 	config_free(&c);
 }
 
+/* --redis again: further seed nodes of a cluster, same scheme, at most 16 in all. */
+static void seeds(void)
+{
+	struct config c;
+	char err[512] = "";
+	unsetenv("SCANHOST_REDIS");
+	char *two[] = { "--redis", "redis://a:7000", "--redis", "redis://b:7001" };
+	CHECK(build(&c, "return {}", 4, two, err));
+	CHECK(c.url.port == 7000 && c.nseeds == 1 && c.seeds[0].port == 7001);
+	CHECK_STR(c.seeds[0].host, "b");
+	config_free(&c);
+	char *mixed[] = { "--redis", "redis://a:7000", "--redis", "rediss://b:7001" };
+	CHECK(!build(&c, "return {}", 4, mixed, err));
+	CHECK(strstr(err, "--redis") && strstr(err, "same scheme"));
+	config_free(&c);
+	char *bad[] = { "--redis", "redis://a:7000", "--redis", "redis://b:0" };
+	CHECK(!build(&c, "return {}", 4, bad, err) && strstr(err, "--redis"));
+	config_free(&c);
+	char *many[34];
+	for (int i = 0; i < 34; i += 2) {
+		many[i] = "--redis";
+		many[i + 1] = "redis://a:7000";
+	}
+	CHECK(!build(&c, "return {}", 34, many, err) && strstr(err, "at most 16 seed nodes"));
+	config_free(&c);
+	CHECK(build(&c, "return {}", 32, many, err) && c.nseeds == 15);
+	config_free(&c);
+}
+
 /* --http ADDR:PORT: IPv4, [IPv6], port 0..65535; anything else names the key. */
 static void http_addresses(void)
 {
@@ -285,6 +314,7 @@ int main(void)
 	urls();
 	filter_tag_keys();
 	precedence();
+	seeds();
 	file_errors();
 	cli_errors();
 	tls_options();
