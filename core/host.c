@@ -506,15 +506,19 @@ static void on_library_version(void *data, bool read)
 	}
 }
 
-/* A primary whose library answers ff_version: any connected primary with a
- * usable library (they all run the same one); NULL when there is none. */
-static struct rconn *version_conn(const struct host *h)
+/* Where ff_version is read (libversion_targets_fn): every connected primary
+ * with a usable library; they must all answer the same. */
+static int version_targets(void *data, struct rconn **conns, const char **names, int max)
 {
-	for (struct rnode *n = router_nodes(h->env.router); n; n = n->next) {
-		if (n->primary && !n->blocked && rconn_ready(n->conn))
-			return n->conn;
+	const struct host *h = data;
+	int k = 0;
+	for (struct rnode *n = router_nodes(h->env.router); n && k < max; n = n->next) {
+		if (n->primary && !n->blocked && rconn_ready(n->conn)) {
+			conns[k] = n->conn;
+			names[k++] = n->addr;
+		}
 	}
-	return NULL;
+	return k;
 }
 
 /* A library verdict came in: once every primary has one, the library's
@@ -525,13 +529,12 @@ static void on_libset_changed(void *data)
 	h->env.library = libset_in_use(&h->libset);
 	if (h->env.stopping || !libset_settled(&h->libset))
 		return; /* LOADING, BUSY or a dropped connection: the check retries */
-	struct rconn *conn = h->env.library ? version_conn(h) : NULL;
-	if (!conn) {
+	if (!h->env.library) {
 		on_library_version(h, true); /* no library: nothing to read, calls fail visibly */
 		return;
 	}
 	/* the daemon reads it again periodically: an upgrade in place says nothing */
-	libversion_probe(&h->libversion, conn, !h->once && !h->manual, on_library_version, h);
+	libversion_probe(&h->libversion, !h->once && !h->manual, on_library_version, h);
 }
 
 /* A function call failed with "Function not found": the library may have
@@ -625,11 +628,7 @@ static void on_router_event(void *data, struct rnode *n, enum router_note note,
 		log_warn("redis at %s unavailable (%s); reconnecting with backoff", where, detail);
 		break;
 	case ROUTER_NODE_REFUSED: on_refused(h, rev, where, detail); break;
-	case ROUTER_NODE_GONE:
-		if (h->libversion.conn == n->conn && !h->libversion.busy)
-			h->libversion.conn = NULL; /* its connection is about to go */
-		libset_node_gone(&h->libset, n);
-		break;
+	case ROUTER_NODE_GONE: libset_node_gone(&h->libset, n); break;
 	}
 }
 
@@ -786,7 +785,7 @@ bool host_init(struct host *h, struct config *cfg, struct ev_loop *loop, const s
 	e->host = h;
 	e->clock = clock;
 	filter_report(&cfg->filter);
-	libversion_init(&h->libversion, loop, cfg->library_recheck);
+	libversion_init(&h->libversion, loop, cfg->library_recheck, version_targets, h);
 	e->library_version = h->libversion.value;
 	ev_timer_init(&h->grace, on_grace, 0, 0);
 	ev_timer_init(&h->connect_deadline, on_connect_deadline, 0, 0);

@@ -94,14 +94,19 @@ function Node:alive()
   return pid ~= nil and sh(("kill -0 %d 2>/dev/null"):format(pid))
 end
 
+-- start() -> true, or false and the tail of the node's log (why it did not
+-- come up: a port taken meanwhile, a slow machine).
 function Node:start()
   os.remove(self.dir .. "/redis.pid")
-  if not sh(self.cmd .. " >/dev/null 2>&1") then return false end
-  for _ = 1, 200 do
+  if not sh(self.cmd .. " >/dev/null 2>&1") then return false, "redis-server refused to start" end
+  for _ = 1, 600 do -- 30 s: a loaded machine may be slow to load a node
     if self:alive() and self:cli("PING"):find("PONG", 1, true) then return true end
     sleep(0.05)
   end
-  return false
+  local f = io.popen(("tail -5 %s/redis.log 2>&1"):format(self.dir))
+  local tail = f:read("*a")
+  f:close()
+  return false, tail
 end
 Node.restart = Node.start
 
@@ -338,7 +343,8 @@ end
 -- node knows it, then give it `count` slots from each primary with
 -- `redis-cli --cluster reshard`. Returns the node.
 function Cluster:add_primary(node, count)
-  assert(node:start(), "spare node did not start")
+  local started, why = node:start()
+  assert(started, "spare node did not start: " .. tostring(why))
   self.nodes[#self.nodes + 1] = node
   self.nodes[1]:cli(("CLUSTER MEET 127.0.0.1 %d"):format(node.port))
   local id = node:id()

@@ -219,6 +219,44 @@ describe("scanhost on a Redis Cluster", function()
     assert.equal(TOTAL - waiting * PER, done())
   end)
 
+  it("primaries that disagree on the library version: a scanner that needs one waits until they agree (issue 16)", function()
+    local prim = cl:primaries()
+    for _, v in ipairs({ "5", "34" }) do
+      P.write(("%s/v%s.lua"):format(dir, v), ("#!lua name=flowfabric\n"
+        .. "redis.register_function('ff_version', function() return '%s' end)\n"):format(v))
+    end
+    for i, node in ipairs(prim) do
+      node:cli(("-x FUNCTION LOAD < %s/v%s.lua"):format(dir, i == 2 and "5" or "34"))
+    end
+    local sdir = dir .. "/vscanners"
+    P.sh("mkdir -p " .. sdir)
+    P.write(sdir .. "/v34_only.lua", [[
+return { name = "v34_only", family = "execution", interval = 0.5, library_versions = { "34" },
+  scan = function(ctx)
+    local ok = ctx.redis:call("INCR", "ran:" .. ctx.tag)
+    return ok and 1 or 0, ok and 0 or 1
+  end }
+]])
+    local function run()
+      local log = dir .. "/mixed.log"
+      local ok = P.sh(("./bin/scanhost --scanners %s --redis %s --partitions %d --once > %s 2>&1")
+        :format(sdir, cl.url, NP, log))
+      return ok, P.read(log) or ""
+    end
+    local ok, out = run()
+    assert.is_true(ok, out)
+    assert.truthy(out:find("the primaries disagree on the function library's version", 1, true), out)
+    assert.truthy(out:find("scanner waits: it follows library version 34; the loaded library is version unknown",
+      1, true), out)
+    for _, node in ipairs(prim) do assert.equal("", (node:cli("KEYS ran:*"):gsub("%s+$", ""))) end
+    -- the upgrade done on every primary: it runs
+    prim[2]:cli(("-x FUNCTION LOAD REPLACE < %s/v34.lua"):format(dir))
+    ok, out = run()
+    assert.is_true(ok, out)
+    assert.truthy(out:find("the function library is version 34", 1, true), out)
+    assert.truthy(out:find("processed=" .. NP, 1, true), out)
+  end)
+
   it("the daemon, seeded through a replica's address, drains while a replica takes over (CLUSTER FAILOVER)", function()
     seed(NP, PER)
     local victim = cl:owner(tag_slot(0))
