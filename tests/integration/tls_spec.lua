@@ -130,8 +130,12 @@ describe("TLS", function()
         .. "--chunk 1 >/dev/null 2>&1 & echo $!"):format(port, srv.port))
       proxy_pid = p:read("*l")
       p:close()
-      P.sleep(0.2)
-      if P.sh("kill -0 " .. proxy_pid .. " 2>/dev/null") then break end
+      -- listening (not merely started: a loaded machine may take a while to bind)
+      local listening = P.wait_for(function()
+        return P.sh(("ss -ltn 'sport = :%d' | grep -q LISTEN"):format(port))
+          or not P.sh("kill -0 " .. proxy_pid .. " 2>/dev/null")
+      end, 5)
+      if listening and P.sh("kill -0 " .. proxy_pid .. " 2>/dev/null") then break end
     end
     local now = FX.server_ms(srv)
     FX.seed_delayed(srv, 4, 10, function() return now - 1000 end, dir)
