@@ -74,7 +74,6 @@ static void finish(struct libversion *v)
 		report(v, now);
 		snprintf(v->value, sizeof(v->value), "%s", now);
 	}
-	v->busy = false;
 	void (*done)(void *, bool) = v->done;
 	v->done = NULL;
 	if (done)
@@ -120,7 +119,7 @@ static void on_recheck(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct libversion *v = w->data;
-	if (!v->busy)
+	if (v->pending == 0)
 		libversion_probe(v, true, NULL, NULL);
 }
 
@@ -170,9 +169,8 @@ void libversion_probe(struct libversion *v, bool periodic, void (*done)(void *da
 	v->data = data;
 	if (periodic && !ev_is_active(&v->recheck))
 		ev_timer_start(v->loop, &v->recheck);
-	if (v->busy)
+	if (v->pending > 0)
 		return; /* the round in flight answers this caller too */
-	v->busy = true;
 	v->failed = false;
 	v->answered = 0;
 	v->first[0] = v->first_at[0] = v->other[0] = v->other_at[0] = v->error[0] = '\0';

@@ -27,8 +27,7 @@ typedef int (*libversion_targets_fn)(void *data, struct rconn **conns, const cha
 
 struct libversion {
 	char value[LIBVERSION_MAX];
-	bool busy;    /* a round of reads is in flight */
-	int pending;  /* its reads not answered yet */
+	int pending;  /* reads of the round in flight (0: no round) */
 	bool failed;  /* a read of the round failed (connection) */
 	int answered; /* its reads answered by the server */
 	char first[LIBVERSION_MAX], first_at[96];

@@ -291,7 +291,8 @@ static int th_load_library(lua_State *L)
 	struct testhost *t = check_host(L);
 	double deadline = ev_time() + 30;
 	libset_recheck(&t->host.libset);
-	while ((libset_busy(&t->host.libset) || t->host.libversion.busy) && ev_time() < deadline)
+	while ((libset_busy(&t->host.libset) || t->host.libversion.pending > 0) &&
+	       ev_time() < deadline)
 		ev_run(t->loop, EVRUN_ONCE);
 	t->host.env.library = libset_in_use(&t->host.libset);
 	if (libset_busy(&t->host.libset) || !t->host.env.library) {

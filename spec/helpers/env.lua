@@ -98,6 +98,20 @@ function M.flush(h)
   assert(h:call("FLUSHALL"))
 end
 
+-- cycle(h, name) -> { processed, errors }: one full cycle of a scanner
+-- (h:once), as the scanner specs compare it.
+function M.cycle(h, name)
+  local p, e = h:once(name)
+  return { p, e }
+end
+
+-- break_key(h, key): key replaced by a list, so every typed read of it fails
+-- with WRONGTYPE: the simplest way to provoke a read error on one key.
+function M.break_key(h, key)
+  h:call("DEL", key)
+  h:call("LPUSH", key, "not-a-hash")
+end
+
 -- normalize(v, t0, t1): every integer text within [t0, t1] replaced by "NOW"
 -- (recursively), so two runs at different times compare equal.
 function M.normalize(v, t0, t1)

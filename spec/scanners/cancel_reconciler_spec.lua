@@ -10,10 +10,7 @@ setup(function() srv, h = S.open() end)
 teardown(function() S.release(srv, h) end)
 before_each(function() S.flush(h) end)
 
-local function once(name, host)
-  local p, e = (host or h):once(name or "cancel_reconciler")
-  return { p, e }
-end
+local function once(name, host) return S.cycle(host or h, name or "cancel_reconciler") end
 
 local function assert_cancelled(c, eid, reason, t0, attempt_state)
   local core = S.hgetall(h, V.core(c, eid))

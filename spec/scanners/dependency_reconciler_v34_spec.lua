@@ -14,10 +14,7 @@ setup(function() srv, h = S.open() end)
 teardown(function() S.release(srv, h) end)
 before_each(function() S.flush(h) end)
 
-local function once(host, name)
-  local p, e = (host or h):once(name or "dependency_reconciler")
-  return { p, e }
-end
+local function once(host, name) return S.cycle(host or h, name or "dependency_reconciler") end
 
 local function core(c) return S.hgetall(h, c.keys.core) end
 local function group(c) return S.hgetall(h, c.keys.group) end

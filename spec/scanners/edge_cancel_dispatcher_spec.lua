@@ -10,10 +10,7 @@ setup(function() srv, h = S.open() end)
 teardown(function() S.release(srv, h) end)
 before_each(function() S.flush(h) end)
 
-local function once(name, host)
-  local p, e = (host or h):once(name)
-  return { p, e }
-end
+local function once(name, host) return S.cycle(host or h, name) end
 
 local function phase(c, name)
   return S.hgetall(h, V.core(c, c.ids[name])).lifecycle_phase

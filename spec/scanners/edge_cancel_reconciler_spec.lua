@@ -10,10 +10,7 @@ setup(function() srv, h = S.open() end)
 teardown(function() S.release(srv, h) end)
 before_each(function() S.flush(h) end)
 
-local function once(name, host)
-  local p, e = (host or h):once(name)
-  return { p, e }
-end
+local function once(name, host) return S.cycle(host or h, name) end
 
 describe("edge_cancel_reconciler at level 34 (C.3)", function()
   local R = V.edge_cancel_reconciler

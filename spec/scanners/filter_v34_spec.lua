@@ -14,10 +14,7 @@ setup(function() srv, h = S.open() end)
 teardown(function() S.release(srv, h) end)
 before_each(function() S.flush(h) end)
 
-local function once(name, host)
-  local p, e = (host or h):once(name)
-  return { p, e }
-end
+local function once(name, host) return S.cycle(host or h, name) end
 
 local hosts = {}
 after_each(function()

@@ -11,10 +11,7 @@ setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
 teardown(function() env:stop() end)
 before_each(function() env:flush() end)
 
-local function once(name)
-  local p, e = h:once(name)
-  return { p, e }
-end
+local function once(name) return S.cycle(h, name) end
 
 local function eid(i) return string.format("{fp:24}:00000000-0000-4000-8000-%012d", i) end
 

@@ -10,17 +10,9 @@ setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
 teardown(function() env:stop() end)
 before_each(function() env:flush() end)
 
-local function once(name)
-  local p, e = h:once(name)
-  return { p, e }
-end
+local function once(name) return S.cycle(h, name) end
 
--- A key of the wrong type makes every read of it fail with WRONGTYPE: the
--- simplest way to provoke a read error on exactly one key.
-local function break_key(key)
-  h:call("DEL", key)
-  h:call("LPUSH", key, "not-a-hash")
-end
+local function break_key(key) S.break_key(h, key) end
 
 describe("quota_reconciler", function()
   it("trims the window, prunes expired admissions and fixes the counter (C.7)", function()
