@@ -101,6 +101,7 @@ function Node:start()
   if not sh(self.cmd .. " >/dev/null 2>&1") then return false, "redis-server refused to start" end
   for _ = 1, 600 do -- 30 s: a loaded machine may be slow to load a node
     if self:alive() and self:cli("PING"):find("PONG", 1, true) then return true end
+    if sh(("grep -q 'aborting' %s/redis.log 2>/dev/null"):format(self.dir)) then break end -- a port taken
     sleep(0.05)
   end
   local f = io.popen(("tail -5 %s/redis.log 2>&1"):format(self.dir))
@@ -138,8 +139,11 @@ local function pick_base(n)
   local f = assert(io.open("/dev/urandom", "rb"))
   local b = f:read(2)
   f:close()
-  -- client ports 40000..54999 (+n), bus ports 10000 above: below 65536
-  return 40000 + (b:byte(1) * 256 + b:byte(2)) % (15000 - n)
+  -- client ports 3000..9999 (+n), bus ports 10000 above (13000..19999): both
+  -- below the kernel's ephemeral range (32768..60999), where any outgoing
+  -- connection may take a port before a spare node binds it, and apart from
+  -- the standalone servers' 20000..29999 (spec/helpers/redis_server.lua)
+  return 3000 + (b:byte(1) * 256 + b:byte(2)) % (7000 - n)
 end
 
 local function make_tls(dir)
