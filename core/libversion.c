@@ -90,6 +90,11 @@ static void on_version(void *priv, redisReply *r, const char *err)
 {
 	struct version_read *rd = priv;
 	struct libversion *v = rd->v;
+	/* Only a missing function is an answer ("no version"). Any other error
+	 * (READONLY from a primary just demoted, MOVED, LOADING, BUSY...) says
+	 * nothing about the library: the round is read again later. */
+	if (!err && r->type == REDIS_REPLY_ERROR && !strstr(r->str, "Function not found"))
+		err = r->str;
 	if (err) {
 		log_warn(
 		    "reading the function library's version on %s failed (%s); it will be read "
