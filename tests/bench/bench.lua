@@ -665,7 +665,7 @@ end
 local function drain_commands(name, claims)
   seed(name)
   assert(admin:call("CONFIG", "RESETSTAT"))
-  local h = host({ claims = claims, scanner_config = { [name] = { drain_budget = 1e6 } } })
+  local h = host({ claims = claims, scanner_config = { [name] = { drain_budget = 86400 } } })
   local p = h:once(name)
   h:close()
   assert(p == N, name .. ": processed " .. p)
