@@ -88,6 +88,17 @@ static void push_body(lua_State *L, const char *src)
 		fprintf(stderr, "bad test body: %s\n", lua_tostring(L, -1));
 }
 
+/* A fresh state running the body (a chunk returning the function) without
+ * arguments; leave() answers abort_verb. */
+static lua_State *start_body(struct owner *w, const char *src, const char *abort_verb)
+{
+	lua_State *L = new_state(w);
+	w->abort_verb = abort_verb;
+	push_body(L, src);
+	task_start(&w->t, &ops, w, L, 0);
+	return L;
+}
+
 static void returns_to_parent(void)
 {
 	struct owner w;
@@ -110,9 +121,7 @@ static void returns_to_parent(void)
 static void raise_gives_traceback(void)
 {
 	struct owner w;
-	lua_State *L = new_state(&w);
-	push_body(L, "return function() local t = nil; return t.x end");
-	task_start(&w.t, &ops, &w, L, 0);
+	lua_State *L = start_body(&w, "return function() local t = nil; return t.x end", NULL);
 	CHECK(w.dones == 1 && w.failures == 1 && w.t.failed);
 	CHECK_STR(w.failed_verb, "raised an error");
 	CHECK(strstr(w.failed_msg, "attempt to index") != NULL);
@@ -124,9 +133,7 @@ static void raise_gives_traceback(void)
 static void wait_and_resume(void)
 {
 	struct owner w;
-	lua_State *L = new_state(&w);
-	push_body(L, "return function() local r = wait(); return r * 2 end");
-	task_start(&w.t, &ops, &w, L, 0);
+	lua_State *L = start_body(&w, "return function() local r = wait(); return r * 2 end", NULL);
 	CHECK(w.dones == 0 && w.t.state == TASK_YIELDED);
 	CHECK(w.t.request == &w.request);
 	CHECK(task_waiting(&w.t, w.ticket));
@@ -143,9 +150,7 @@ static void wait_and_resume(void)
 static void current_only_while_running(void)
 {
 	struct owner w;
-	lua_State *L = new_state(&w);
-	push_body(L, "return function() wait() end");
-	task_start(&w.t, &ops, &w, L, 0);
+	lua_State *L = start_body(&w, "return function() wait() end", NULL);
 	CHECK(!task_is_current(&w.t, w.t.co)); /* suspended, not running */
 	CHECK(!task_is_current(&w.t, L));
 	task_resume(&w.t, 0);
@@ -156,9 +161,7 @@ static void current_only_while_running(void)
 static void stray_yield_fails(void)
 {
 	struct owner w;
-	lua_State *L = new_state(&w);
-	push_body(L, "return function() coroutine.yield() end");
-	task_start(&w.t, &ops, &w, L, 0);
+	lua_State *L = start_body(&w, "return function() coroutine.yield() end", NULL);
 	CHECK(w.dones == 1 && w.failures == 1);
 	CHECK_STR(w.failed_verb, "failed");
 	CHECK(strstr(w.failed_msg, "yielded without a request") != NULL);
@@ -168,10 +171,7 @@ static void stray_yield_fails(void)
 static void abort_orphans_the_request(void)
 {
 	struct owner w;
-	lua_State *L = new_state(&w);
-	push_body(L, "return function() wait() end");
-	w.abort_verb = "aborted";
-	task_start(&w.t, &ops, &w, L, 0);
+	lua_State *L = start_body(&w, "return function() wait() end", "aborted");
 	CHECK(w.dones == 1 && w.failures == 1 && w.orphans == 1);
 	CHECK(w.orphaned == &w.request && w.t.request == NULL);
 	CHECK_STR(w.failed_verb, "aborted");
