@@ -18,6 +18,8 @@
 #include "metrics.h"
 #include "runner.h"
 #include "script.h"
+#include "script_load.h"
+#include "script_run.h"
 #include "signals.h"
 #include "tracker.h"
 
