@@ -14,11 +14,12 @@
 
 local B = {}
 
--- t[first .. first + count - 1] as a new array.
-function B.slice(t, first, count)
-  local out = {}
-  for i = 1, count do out[i] = t[first + i - 1] end
-  return out
+-- fill(dst, src, first, count): dst[1 .. count] = src[first .. first + count - 1].
+-- A batch call reuses one KEYS and one ARGV table for all its items (no item
+-- function keeps them past its own run).
+function B.fill(dst, src, first, count)
+  for i = 1, count do dst[i] = src[first + i - 1] end
+  return dst
 end
 
 -- Error text of a raise: a redis.call error keeps its code ("WRONGTYPE ...";
@@ -34,8 +35,8 @@ end
 -- One item under pcall: a raise becomes this item's error reply instead of
 -- aborting the whole batch; writes it made before raising stay, exactly as
 -- with its own FCALL. nil becomes false so the reply array keeps every position.
-function B.run_item(fn, keys, args)
-  local ok, res = pcall(fn, keys, args)
+function B.run_item(fn, keys, args, clock)
+  local ok, res = pcall(fn, keys, args, clock)
   if ok then
     if res == nil then return false end
     return res
@@ -54,15 +55,26 @@ function B.shape(keys, args, nkeys)
   return n, (#args - 1) / n
 end
 
+-- new_clock() -> the clock of one batch call: server time read by one TIME,
+-- the first time an item asks, and kept for the rest of this call only
+-- (a local of the call, never module state: a killed call leaves nothing).
+function B.new_clock()
+  local now
+  return function()
+    if not now then now = C.now_ms() end
+    return now
+  end
+end
+
 -- batch(fn, nkeys) -> the batch variant of the item function fn.
 function B.batch(fn, nkeys)
   return function(keys, args)
     local n, m = B.shape(keys, args, nkeys)
     if not n then return redis.error_reply("ERR batch: " .. m) end
-    local out = {}
+    local out, clock, item_keys, item_args = {}, B.new_clock(), {}, {}
     for i = 1, n do
-      out[i] = B.run_item(fn, B.slice(keys, (i - 1) * nkeys + 1, nkeys),
-        B.slice(args, 2 + (i - 1) * m, m))
+      out[i] = B.run_item(fn, B.fill(item_keys, keys, (i - 1) * nkeys + 1, nkeys),
+        B.fill(item_args, args, 2 + (i - 1) * m, m), clock)
     end
     return out
   end

@@ -79,7 +79,7 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,items,http,cluster"):gmatch("[%w_]+") do
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,claims,items,http,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 local P = 256
@@ -779,36 +779,45 @@ end
 local function once_config(name)
   local path = srv.dir .. "/paired-" .. name .. ".lua"
   local f = assert(io.open(path, "w"))
-  f:write(("return { scanners = { %s = { drain_budget = 86400 } } }\n"):format(name)) -- its bound
+  -- drain_budget and max_pages at their bounds: lease entries stay in their
+  -- index by design, so on a loaded machine (small adaptive pages) the
+  -- default 10 stale pages would end a partition's drain before its last item
+  f:write(("return { scanners = { %s = { drain_budget = 86400, max_pages = 1000 } } }\n"):format(name))
   f:close()
   return path
 end
 
+-- timed(cmd) -> cmd's output and its max RSS (kB), run under /usr/bin/time -v;
+-- cmd must exit 0.
+local function timed(cmd)
+  local out_file = srv.dir .. "/time.out"
+  local out = sh(("/usr/bin/time -v -o %s %s 2>&1"):format(out_file, cmd))
+  local f = assert(io.open(out_file))
+  local tv = f:read("*a")
+  f:close()
+  local kb = tonumber(tv:match("Maximum resident set size %(kbytes%): (%d+)"))
+  assert(kb and tonumber(tv:match("Exit status: (%d+)")) == 0, cmd .. " failed: " .. out .. tv)
+  return out, kb
+end
+
 -- daemon_drain(bin, name, lib, url) -> items/s of one `bin --once --only name`
--- drain with that library loaded (the cycle time from its summary line).
+-- drain with that library loaded (the cycle time from its summary line), and
+-- the program's max RSS (kB).
 local function daemon_drain(bin, name, lib, url)
   use_library(lib)
   seed(name)
-  local out = sh(("%s --once --only %s --redis %s --partitions %d -c %s --log-level error 2>&1")
+  local out, kb = timed(("%s --once --only %s --redis %s --partitions %d -c %s --log-level error")
     :format(bin, name, url, P, once_config(name)))
   local p, ms = out:match("scanner=" .. name .. " .-processed=(%d+).-elapsed_ms=(%d+)")
   assert(tonumber(p) == N, bin .. ": " .. out)
-  return N / (math.max(tonumber(ms), 1) / 1000)
+  return N / (math.max(tonumber(ms), 1) / 1000), kb
 end
 
 -- daemon_idle(bin) -> wall seconds and max RSS (kB) of an idle `--once` of every scanner.
 local function daemon_idle(bin)
-  local out_file = srv.dir .. "/time.out"
   local t0 = clock()
-  os.execute(string.format("/usr/bin/time -v -o %s %s --redis %s --once --partitions 256 "
-    .. "--log-level error >/dev/null 2>&1", out_file, bin, srv.url))
-  local dt = clock() - t0
-  local f = assert(io.open(out_file))
-  local out = f:read("*a")
-  f:close()
-  local kb = tonumber(out:match("Maximum resident set size %(kbytes%): (%d+)"))
-  assert(kb and tonumber(out:match("Exit status: (%d+)")) == 0, bin .. " --once failed: " .. out)
-  return dt, kb
+  local _, kb = timed(("%s --redis %s --once --partitions 256 --log-level error"):format(bin, srv.url))
+  return clock() - t0, kb
 end
 
 -- pairs_of(fn, n, ref) -> every pair's ratio fn(this tree's bin) / fn(ref), and
@@ -836,9 +845,18 @@ local function paired_scenario()
   print("| figure | this tree | reference | this / reference, every pair | median |")
   print("|---|---:|---:|---|---:|")
   local function drain_row(name, lib, url, where)
-    local rs, a, b = pairs_of(function(bin) return daemon_drain(bin, name, lib, url) end, n, ref)
+    local rss = { [ref] = {}, ["./bin/scanhost"] = {} }
+    local rs, a, b = pairs_of(function(bin)
+      local rate, kb = daemon_drain(bin, name, lib, url)
+      table.insert(rss[bin], kb)
+      return rate
+    end, n, ref)
     print(string.format("| %s drain, %s library, %s, items/s (%s items) | %s | %s | %s | %.3f |", name, lib,
       where, thousands(N), thousands(a), thousands(b), fmt_ratios(rs), median(rs)))
+    local mine, theirs, kr = rss["./bin/scanhost"], rss[ref], {}
+    for i = 1, #mine do kr[i] = mine[i] / theirs[i] end
+    print(string.format("| the same drain, max RSS kB (lower is better) | %s | %s | %s | %.3f |",
+      thousands(median(mine)), thousands(median(theirs)), fmt_ratios(kr), median(kr)))
   end
   for _, lib in ipairs({ "scanhost", "flowfabric" }) do
     for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do drain_row(name, lib, srv.url, "loopback") end
@@ -869,6 +887,51 @@ local function paired_scenario()
   local ra, rb = median(rss["./bin/scanhost"]), median(rss[ref])
   print(string.format("| idle `--once`, max RSS kB (lower is better) | %s | %s | | %.3f |", thousands(ra),
     thousands(rb), ra / rb))
+end
+
+-- rss_scenario: what a `bin/scanhost --once --only NAME` drain of N items
+-- costs in memory (max RSS, /usr/bin/time -v) and its rate, with either
+-- library, and an idle `--once` of the 14 scanners; medians of REPS runs.
+-- With BENCH_REF, the reference binary runs the same drains alternately
+-- (this, reference, reference, this, ...) and the pairs' ratios are printed.
+local function rss_scenario()
+  local ref = os.getenv("BENCH_REF")
+  local n = ref and math.max(REPS, 2) or REPS
+  print(string.format("\n## Memory: max RSS of `bin/scanhost --once`, %s due items over 256 partitions, "
+    .. "median of %d runs%s\n", thousands(N), n, ref and (", alternating with " .. ref) or ""))
+  print("| run | library | items/s | max RSS kB |" .. (ref and " reference: items/s, max RSS kB | RSS this / "
+    .. "reference, every pair | median |" or ""))
+  print("|---|---|---:|---:|" .. (ref and "---:|---|---:|" or ""))
+  local function row(label, lib, fn)
+    local mine, theirs, ratios = { rate = {}, kb = {} }, { rate = {}, kb = {} }, {}
+    for i = 1, n do
+      local order = (ref and i % 2 == 0) and { ref, "./bin/scanhost" } or { "./bin/scanhost", ref }
+      for _, bin in ipairs(order) do
+        local into = bin == ref and theirs or mine
+        into.rate[i], into.kb[i] = fn(bin)
+      end
+      if ref then ratios[i] = mine.kb[i] / theirs.kb[i] end
+    end
+    local line = string.format("| %s | %s | %s | %s |", label, lib, mine.rate[1] and thousands(median(mine.rate))
+      or "", thousands(median(mine.kb)))
+    if ref then
+      line = line .. string.format(" %s, %s | %s | %.3f |", thousands(median(theirs.rate)),
+        thousands(median(theirs.kb)), fmt_ratios(ratios), median(ratios))
+    end
+    print(line)
+  end
+  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+    for _, lib in ipairs({ "scanhost", "flowfabric" }) do
+      row(name .. " drain", lib, function(bin) return daemon_drain(bin, name, lib, srv.url) end)
+    end
+  end
+  use_library("scanhost")
+  assert(admin:call("FLUSHALL"))
+  row("idle, the 14 stock scanners", "scanhost", function(bin)
+    local _, kb = daemon_idle(bin)
+    return nil, kb
+  end)
+  print("\ntarget: max RSS during a 100,000-item drain <= 12 MB (12,288 kB)")
 end
 
 -- ------------------------------------------------------------------- http
@@ -1150,6 +1213,7 @@ local function main()
   if ONLY.idle then idle_scenario() end
   if ONLY.latency then latency_scenario() end
   if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
+  if ONLY.rss then rss_scenario() end
   if ONLY.claims then claims_scenario() end
   if ONLY.items then items_scenario() end
   if ONLY.http then http_scenario() end
