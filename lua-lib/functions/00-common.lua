@@ -31,13 +31,15 @@ function C.now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- now_of(clock) -> server time in ms from clock, the per-call clock a batch
--- passes to its items (30-batch.lua: one TIME per batch call), or from TIME
--- when an item runs as its own FCALL (clock nil). Passed down explicitly:
--- nothing about time is kept between calls (a call may be killed half-way).
-function C.now_of(clock)
-  if clock then return clock() end
-  return C.now_ms()
+-- now_of(call) -> server time in ms. call: the state of one batch call
+-- (30-batch.lua), a table made for that call and passed down to each of its
+-- items, so one TIME serves the whole call; nil when an item runs as its own
+-- FCALL (one TIME each). Nothing is kept between calls (a call may be killed
+-- half-way).
+function C.now_of(call)
+  if not call then return C.now_ms() end
+  if not call.now then call.now = C.now_ms() end
+  return call.now
 end
 
 -- A value is "set" when present and not "" (0.1.1 rule; false = nil bulk).

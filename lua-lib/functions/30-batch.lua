@@ -35,8 +35,8 @@ end
 -- One item under pcall: a raise becomes this item's error reply instead of
 -- aborting the whole batch; writes it made before raising stay, exactly as
 -- with its own FCALL. nil becomes false so the reply array keeps every position.
-function B.run_item(fn, keys, args, clock)
-  local ok, res = pcall(fn, keys, args, clock)
+function B.run_item(fn, keys, args, call)
+  local ok, res = pcall(fn, keys, args, call)
   if ok then
     if res == nil then return false end
     return res
@@ -55,26 +55,17 @@ function B.shape(keys, args, nkeys)
   return n, (#args - 1) / n
 end
 
--- new_clock() -> the clock of one batch call: server time read by one TIME,
--- the first time an item asks, and kept for the rest of this call only
--- (a local of the call, never module state: a killed call leaves nothing).
-function B.new_clock()
-  local now
-  return function()
-    if not now then now = C.now_ms() end
-    return now
-  end
-end
-
 -- batch(fn, nkeys) -> the batch variant of the item function fn.
 function B.batch(fn, nkeys)
   return function(keys, args)
     local n, m = B.shape(keys, args, nkeys)
     if not n then return redis.error_reply("ERR batch: " .. m) end
-    local out, clock, item_keys, item_args = {}, B.new_clock(), {}, {}
+    -- call: this call's state, handed to every item (C.now_of: one TIME for
+    -- the call); a local, so a killed call leaves nothing behind
+    local out, call, item_keys, item_args = {}, {}, {}, {}
     for i = 1, n do
       out[i] = B.run_item(fn, B.fill(item_keys, keys, (i - 1) * nkeys + 1, nkeys),
-        B.fill(item_args, args, 2 + (i - 1) * m, m), clock)
+        B.fill(item_args, args, 2 + (i - 1) * m, m), call)
     end
     return out
   end
