@@ -206,7 +206,7 @@ function M.handle_pages(ctx, acc, jobs, now, ahead)
         acc.skipped = acc.skipped + 1 -- in backoff, or known to need nothing
       else
         job.items[#job.items + 1] = item
-        job.scores[item] = scores and scores[i]
+        if job.memo then job.scores[item] = scores and scores[i] end -- the memo's key
       end
     end
     if #job.items > 0 then
