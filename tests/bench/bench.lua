@@ -35,6 +35,14 @@
 --      `bin/scanhost --once`, cluster and standalone alternately (paired
 --      ratios); then an idle cycle of each stock scanner through a test host
 --      on the cluster: round trips (client) and the commands each primary ran.
+--   9. rss (issue 13): `bin/scanhost --once --only NAME` drains of N items
+--      with either library: max RSS, client CPU per item and items/s (with
+--      BENCH_REF: alternating with the reference binary, pair ratios);
+--  10. client (issue 13): the Lua side of a drain per item
+--      (tests/bench/client.lua, a fake server), this tree's lua-lib and the
+--      reference's;
+--  11. items (issue 13): server CPU per item of this tree's library against
+--      the reference's, `redis-cli --pipe` of prepared FCALLs.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -79,7 +87,7 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,claims,items,http,cluster"):gmatch("[%w_]+") do
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,client,claims,items,http,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 local P = 256
@@ -952,6 +960,49 @@ local function rss_scenario()
   print("\ntargets: max RSS during a 100,000-item drain <= 12 MB (12,288 kB); idle daemon <= 10 MB")
 end
 
+-- client_scenario: the Lua side of a due-item drain per item
+-- (tests/bench/client.lua: a fake server that answers at once, JIT off as in
+-- the host), for this tree's lua-lib and, with BENCH_REF, the reference's,
+-- alternately; medians of max(REPS, 4) runs each.
+local function client_scenario()
+  local ref = os.getenv("BENCH_REF")
+  local ref_lib = ref and ref:gsub("/bin/scanhost$", "") .. "/lua-lib"
+  local n = math.max(REPS, 4)
+  local function run(dir)
+    local out = {}
+    for lib, name, us in sh("luajit tests/bench/client.lua " .. dir .. " 100000"):gmatch("(%S+) (%S+) ([%d.]+)") do
+      out[lib .. " " .. name] = tonumber(us)
+    end
+    return out
+  end
+  local mine, theirs = {}, {}
+  for i = 1, n do
+    local order = (ref_lib and i % 2 == 0) and { ref_lib, "lua-lib" } or { "lua-lib", ref_lib }
+    for _, dir in ipairs(order) do
+      local into = dir == "lua-lib" and mine or theirs
+      for k, v in pairs(run(dir)) do
+        into[k] = into[k] or {}
+        table.insert(into[k], v)
+      end
+    end
+  end
+  print(string.format("\n## Client: the Lua side of a drain, µs per item (tests/bench/client.lua: "
+    .. "ff.drain.handle_pages against a fake server, JIT off), median of %d runs%s\n", n,
+    ref_lib and (", alternating with " .. ref_lib) or ""))
+  print("| library | scanner | this tree |" .. (ref_lib and " reference | reference / this |" or ""))
+  print("|---|---|---:|" .. (ref_lib and "---:|---:|" or ""))
+  for _, lib in ipairs({ "scanhost", "flowfabric" }) do
+    for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+      local k = lib .. " " .. name
+      local line = string.format("| %s | %s | %.2f |", lib, name, median(mine[k]))
+      if ref_lib then
+        line = line .. string.format(" %.2f | %.2f |", median(theirs[k]), median(theirs[k]) / median(mine[k]))
+      end
+      print(line)
+    end
+  end
+end
+
 -- ------------------------------------------------------------------- http
 
 -- A daemon with the 14 stock scanners over 256 partitions, idle (nothing
@@ -1232,6 +1283,7 @@ local function main()
   if ONLY.latency then latency_scenario() end
   if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
   if ONLY.rss then rss_scenario() end
+  if ONLY.client then client_scenario() end
   if ONLY.claims then claims_scenario() end
   if ONLY.items then items_scenario() end
   if ONLY.http then http_scenario() end
