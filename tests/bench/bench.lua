@@ -1103,7 +1103,9 @@ end
 local function slices(cmds, k)
   local out, size = {}, math.ceil(#cmds / k)
   for first = 1, #cmds, size do
-    out[#out + 1] = { unpack(cmds, first, math.min(first + size - 1, #cmds)) }
+    local slice = {} -- (not unpack: a slice of 100,000 / 8 commands is past its limit)
+    for i = first, math.min(first + size - 1, #cmds) do slice[#slice + 1] = cmds[i] end
+    out[#out + 1] = slice
   end
   return out
 end
