@@ -103,8 +103,9 @@ end
 -- (one batch FCALL or its per-item FCALLs), each followed by its `extra`
 -- commands (e.g. a ZMSCORE of the page) so they see the calls' effects.
 -- Sets job.calls (each with .reply or .err, and .transport for a transport
--- failure) and job.extra_results.
-function M.run_many(ctx, jobs)
+-- failure) and job.extra_results. `ahead` (optional): more commands at the
+-- end of the calls' pipeline; returns their results.
+function M.run_many(ctx, jobs, ahead)
   prepare(ctx, jobs)
   local cmds = {}
   for _, job in ipairs(jobs) do
@@ -117,6 +118,8 @@ function M.run_many(ctx, jobs)
     job.extra_first = #cmds + 1
     append(cmds, job.extra or {})
   end
+  local ahead_first = #cmds + 1
+  append(cmds, ahead or {})
   local results = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
   for _, job in ipairs(jobs) do
     local per_item = #job.ready > 0 and replies(ctx, job.ready, results, job.first) or {}
@@ -128,6 +131,9 @@ function M.run_many(ctx, jobs)
     job.extra_results = {}
     for i = 1, #(job.extra or {}) do job.extra_results[i] = results[job.extra_first + i - 1] end
   end
+  local got = {}
+  for i = 1, #(ahead or {}) do got[i] = results[ahead_first + i - 1] end
+  return got
 end
 
 -- run(ctx, op, items, extra) -> calls, extra_results: run_many on one page.

@@ -190,8 +190,10 @@ end
 -- trip of calls plus one of pre-reads if the op has one (ff.batch.run_many).
 -- Items in backoff are not called. Sets job.full and job.left: the entries of
 -- a full page still in the index after the calls (0 for a page that was not
--- full: no further page is needed), or nil on error.
-function M.handle_pages(ctx, acc, jobs, now)
+-- full: no further page is needed), or nil on error. `ahead` (optional):
+-- commands sent at the end of the calls' round trip (alone when there is no
+-- call), whose results are returned (ff.selection reads its next first pages so).
+function M.handle_pages(ctx, acc, jobs, now, ahead)
   local run = {}
   for _, job in ipairs(jobs) do
     local members, scores = job.page.members, job.page.scores
@@ -204,7 +206,7 @@ function M.handle_pages(ctx, acc, jobs, now)
         acc.skipped = acc.skipped + 1 -- in backoff, or known to need nothing
       else
         job.items[#job.items + 1] = item
-        job.scores[item] = scores and scores[i]
+        if job.memo then job.scores[item] = scores and scores[i] end -- the memo's key
       end
     end
     if #job.items > 0 then
@@ -212,10 +214,10 @@ function M.handle_pages(ctx, acc, jobs, now)
       run[#run + 1] = job
     end
   end
-  if #run == 0 then return end
+  if #run == 0 then return ahead and #ahead > 0 and ctx.redis:pipeline(ahead) or {} end
   filter.candidates(ctx, run)
   local t0 = ctx:elapsed()
-  batch.run_many(ctx, run)
+  local got = batch.run_many(ctx, run, ahead)
   local full, overloaded = false, false
   for _, job in ipairs(run) do
     for _, c in ipairs(job.calls) do
@@ -232,6 +234,7 @@ function M.handle_pages(ctx, acc, jobs, now)
   -- partitions sharing a round trip do not count as one slow page
   adaptive.observe(ctx.config, { full = full, latency = (ctx:elapsed() - t0) / #run,
     overloaded = overloaded })
+  return got
 end
 
 -- resume(ctx, job, at) -> where the drain of job's index goes on after its

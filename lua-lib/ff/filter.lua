@@ -13,6 +13,7 @@
 -- extra round trip per page, never one per item); both HGETs of a candidate
 -- are sent together (they only read).
 local K = require "ff.keys"
+local P = require "ff.partition"
 local V = require "ff.v34"
 
 local M = {}
@@ -111,6 +112,26 @@ local function pre_candidates(ctx, jobs)
   return eid
 end
 
+-- valid_ids(jobs): the v34 check alone (no filter): each job's items that
+-- are not execution ids are dropped with a warning, in place, without the
+-- filter's per-item copies. Jobs whose candidates come from their pre-read
+-- are left alone (only the filter reads them).
+function M.valid_ids(jobs)
+  for _, job in ipairs(jobs) do
+    if job.op.candidate ~= "pre" then
+      local kept = {}
+      for _, item in ipairs(job.items) do
+        if P.parse_execution_id(item) then
+          kept[#kept + 1] = item
+        else
+          job.ctx.log:warn("malformed execution id; skipping", { item = item, index = job.index })
+        end
+      end
+      job.items = kept
+    end
+  end
+end
+
 -- candidates(ctx, jobs): the item checks of the due-item drain (ff.drain)
 -- before their calls (spec 30 §3.3, §3.4), in place on each job.items
 -- (jobs: ff.batch jobs). At library version 34 an index member that is not
@@ -119,6 +140,7 @@ end
 function M.candidates(ctx, jobs)
   local strict, active = V.is34(ctx), M.active(ctx)
   if not strict and not active then return end
+  if not active then return M.valid_ids(jobs) end
   local via_pre = active and pre_candidates(ctx, jobs) or {}
   local flat = {}
   for _, job in ipairs(jobs) do

@@ -43,6 +43,14 @@ function M.uuid_bytes(text)
   return (hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
 end
 
+-- is_uuid(text): uuid_bytes would accept text (without building the bytes:
+-- the drains check every index member with it).
+function M.is_uuid(text)
+  if type(text) ~= "string" then return false end
+  if #text == 36 then return text:match("^%x+%-%x+%-%x+%-%x+%-%x+$") ~= nil end
+  return #text == 32 and not text:find("[^%x]")
+end
+
 local function check_count(n)
   if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
     error("partition count must be a positive integer, got " .. tostring(n), 3)
@@ -77,7 +85,7 @@ function M.parse_execution_id(eid)
   if not ptext:match("^%+?%d+$") then return nil end
   local n = tonumber(ptext)
   if not n or n > 65535 then return nil end
-  if not M.uuid_bytes(eid:sub(close + 2)) then return nil end
+  if not M.is_uuid(eid:sub(close + 2)) then return nil end
   return n
 end
 

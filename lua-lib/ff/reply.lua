@@ -13,11 +13,23 @@ local M = {}
 -- {1, "ALREADY_SATISFIED", ...}, or {1, "OK", d} with d "already_...",
 -- "not_yet_..." or "no_timeout_pending". (Replies that removed a dead index
 -- entry, "..._cleaned", changed something and count as processed.)
+-- (The verdict per detail text is remembered: a drain classifies every item's
+-- reply, and the functions answer with a handful of codes; at most NOOP_MAX
+-- are kept.)
+local NOOP_MAX, noop_codes, noop_count = 256, {}, 0
+
+local function noop_code(d)
+  local v = noop_codes[d]
+  if v ~= nil then return v end
+  v = d:sub(1, 8) == "already_" or d:sub(1, 8) == "not_yet_" or d == "no_timeout_pending"
+  if noop_count < NOOP_MAX then noop_codes[d], noop_count = v, noop_count + 1 end
+  return v
+end
+
 local function noop(reply)
   if reply[2] == "ALREADY_SATISFIED" then return true end
   local d = reply[3]
-  return reply[2] == "OK" and type(d) == "string"
-    and (d:sub(1, 8) == "already_" or d:sub(1, 8) == "not_yet_" or d == "no_timeout_pending")
+  return reply[2] == "OK" and type(d) == "string" and noop_code(d)
 end
 
 -- classify(reply, err, kind) -> "processed" | "skip" | "error" | "transport", detail

@@ -30,17 +30,33 @@ local function at_partition(ctx, p)
     log = setmetatable({ log = ctx.log, p = p }, PartitionLog) }, { __index = ctx })
 end
 
--- first_pages(ctx, partitions, targets_of, now, size) -> cmds, jobs, owner:
--- the first-page read of every target of every partition of a chunk.
-local function first_pages(ctx, partitions, targets_of, now, size)
+-- FIRST_PASS_ITEMS: the most due members the first pass of due() reads
+-- in its one discovery pipeline. A chunk whose first pages hold more (256
+-- partitions x 50) reads only a head of each (FIRST_PASS_ITEMS / targets
+-- members); a partition whose head is full has its whole first page read
+-- later, a group at a time, in the round trip of the previous group's calls.
+-- So besides the heads no step holds more than two groups of 4 x batch_max
+-- members (one acted on, the next read ahead), and an idle cycle or a chunk
+-- of small pages costs the round trips it did before.
+M.FIRST_PASS_ITEMS = 1024
+
+-- first_pages(ctx, partitions, targets_of, now, size[, budget]) -> cmds,
+-- jobs, owner: the first-page read of every target of every partition of a
+-- chunk, of `size` members; with a budget, a target with an op reads a head
+-- of min(size, budget / targets) members (job.read: what was asked).
+local function first_pages(ctx, partitions, targets_of, now, size, budget)
   local cmds, jobs, owner = {}, {}, {}
   for _, p in ipairs(partitions) do
     local pctx = at_partition(ctx, p)
     for _, t in ipairs(targets_of(pctx, pctx.tag, now)) do
-      cmds[#cmds + 1] = drain.page_cmd(t.op, t.index, now, 0, size)
-      jobs[#jobs + 1] = { p = p, ctx = pctx, op = t.op, index = t.index }
+      jobs[#jobs + 1] = { p = p, ctx = pctx, op = t.op, index = t.index, read = size }
       owner[#owner + 1] = p
     end
+  end
+  local head = budget and math.min(size, math.max(1, math.floor(budget / math.max(#jobs, 1)))) or size
+  for i, job in ipairs(jobs) do
+    if job.op then job.read = head end
+    cmds[i] = drain.page_cmd(job.op, job.index, now, 0, job.read)
   end
   return cmds, jobs, owner
 end
@@ -71,15 +87,28 @@ function M.observe_due(targets_of)
   end
 end
 
--- due(targets_of) -> a select(ctx, partitions) function. One TIME and
--- one pipeline of first pages for the whole chunk; then every first page with
--- an op is acted on at once, for all partitions: one pipeline of pre-reads
--- (if the op has one) and one round trip of calls (per 4 x batch_max due
--- members; one for a few items per partition). Returns wanted, processed,
--- errors, where wanted holds only the partitions scan() must go on with:
--- { now, from = { [index] = at } } for a full page whose drain continues
--- (resume), a failed read (left for scan() to retry and count), or a
--- non-empty target without an op.
+-- take(queue, from, budget) -> the jobs of queue from `from` whose pages
+-- hold at most budget members together (at least one job), and the next index.
+local function take(queue, from, budget)
+  local group, n, i = {}, 0, from
+  while queue[i] and (#group == 0 or n + #queue[i].page.members <= budget) do
+    group[#group + 1] = queue[i]
+    n = n + #queue[i].page.members
+    queue[i], i = nil, i + 1 -- the queue lets go of what it hands out
+  end
+  return group, i
+end
+
+-- due(targets_of) -> a select(ctx, partitions) function. One TIME and one
+-- pipeline of first pages (of their heads past FIRST_PASS_ITEMS) for the
+-- whole chunk; then every first page with an op is acted on, for all
+-- partitions: one pipeline of pre-reads (if the op has one) and one round
+-- trip of calls per 4 x batch_max due members (one for a few items per
+-- partition), which also reads the next group of first pages still unread.
+-- Returns wanted, processed, errors, where wanted holds only the partitions
+-- scan() must go on with: { now, from = { [index] = at } } for a full page
+-- whose drain continues (resume), a failed read (left for scan() to retry
+-- and count), or a non-empty target without an op.
 function M.due(targets_of)
   return function(ctx, partitions)
     -- a failed TIME is one error and selects nothing: the cycle goes on
@@ -87,43 +116,66 @@ function M.due(targets_of)
     local now = util.now(ctx)
     if not now then return {}, 0, 1 end
     local size = adaptive.size(ctx.config)
-    local cmds, jobs, owner = first_pages(ctx, partitions, targets_of, now, size)
+    local cmds, jobs, owner = first_pages(ctx, partitions, targets_of, now, size, M.FIRST_PASS_ITEMS)
     local res, won, claim_errors = claim.pipeline(ctx, cmds, owner,
       function(_, r) return r.err ~= nil or #r > 0 end)
-    local wanted, acc, act = {}, reply.new_acc(), {}
+    local wanted, acc = {}, reply.new_acc()
     acc.errors = claim_errors
     local function want(job, at)
       wanted[job.p] = wanted[job.p] or { now = now, from = {} }
       wanted[job.p].from[job.index] = at
+    end
+    -- pages to act on (a queue: nready counts what was ever put in); partitions
+    -- whose first page is still to read
+    local ready, nready, pending = {}, 0, {}
+    -- first_page(job, r): r is job's first page (or its error)
+    local function first_page(job, r)
+      if r.err then return want(job, drain.START) end
+      job.page = drain.to_page(job.op, r, size, 0)
+      drain.note_backlog(ctx, job.page, 0, now)
+      if #job.page.members == 0 then return end
+      if not job.op then return want(job, drain.START) end
+      nready = nready + 1
+      ready[nready] = job
     end
     for i, job in ipairs(jobs) do
       local r = res[i]
       if not r.err and #r == 0 then -- nothing due here (claimed or not)
         drain.note_backlog(ctx, { members = r }, 0, now)
       elseif not won[job.p] then -- another instance has it this cycle
-      elseif r.err then
-        want(job, drain.START)
-      elseif #r > 0 then
-        job.page = drain.to_page(job.op, r, size, 0)
-        drain.note_backlog(ctx, job.page, 0, now)
-        if job.op then act[#act + 1] = job else want(job, drain.START) end
+      elseif not r.err and job.read < size and #drain.to_page(job.op, r, size, 0).members >= job.read then
+        pending[#pending + 1] = job -- a full head: its first page is read later
+      else
+        first_page(job, r)
       end
+      res[i] = nil
     end
+    jobs, cmds, owner = nil, nil, nil
     -- whole pages, at most 4 x batch_max members per round trip: the server
     -- time of one round trip stays bounded (command_timeout, the shared
-    -- connection, shutdown) however deep the backlog
-    local cap, i = 4 * math.max(size, ctx.config.batch_max or size), 1
-    while i <= #act and not ctx:stopping() do
-      local group, n = {}, 0
-      repeat
-        group[#group + 1] = act[i]
-        n, i = n + #act[i].page.members, i + 1
-      until i > #act or n + #act[i].page.members > cap
-      drain.handle_pages(ctx, acc, group, now)
+    -- connection, shutdown) however deep the backlog; the next group's first
+    -- pages ride along with the calls
+    local cap = 4 * math.max(size, ctx.config.batch_max or size)
+    local per_read = math.max(1, math.floor(cap / size))
+    local r_at, p_at = 1, 1
+    while (ready[r_at] or pending[p_at]) and not ctx:stopping() do
+      local group, reads, ahead = {}, {}, {}
+      if ready[r_at] then group, r_at = take(ready, r_at, cap) end
+      while pending[p_at] and #reads < per_read do
+        local job = pending[p_at]
+        reads[#reads + 1], ahead[#ahead + 1] = job, drain.page_cmd(job.op, job.index, now, 0, size)
+        pending[p_at], p_at = nil, p_at + 1
+      end
+      local got = drain.handle_pages(ctx, acc, group, now, ahead)
       for _, job in ipairs(group) do
         local at = drain.resume(job.ctx, job, drain.START)
         if at then want(job, at) end
       end
+      group = nil
+      for i, job in ipairs(reads) do first_page(job, got[i]) end
+      -- LuaJIT keeps the largest heap it ever had: what a group left is
+      -- collected before the next one
+      if ready[r_at] or pending[p_at] then collectgarbage() end
     end
     return wanted, acc.processed, acc.errors, acc.skipped
   end

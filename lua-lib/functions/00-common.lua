@@ -31,6 +31,17 @@ function C.now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- now_of(call) -> server time in ms. call: the state of one batch call
+-- (30-batch.lua), a table made for that call and passed down to each of its
+-- items, so one TIME serves the whole call; nil when an item runs as its own
+-- FCALL (one TIME each). Nothing is kept between calls (a call may be killed
+-- half-way).
+function C.now_of(call)
+  if not call then return C.now_ms() end
+  if not call.now then call.now = C.now_ms() end
+  return call.now
+end
+
 -- A value is "set" when present and not "" (0.1.1 rule; false = nil bulk).
 function C.is_set(v)
   return v ~= nil and v ~= false and v ~= ""
@@ -42,6 +53,24 @@ function C.hgetall_map(key)
   local map = {}
   for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
   return map
+end
+
+-- HMGET of the fields an item needs, as a field -> value map (absent fields
+-- left out, as hgetall_map would). Much cheaper than HGETALL of a whole core;
+-- a key of another type raises the same WRONGTYPE.
+function C.hmget_map(key, fields)
+  local vals = redis.call("HMGET", key, unpack(fields))
+  local map = {}
+  for i = 1, #fields do
+    if vals[i] then map[fields[i]] = vals[i] end
+  end
+  return map
+end
+
+-- Whether the hash that hmget_map read exists: one of its fields came back,
+-- else EXISTS says (only a record without any of them costs the look).
+function C.found(key, map)
+  return next(map) ~= nil or redis.call("EXISTS", key) == 1
 end
 
 -- True when the map read by hgetall_map has at least one field.

@@ -57,16 +57,23 @@ function X.mark_expired(core_key, hist_key, core, now, meta_key)
   if meta_key then C.close_stream_meta(meta_key, now, "lease_expired", true) end
 end
 
+-- The core fields a lease expiry reads (X.mark_lease_expired_if_due,
+-- X.attempt_meta_key, X.mark_expired).
+X.LEASE_FIELDS = { "lifecycle_phase", "ownership_state", "lease_expires_at", "current_attempt_index",
+  "eligibility_state", "terminal_outcome", "current_lease_id", "current_lease_epoch", "current_attempt_id",
+  "current_worker_id", "current_worker_instance_id" }
+
 -- KEYS: core, lease:current (unused), lease_expiry zset, lease:history. ARGV: eid.
-function X.mark_lease_expired_if_due(keys, args)
+-- call: the batch call's state (C.now_of).
+function X.mark_lease_expired_if_due(keys, args, call)
   local eid = args[1]
   if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
-  local core = C.hgetall_map(keys[1])
+  local core = C.hmget_map(keys[1], X.LEASE_FIELDS)
   local function done(reason, clean)
     if clean then redis.call("ZREM", keys[3], eid) end
     return { 1, "ALREADY_SATISFIED", reason }
   end
-  if not C.exists(core) then return done("execution_not_found", true) end
+  if not C.found(keys[1], core) then return done("execution_not_found", true) end
   if core.lifecycle_phase ~= "active" then return done("not_active", true) end
   local own = core.ownership_state
   if own == "lease_expired_reclaimable" then return done("already_expired") end
@@ -74,7 +81,7 @@ function X.mark_lease_expired_if_due(keys, args)
   if own == "unowned" then return done("unowned", true) end
   local expires = C.num_field(core, "lease_expires_at", 0)
   if expires == nil then return C.invalid("lease_expires_at") end
-  local now = C.now_ms()
+  local now = C.now_of(call)
   if expires > now then return done("not_yet_expired") end
   local meta = X.attempt_meta_key(keys[1], core)
   local bad = C.refuse_mistyped({ { keys[4], "stream" }, { meta, "hash" } })
@@ -97,20 +104,36 @@ function X.delay_due(core, delayed_key, eid)
   return due
 end
 
--- KEYS: core, lane delayed, lane eligible. ARGV: eid, now_ms (caller's clock).
-function X.promote_delayed(keys, args)
+-- The core fields a promotion reads (X.delay_due, C.eligible_score).
+X.DELAYED_FIELDS = { "lifecycle_phase", "eligibility_state", "delay_until", "priority", "created_at" }
+
+-- The refusal of a delayed or eligible set of another type, or nil (checked
+-- before the first write). A batch call (call: its state) looks at a pair
+-- once: its promotions write these sets only with ZREM and ZADD, and a core
+-- only where a hash already is, so a pair found to be sorted sets (or
+-- missing) stays so for the rest of the call.
+function X.refuse_lane_sets(call, delayed, eligible)
+  if call and call.delayed == delayed and call.eligible == eligible then return nil end
+  local bad = C.refuse_mistyped({ { delayed, "zset" }, { eligible, "zset" } })
+  if not bad and call then call.delayed, call.eligible = delayed, eligible end
+  return bad
+end
+
+-- KEYS: core, lane delayed, lane eligible. ARGV: eid, now_ms (caller's
+-- clock). call: the batch call's state (X.refuse_lane_sets).
+function X.promote_delayed(keys, args, call)
   local now = tonumber(args[2])
   if now == nil then
     return C.err("invalid_input", "now_ms must be a number, got: " .. tostring(args[2]))
   end
   local eid = args[1]
   if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
-  local core = C.hgetall_map(keys[1])
+  local core = C.hmget_map(keys[1], X.DELAYED_FIELDS)
   local function cleaned(code)
     redis.call("ZREM", keys[2], eid)
     return C.ok(code)
   end
-  if not C.exists(core) then return cleaned("not_found_cleaned") end
+  if not C.found(keys[1], core) then return cleaned("not_found_cleaned") end
   if core.lifecycle_phase ~= "runnable" then return cleaned("not_runnable_cleaned") end
   if core.eligibility_state ~= "not_eligible_until_time" then return cleaned("not_delayed_cleaned") end
   local due, bad = X.delay_due(core, keys[2], eid)
@@ -118,7 +141,7 @@ function X.promote_delayed(keys, args)
   if due > now then return C.ok("not_yet_due") end
   local score, bad_field = C.eligible_score(core)
   if score == nil then return C.invalid(bad_field) end
-  local mistyped = C.refuse_mistyped({ { keys[2], "zset" }, { keys[3], "zset" } })
+  local mistyped = X.refuse_lane_sets(call, keys[2], keys[3])
   if mistyped then return mistyped end
   local t = C.ms_text(now)
   C.hset(keys[1], {
@@ -264,20 +287,28 @@ function X.expire_writes(keys, core, phase)
   return list
 end
 
+-- The core fields an expiry reads (X.expire_writes, X.expire_active,
+-- X.expire_suspended, X.expire_runnable, X.terminal_core, X.lease_released,
+-- C.publish_completion).
+X.EXPIRE_FIELDS = { "lifecycle_phase", "current_attempt_index", "current_worker_instance_id", "lane_id",
+  "current_lane", "eligibility_state", "attempt_state", "current_lease_id", "current_lease_epoch", "flow_id" }
+
 -- KEYS(14): see spec 10 §B.3. ARGV: eid, reason (default attempt_timeout).
-function X.expire_execution(keys, args)
+-- call: the batch call's state (C.now_of).
+function X.expire_execution(keys, args, call)
   local eid, reason = args[1], args[2] or "attempt_timeout"
   if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
-  local core = C.hgetall_map(keys[1])
+  local core = C.hmget_map(keys[1], X.EXPIRE_FIELDS)
   local phase = core.lifecycle_phase
-  if not C.exists(core) or phase == "terminal" then
+  local found = C.found(keys[1], core)
+  if not found or phase == "terminal" then
     local bad = C.refuse_mistyped({ { keys[10], "zset" }, { keys[11], "zset" } })
     if bad then return bad end
     redis.call("ZREM", keys[10], eid)
     redis.call("ZREM", keys[11], eid)
-    return C.ok(C.exists(core) and "already_terminal" or "not_found_cleaned")
+    return C.ok(found and "already_terminal" or "not_found_cleaned")
   end
-  local now = C.now_ms()
+  local now = C.now_of(call)
   local not_due = X.expiry_not_due(keys, eid, reason, now)
   if not_due then return C.ok(not_due) end
   local bad = C.refuse_mistyped(X.expire_writes(keys, core, phase))
@@ -448,16 +479,23 @@ function X.suspension_writes(keys, core, resume)
   return list
 end
 
--- KEYS(12): see spec 10 §B.4 (11 and 12 unused). ARGV: eid.
-function X.expire_suspension(keys, args)
+-- The core fields an ending suspension reads (X.suspension_writes,
+-- X.close_suspension, X.suspension_escalate, C.eligible_score,
+-- C.publish_completion).
+X.SUSPENSION_FIELDS = { "lifecycle_phase", "current_waitpoint_id", "current_attempt_index", "attempt_state",
+  "priority", "created_at", "flow_id" }
+
+-- KEYS(12): see spec 10 §B.4 (11 and 12 unused). ARGV: eid. call: the batch
+-- call's state (C.now_of).
+function X.expire_suspension(keys, args, call)
   local eid = args[1]
   if not C.is_set(eid) then return C.err("invalid_input", "execution_id") end
-  local core = C.hgetall_map(keys[1])
+  local core = C.hmget_map(keys[1], X.SUSPENSION_FIELDS)
   local function cleaned(code)
     redis.call("ZREM", keys[7], eid)
     return C.ok(code)
   end
-  if not C.exists(core) then return cleaned("not_found_cleaned") end
+  if not C.found(keys[1], core) then return cleaned("not_found_cleaned") end
   if core.lifecycle_phase ~= "suspended" then return cleaned("not_suspended_cleaned") end
   local susp = C.hgetall_map(keys[2])
   if not C.is_set(susp.suspension_id) or C.is_set(susp.closed_at) then
@@ -465,7 +503,7 @@ function X.expire_suspension(keys, args)
   end
   local timeout = C.num_field(susp, "timeout_at", 0)
   if timeout == nil then return C.invalid("timeout_at") end
-  local now = C.now_ms()
+  local now = C.now_of(call)
   if timeout == 0 or timeout > now then return C.ok("not_yet_due") end
   local behavior = susp.timeout_behavior or "fail"
   if behavior == "escalate" then
@@ -493,11 +531,12 @@ end
 -- KEYS: core (unused), waitpoint hash, pending_waitpoint_expiry. ARGV: wp id,
 -- reason (default proactive_close). A missing or already closed waitpoint can
 -- never be acted on again, so its pending entry is removed (fix for quirk 14).
-function X.close_waitpoint(keys, args)
+-- call: the batch call's state (C.now_of).
+function X.close_waitpoint(keys, args, call)
   local wid, reason = args[1], args[2] or "proactive_close"
   if not C.is_set(wid) then return C.err("invalid_input", "waitpoint_id") end
-  local wp = C.hgetall_map(keys[2])
-  if not C.exists(wp) then
+  local wp = C.hmget_map(keys[2], { "state" })
+  if not C.found(keys[2], wp) then
     redis.call("ZREM", keys[3], wid)
     return C.err("waitpoint_not_found")
   end
@@ -511,7 +550,7 @@ function X.close_waitpoint(keys, args)
   end
   local bad = C.refuse_mistyped({ { keys[3], "zset" } })
   if bad then return bad end
-  redis.call("HSET", keys[2], "state", "closed", "closed_at", C.ms_text(C.now_ms()),
+  redis.call("HSET", keys[2], "state", "closed", "closed_at", C.ms_text(C.now_of(call)),
     "close_reason", reason)
   redis.call("ZREM", keys[3], wid)
   return C.ok()

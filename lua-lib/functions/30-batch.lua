@@ -14,11 +14,12 @@
 
 local B = {}
 
--- t[first .. first + count - 1] as a new array.
-function B.slice(t, first, count)
-  local out = {}
-  for i = 1, count do out[i] = t[first + i - 1] end
-  return out
+-- fill(dst, src, first, count): dst[1 .. count] = src[first .. first + count - 1].
+-- A batch call reuses one KEYS and one ARGV table for all its items (no item
+-- function keeps them past its own run).
+function B.fill(dst, src, first, count)
+  for i = 1, count do dst[i] = src[first + i - 1] end
+  return dst
 end
 
 -- Error text of a raise: a redis.call error keeps its code ("WRONGTYPE ...";
@@ -34,8 +35,8 @@ end
 -- One item under pcall: a raise becomes this item's error reply instead of
 -- aborting the whole batch; writes it made before raising stay, exactly as
 -- with its own FCALL. nil becomes false so the reply array keeps every position.
-function B.run_item(fn, keys, args)
-  local ok, res = pcall(fn, keys, args)
+function B.run_item(fn, keys, args, call)
+  local ok, res = pcall(fn, keys, args, call)
   if ok then
     if res == nil then return false end
     return res
@@ -59,10 +60,12 @@ function B.batch(fn, nkeys)
   return function(keys, args)
     local n, m = B.shape(keys, args, nkeys)
     if not n then return redis.error_reply("ERR batch: " .. m) end
-    local out = {}
+    -- call: this call's state, handed to every item (C.now_of: one TIME for
+    -- the call); a local, so a killed call leaves nothing behind
+    local out, call, item_keys, item_args = {}, {}, {}, {}
     for i = 1, n do
-      out[i] = B.run_item(fn, B.slice(keys, (i - 1) * nkeys + 1, nkeys),
-        B.slice(args, 2 + (i - 1) * m, m))
+      out[i] = B.run_item(fn, B.fill(item_keys, keys, (i - 1) * nkeys + 1, nkeys),
+        B.fill(item_args, args, 2 + (i - 1) * m, m), call)
     end
     return out
   end

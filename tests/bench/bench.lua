@@ -35,6 +35,14 @@
 --      `bin/scanhost --once`, cluster and standalone alternately (paired
 --      ratios); then an idle cycle of each stock scanner through a test host
 --      on the cluster: round trips (client) and the commands each primary ran.
+--   9. rss (issue 13): `bin/scanhost --once --only NAME` drains of N items
+--      with either library: max RSS, client CPU per item and items/s (with
+--      BENCH_REF: alternating with the reference binary, pair ratios);
+--  10. client (issue 13): the Lua side of a drain per item
+--      (tests/bench/client.lua, a fake server), this tree's lua-lib and the
+--      reference's;
+--  11. items (issue 13): server CPU per item of this tree's library against
+--      the reference's, `redis-cli --pipe` of prepared FCALLs.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -79,7 +87,7 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,claims,items,http,cluster"):gmatch("[%w_]+") do
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,client,claims,items,http,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 local P = 256
@@ -780,36 +788,47 @@ end
 local function once_config(name)
   local path = srv.dir .. "/paired-" .. name .. ".lua"
   local f = assert(io.open(path, "w"))
-  f:write(("return { scanners = { %s = { drain_budget = 86400 } } }\n"):format(name)) -- its bound
+  -- drain_budget and max_pages at their bounds: lease entries stay in their
+  -- index by design, so on a loaded machine (small adaptive pages) the
+  -- default 10 stale pages would end a partition's drain before its last item
+  f:write(("return { scanners = { %s = { drain_budget = 86400, max_pages = 1000 } } }\n"):format(name))
   f:close()
   return path
 end
 
+-- timed(cmd) -> cmd's output, its max RSS (kB) and CPU seconds (user + system),
+-- run under /usr/bin/time -v; cmd must exit 0.
+local function timed(cmd)
+  local out_file = srv.dir .. "/time.out"
+  local out = sh(("/usr/bin/time -v -o %s %s 2>&1"):format(out_file, cmd))
+  local f = assert(io.open(out_file))
+  local tv = f:read("*a")
+  f:close()
+  local kb = tonumber(tv:match("Maximum resident set size %(kbytes%): (%d+)"))
+  assert(kb and tonumber(tv:match("Exit status: (%d+)")) == 0, cmd .. " failed: " .. out .. tv)
+  return out, kb, tonumber(tv:match("User time %(seconds%): ([%d.]+)")) +
+    tonumber(tv:match("System time %(seconds%): ([%d.]+)"))
+end
+
 -- daemon_drain(bin, name, lib, url) -> items/s of one `bin --once --only name`
--- drain with that library loaded (the cycle time from its summary line).
+-- drain with that library loaded (the cycle time from its summary line), the
+-- program's max RSS (kB) and its CPU time per item (µs: the client's work,
+-- start-up included).
 local function daemon_drain(bin, name, lib, url)
   use_library(lib)
   seed(name)
-  local out = sh(("%s --once --only %s --redis %s --partitions %d -c %s --log-level error 2>&1")
+  local out, kb, cpu = timed(("%s --once --only %s --redis %s --partitions %d -c %s --log-level error")
     :format(bin, name, url, P, once_config(name)))
   local p, ms = out:match("scanner=" .. name .. " .-processed=(%d+).-elapsed_ms=(%d+)")
   assert(tonumber(p) == N, bin .. ": " .. out)
-  return N / (math.max(tonumber(ms), 1) / 1000)
+  return N / (math.max(tonumber(ms), 1) / 1000), kb, cpu / N * 1e6
 end
 
 -- daemon_idle(bin) -> wall seconds and max RSS (kB) of an idle `--once` of every scanner.
 local function daemon_idle(bin)
-  local out_file = srv.dir .. "/time.out"
   local t0 = clock()
-  os.execute(string.format("/usr/bin/time -v -o %s %s --redis %s --once --partitions 256 "
-    .. "--log-level error >/dev/null 2>&1", out_file, bin, srv.url))
-  local dt = clock() - t0
-  local f = assert(io.open(out_file))
-  local out = f:read("*a")
-  f:close()
-  local kb = tonumber(out:match("Maximum resident set size %(kbytes%): (%d+)"))
-  assert(kb and tonumber(out:match("Exit status: (%d+)")) == 0, bin .. " --once failed: " .. out)
-  return dt, kb
+  local _, kb = timed(("%s --redis %s --once --partitions 256 --log-level error"):format(bin, srv.url))
+  return clock() - t0, kb
 end
 
 -- pairs_of(fn, n, ref) -> every pair's ratio fn(this tree's bin) / fn(ref), and
@@ -837,9 +856,18 @@ local function paired_scenario()
   print("| figure | this tree | reference | this / reference, every pair | median |")
   print("|---|---:|---:|---|---:|")
   local function drain_row(name, lib, url, where)
-    local rs, a, b = pairs_of(function(bin) return daemon_drain(bin, name, lib, url) end, n, ref)
+    local rss = { [ref] = {}, ["./bin/scanhost"] = {} }
+    local rs, a, b = pairs_of(function(bin)
+      local rate, kb = daemon_drain(bin, name, lib, url)
+      table.insert(rss[bin], kb)
+      return rate
+    end, n, ref)
     print(string.format("| %s drain, %s library, %s, items/s (%s items) | %s | %s | %s | %.3f |", name, lib,
       where, thousands(N), thousands(a), thousands(b), fmt_ratios(rs), median(rs)))
+    local mine, theirs, kr = rss["./bin/scanhost"], rss[ref], {}
+    for i = 1, #mine do kr[i] = mine[i] / theirs[i] end
+    print(string.format("| the same drain, max RSS kB (lower is better) | %s | %s | %s | %.3f |",
+      thousands(median(mine)), thousands(median(theirs)), fmt_ratios(kr), median(kr)))
   end
   for _, lib in ipairs({ "scanhost", "flowfabric" }) do
     for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do drain_row(name, lib, srv.url, "loopback") end
@@ -870,6 +898,110 @@ local function paired_scenario()
   local ra, rb = median(rss["./bin/scanhost"]), median(rss[ref])
   print(string.format("| idle `--once`, max RSS kB (lower is better) | %s | %s | | %.3f |", thousands(ra),
     thousands(rb), ra / rb))
+end
+
+-- rss_scenario: what a `bin/scanhost --once --only NAME` drain of N items
+-- costs the client: max RSS (/usr/bin/time -v), CPU time per item and the
+-- rate, with either library, and an idle `--once` of the 14 scanners;
+-- medians of REPS runs. With BENCH_REF, the reference binary runs the same
+-- drains alternately (this, reference, reference, this, ...) and the pairs'
+-- ratios are printed.
+local function rss_scenario()
+  local ref = os.getenv("BENCH_REF")
+  local n = ref and math.max(REPS, 2) or REPS
+  print(string.format("\n## Client: max RSS and CPU of `bin/scanhost --once`, %s due items over 256 partitions, "
+    .. "median of %d runs%s\n", thousands(N), n, ref and (", alternating with " .. ref) or ""))
+  local cols = { "items/s", "max RSS kB", "client CPU µs/item" }
+  local head = "| run | library | " .. table.concat(cols, " | ") .. " |"
+  local rule = "|---|---|---:|---:|---:|"
+  if ref then
+    head = head .. " reference: " .. table.concat(cols, ", ") .. " | this / reference, every pair: RSS; CPU | "
+      .. "median RSS, CPU |"
+    rule = rule .. "---:|---|---:|"
+  end
+  print(head)
+  print(rule)
+  local function fmt(v, f) return v and (f or thousands)(v) or "" end
+  local function us(v) return string.format("%.1f", v) end
+  local function row(label, lib, fn)
+    local mine, theirs = { {}, {}, {} }, { {}, {}, {} }
+    local kr, cr = {}, {}
+    for i = 1, n do
+      local order = (ref and i % 2 == 0) and { ref, "./bin/scanhost" } or { "./bin/scanhost", ref }
+      for _, bin in ipairs(order) do
+        local into = bin == ref and theirs or mine
+        into[1][i], into[2][i], into[3][i] = fn(bin)
+      end
+      if ref then
+        kr[i] = mine[2][i] / theirs[2][i]
+        cr[i] = mine[3][i] and mine[3][i] / theirs[3][i] or nil
+      end
+    end
+    local function med(t) return t[1] and median(t) or nil end
+    local line = string.format("| %s | %s | %s | %s | %s |", label, lib, fmt(med(mine[1])),
+      fmt(med(mine[2])), fmt(med(mine[3]), us))
+    if ref then
+      line = line .. string.format(" %s, %s, %s | %s; %s | %.3f, %s |", fmt(med(theirs[1])), fmt(med(theirs[2])),
+        fmt(med(theirs[3]), us), fmt_ratios(kr), fmt_ratios(cr), median(kr),
+        cr[1] and string.format("%.3f", median(cr)) or "")
+    end
+    print(line)
+  end
+  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+    for _, lib in ipairs({ "scanhost", "flowfabric" }) do
+      row(name .. " drain", lib, function(bin) return daemon_drain(bin, name, lib, srv.url) end)
+    end
+  end
+  use_library("scanhost")
+  assert(admin:call("FLUSHALL"))
+  row("idle, the 14 stock scanners", "scanhost", function(bin)
+    local _, kb = daemon_idle(bin)
+    return nil, kb, nil
+  end)
+  print("\ntargets: max RSS during a 100,000-item drain <= 12 MB (12,288 kB); idle daemon <= 10 MB")
+end
+
+-- client_scenario: the Lua side of a due-item drain per item
+-- (tests/bench/client.lua: a fake server that answers at once, JIT off as in
+-- the host), for this tree's lua-lib and, with BENCH_REF, the reference's,
+-- alternately; medians of max(REPS, 4) runs each.
+local function client_scenario()
+  local ref = os.getenv("BENCH_REF")
+  local ref_lib = ref and ref:gsub("/bin/scanhost$", "") .. "/lua-lib"
+  local n = math.max(REPS, 4)
+  local function run(dir)
+    local out = {}
+    for lib, name, us in sh("luajit tests/bench/client.lua " .. dir .. " 100000"):gmatch("(%S+) (%S+) ([%d.]+)") do
+      out[lib .. " " .. name] = tonumber(us)
+    end
+    return out
+  end
+  local mine, theirs = {}, {}
+  for i = 1, n do
+    local order = (ref_lib and i % 2 == 0) and { ref_lib, "lua-lib" } or { "lua-lib", ref_lib }
+    for _, dir in ipairs(order) do
+      local into = dir == "lua-lib" and mine or theirs
+      for k, v in pairs(run(dir)) do
+        into[k] = into[k] or {}
+        table.insert(into[k], v)
+      end
+    end
+  end
+  print(string.format("\n## Client: the Lua side of a drain, µs per item (tests/bench/client.lua: "
+    .. "ff.drain.handle_pages against a fake server, JIT off), median of %d runs%s\n", n,
+    ref_lib and (", alternating with " .. ref_lib) or ""))
+  print("| library | scanner | this tree |" .. (ref_lib and " reference | reference / this |" or ""))
+  print("|---|---|---:|" .. (ref_lib and "---:|---:|" or ""))
+  for _, lib in ipairs({ "scanhost", "flowfabric" }) do
+    for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+      local k = lib .. " " .. name
+      local line = string.format("| %s | %s | %.2f |", lib, name, median(mine[k]))
+      if ref_lib then
+        line = line .. string.format(" %.2f | %.2f |", median(theirs[k]), median(theirs[k]) / median(mine[k]))
+      end
+      print(line)
+    end
+  end
 end
 
 -- ------------------------------------------------------------------- http
@@ -972,7 +1104,9 @@ end
 local function slices(cmds, k)
   local out, size = {}, math.ceil(#cmds / k)
   for first = 1, #cmds, size do
-    out[#out + 1] = { unpack(cmds, first, math.min(first + size - 1, #cmds)) }
+    local slice = {} -- (not unpack: a slice of 100,000 / 8 commands is past its limit)
+    for i = first, math.min(first + size - 1, #cmds) do slice[#slice + 1] = cmds[i] end
+    out[#out + 1] = slice
   end
   return out
 end
@@ -1151,6 +1285,8 @@ local function main()
   if ONLY.idle then idle_scenario() end
   if ONLY.latency then latency_scenario() end
   if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
+  if ONLY.rss then rss_scenario() end
+  if ONLY.client then client_scenario() end
   if ONLY.claims then claims_scenario() end
   if ONLY.items then items_scenario() end
   if ONLY.http then http_scenario() end

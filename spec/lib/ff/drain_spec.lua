@@ -251,6 +251,26 @@ describe("ff.drain: pipelined, bounded, adaptive drains", function()
       end)
     end
 
+    -- A batch of promotions checks its lane sets' types once (issue 13): a
+    -- wrong-typed set still refuses every item, and items whose core is the
+    -- sets' key cannot make a checked pair wrong.
+    for _, bad in ipairs({ "eligible", "delayed" }) do
+      it("equal the per-item functions with a " .. bad .. " set of another type", function()
+        local case = { op = ops.promote_delayed("default", 5000), seed = function()
+          local out = {}
+          for i = 1, 3 do out[i] = F.delayed_promoter.acting(r, { n = 0, i = i }).eid end
+          F.call(r, "DEL", K.lane("{fp:0}", "default", bad))
+          F.call(r, "SET", K.lane("{fp:0}", "default", bad), "x")
+          return out
+        end }
+        local per_replies, per_state = run("flowfabric", case)
+        local b_replies, b_state = run("scanhost", case)
+        assert.same({ 0, "invalid_state", K.lane("{fp:0}", "default", bad) }, b_replies[3])
+        assert.same(per_replies, b_replies)
+        assert.same(per_state, b_state)
+      end)
+    end
+
     it("refuse a malformed batch as a whole", function()
       local res, err = r:fcall("ff_promote_delayed_batch", { "a", "b" }, { 1, "x", "0" })
       assert.is_nil(res)

@@ -17,6 +17,17 @@ describe("ff.partition", function()
     assert.is_nil(P.uuid_bytes("550e8400e29b41d4a716446655440000x"))
   end)
 
+  it("is_uuid accepts exactly what uuid_bytes decodes", function()
+    for _, text in ipairs({ "550e8400-e29b-41d4-a716-446655440000", "550e8400e29b41d4a716446655440000",
+      "550e8400-e29b-41d4-a716-44665544000", "550e8400-e29b-41d4-a716-4466554400000",
+      "550e8400--e29b41d4-a716-446655440000", "g50e8400-e29b-41d4-a716-446655440000",
+      "550e8400e29b41d4a716446655440000x", "", string.rep("-", 36), "550e8400e29b41d4a71644665544000g",
+      "-550e8400-e29b-41d4-a716-44665544000", "550e8400-e29b-41d4-a716-446655440000\n", "not-a-uuid" }) do
+      assert.equal(P.uuid_bytes(text) ~= nil, P.is_uuid(text), text)
+    end
+    assert.is_false(P.is_uuid(nil))
+  end)
+
   it("maps the worked examples of §1.7", function()
     assert.equal(0x9018, P.crc16(P.uuid_bytes("550e8400-e29b-41d4-a716-446655440000")))
     assert.equal(24, P.flow_partition("550e8400-e29b-41d4-a716-446655440000", 256))

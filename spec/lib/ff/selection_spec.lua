@@ -17,6 +17,9 @@ local P = 64
 -- pipeline per chunk; once they had work, the first-pages pipeline claims them
 -- (claims_spec.lua).
 local CLAIM = 1
+-- The Lua heap the deep-backlog case runs in (lua_memory_mb): it drains in
+-- 4 MB; with all first pages at once it needed 20 (12 was not enough).
+local MEMORY_MB = 8
 
 describe("ff.selection.due: select() acts on its first pages", function()
   local env, r
@@ -167,6 +170,29 @@ describe("ff.selection.due: select() acts on its first pages", function()
         assert.equal(2 + CLAIM + 2, rt) -- calls: pages of p0..30 (40 items), p31..63
         assert.equal(15, left(K.lane(tag(5), "default", "delayed")))
       end)
+    end)
+  end
+
+  -- Deep backlogs on every partition of a 256-partition chunk: the first
+  -- pages (256 x 50 members) are more than ff.selection.FIRST_PASS_ITEMS, so
+  -- select() reads heads, then the first pages a group at a time (issue 13).
+  for _, lib in ipairs({ "scanhost", "flowfabric" }) do
+    it("deep backlogs on 256 partitions drain in one cycle with a small Lua heap (" .. lib .. " library)", function()
+      env:use(lib)
+      local rec = F.recorder()
+      for n = 0, 255 do
+        for i = 1, 60 do F.delayed_promoter.acting(rec, { n = n, i = i }) end
+      end
+      env.r:run(function(ctx)
+        for first = 1, #rec.cmds, 5000 do
+          assert(ctx.redis:pipeline({ unpack(rec.cmds, first, math.min(first + 4999, #rec.cmds)) }))
+        end
+      end)
+      local h = host({ partitions = 256, lua_memory_mb = MEMORY_MB,
+        scanner_config = { delayed_promoter = { drain_budget = 1000.0 } } })
+      assert.equal(lib, h:load_library())
+      assert.same({ 256 * 60, 0, 0 }, { h:once("delayed_promoter") })
+      for n = 0, 255 do assert.equal(0, left(K.lane(tag(n), "default", "delayed"))) end
     end)
   end
 
