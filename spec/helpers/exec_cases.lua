@@ -3,7 +3,9 @@
 -- (timestamps normalised to "NOW"). Recipes sit on {fp:5} of 8 partitions.
 local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
-local assert = require "luassert" -- a module does not see the spec's globals
+-- a module does not see the spec's globals: busted's API and luassert by name
+local busted = require "busted"
+local assert = require "luassert"
 
 local M = {}
 
@@ -57,22 +59,30 @@ function M.close_wp(eid)
   end
 end
 
--- runner(env_of) -> snapshot, once, case, unchanged, bound to the env that
--- env_of() returns when they run (the spec's setup() creates it).
-function M.runner(env_of)
+-- suite(bind) -> once, case, unchanged, in a scanner's describe block: the
+-- block's environment over 8 partitions, started in setup (bind(env) hands
+-- it to the spec), stopped in teardown and emptied before each test; the
+-- three runners work on it.
+function M.suite(bind)
+  local env
+  busted.setup(function()
+    env = env_mod.start({ partitions = 8 })
+    bind(env)
+  end)
+  busted.teardown(function() env:stop() end)
+  busted.before_each(function() env:flush() end)
   local dump, normalize = env_mod.dump, env_mod.normalize
 
   local function snapshot(fn)
-    local r = env_of().r
-    local t0 = env_mod.now_ms(r)
+    local t0 = env_mod.now_ms(env.r)
     local a, b, c = fn()
-    local t1 = env_mod.now_ms(r) + 1
-    return normalize(dump(r), t0, t1), a, b, c
+    local t1 = env_mod.now_ms(env.r) + 1
+    return normalize(dump(env.r), t0, t1), a, b, c
   end
 
   -- once(name[, host_opts]) with a fresh host (fresh failure tracker).
   local function once(name, host_opts)
-    local h = env_of().new_host(host_opts)
+    local h = env.new_host(host_opts)
     local p, e, s = h:once(name)
     h:close()
     return p, e, s
@@ -81,7 +91,6 @@ function M.runner(env_of)
   -- case(seed, scanner, direct, counts[, host_opts]) -> reply of direct;
   -- counts = { processed, errors, skipped } of one cycle
   local function case(seed, scanner, direct, counts, host_opts)
-    local env = env_of()
     env:flush()
     seed(env.r)
     local via_scan, p, e, s = snapshot(function() return once(scanner, host_opts) end)
@@ -95,7 +104,6 @@ function M.runner(env_of)
   end
 
   local function unchanged(seed, scanner, counts, host_opts)
-    local env = env_of()
     env:flush()
     seed(env.r)
     local before = dump(env.r)
@@ -104,7 +112,7 @@ function M.runner(env_of)
     assert.same(before, dump(env.r))
   end
 
-  return snapshot, once, case, unchanged
+  return once, case, unchanged
 end
 
 return M
