@@ -91,6 +91,24 @@ static bool key_claims(struct config *c, lua_State *L, const char *k, char *e, s
 	return true;
 }
 
+typedef bool (*add_fn)(struct config *c, const char *s, const char *key, char *err, size_t errlen);
+
+/* Each element of the array on top of L through add; an element that is no
+ * string fails with not_string (add's own failures say why themselves). */
+static bool add_each(struct config *c, lua_State *L, const char *k, add_fn add,
+                     const char *not_string, char *e, size_t n)
+{
+	int len = (int)lua_objlen(L, -1);
+	for (int i = 1; i <= len; i++) {
+		lua_rawgeti(L, -1, i);
+		bool ok = lua_type(L, -1) == LUA_TSTRING && add(c, lua_tostring(L, -1), k, e, n);
+		lua_pop(L, 1);
+		if (!ok)
+			return e[0] ? false : config_fail(e, n, k, not_string);
+	}
+	return true;
+}
+
 /* A directory or a list of them; replaces the default list. */
 static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
@@ -100,16 +118,7 @@ static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char
 	if (!lua_istable(L, -1) || lua_objlen(L, -1) == 0)
 		return config_fail(e, n, k,
 		                   "must be a directory or a non-empty list of directories");
-	int len = (int)lua_objlen(L, -1);
-	for (int i = 1; i <= len; i++) {
-		lua_rawgeti(L, -1, i);
-		bool ok = lua_type(L, -1) == LUA_TSTRING &&
-		          config_add_scanners_dir(c, lua_tostring(L, -1), k, e, n);
-		lua_pop(L, 1);
-		if (!ok)
-			return e[0] ? false : config_fail(e, n, k, "directories must be strings");
-	}
-	return true;
+	return add_each(c, L, k, config_add_scanners_dir, "directories must be strings", e, n);
 }
 static bool key_functions_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
@@ -171,15 +180,7 @@ static bool key_lanes(struct config *c, lua_State *L, const char *k, char *e, si
 	if (len == 0)
 		return config_fail(e, n, k, "must list at least one lane");
 	c->nlanes = 0;
-	for (int i = 1; i <= len; i++) {
-		lua_rawgeti(L, -1, i);
-		bool ok = lua_type(L, -1) == LUA_TSTRING &&
-		          config_add_lane(c, lua_tostring(L, -1), k, e, n);
-		lua_pop(L, 1);
-		if (!ok)
-			return e[0] ? false : config_fail(e, n, k, "lane names must be strings");
-	}
-	return true;
+	return add_each(c, L, k, config_add_lane, "lane names must be strings", e, n);
 }
 
 /* Per-scanner overrides are checked against each script's defaults when the
