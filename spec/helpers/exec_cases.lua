@@ -3,9 +3,7 @@
 -- (timestamps normalised to "NOW"). Recipes sit on {fp:5} of 8 partitions.
 local env_mod = require "spec.helpers.env"
 local F = require "ff.fixtures"
--- a module does not see the spec's globals: busted's API and luassert by name
-local busted = require "busted"
-local assert = require "luassert"
+local assert = require "luassert" -- a module does not see the spec's globals
 
 local M = {}
 
@@ -60,17 +58,14 @@ function M.close_wp(eid)
 end
 
 -- suite(bind) -> once, case, unchanged, in a scanner's describe block: the
--- block's environment over 8 partitions, started in setup (bind(env) hands
--- it to the spec), stopped in teardown and emptied before each test; the
--- three runners work on it.
+-- block's environment over 8 partitions (env.suite: bind(env) hands it to
+-- the spec) and the three runners that work on it.
 function M.suite(bind)
   local env
-  busted.setup(function()
-    env = env_mod.start({ partitions = 8 })
-    bind(env)
-  end)
-  busted.teardown(function() env:stop() end)
-  busted.before_each(function() env:flush() end)
+  env_mod.suite(function(e)
+    env = e
+    bind(e)
+  end, { partitions = 8 })
   local dump, normalize = env_mod.dump, env_mod.normalize
 
   local function snapshot(fn)
