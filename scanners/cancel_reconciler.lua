@@ -111,7 +111,6 @@ local function reconcile_flow(ctx, acc, member)
 end
 
 local function scan(ctx)
-  local acc = reply.new_acc()
   local now = util.now(ctx)
   if not now then return 0, 1 end
   local due, err = ctx.redis:call("ZRANGEBYSCORE", V.cancel_backlog(ctx.tag), "-inf", now,
@@ -120,11 +119,7 @@ local function scan(ctx)
     ctx.log:warn("reading cancel backlog failed", { error = tostring(err) })
     return 0, 1
   end
-  for _, member in ipairs(due) do
-    if ctx:stopping() then break end
-    reconcile_flow(ctx, acc, member)
-  end
-  return acc.processed, acc.errors
+  return reply.each(ctx, due, reconcile_flow)
 end
 
 return {

@@ -105,14 +105,9 @@ local function dispatch(ctx, acc, g)
 end
 
 local function scan(ctx)
-  local acc = reply.new_acc()
   local groups = sibling.sample(ctx)
   if not groups then return 0, 1 end
-  for _, g in ipairs(groups) do
-    if ctx:stopping() then break end
-    dispatch(ctx, acc, g)
-  end
-  return acc.processed, acc.errors
+  return reply.each(ctx, groups, dispatch)
 end
 
 return {

@@ -52,6 +52,17 @@ function M.new_acc()
   return { processed = 0, errors = 0, skipped = 0 }
 end
 
+-- each(ctx, items, fn) -> processed, errors: fn(ctx, acc, item) for every
+-- item, in order, until the host asks the scan to stop; one accumulator.
+function M.each(ctx, items, fn)
+  local acc = M.new_acc()
+  for _, item in ipairs(items) do
+    if ctx:stopping() then break end
+    fn(ctx, acc, item)
+  end
+  return acc.processed, acc.errors
+end
+
 -- account(ctx, acc, item, reply, err, kind): count one item's outcome, feed
 -- the tracker and log (warn on error, debug on skip). A transport failure
 -- (the host logs the lost connection once) counts as an error of the cycle,

@@ -9,6 +9,9 @@
 --   env:host(o)      a fresh handle (fresh failure trackers), closed by env:close_hosts()
 --   env:flush()      empty the keyspace, keep the function library
 --   env:stop()
+--   E.suite(function(env) h = env.r end, opts...)   -- the same per block: setup,
+--                    teardown and a flush before each test
+local busted = require "busted" -- a module does not see the spec's globals
 local claim = require "ff.claim"
 local library = require "spec.helpers.library_source"
 
@@ -81,9 +84,22 @@ function M.start(...)
   return env
 end
 
+-- suite(bind, opts...), in a spec file or a describe block: one environment
+-- (start(opts...)) for the block's tests, started in setup and handed to the
+-- spec by bind(env), stopped in teardown, emptied before each test.
+function M.suite(bind, ...)
+  local opts, n, env = { ... }, select("#", ...), nil
+  busted.setup(function()
+    env = M.start(unpack(opts, 1, n))
+    bind(env)
+  end)
+  busted.teardown(function() env:stop() end)
+  busted.before_each(function() env:flush() end)
+end
+
 -- open(opts) -> srv, h: the server and host of a fresh env over §C's
--- partition counts (opts win), for specs that keep the two as locals;
--- release(srv, h) stops them, flush(h) empties the data (not the library).
+-- partition counts (opts win), for a test that wants one of its own;
+-- release(srv, h) stops them.
 function M.open(opts)
   local env = M.start(M.SECTION_C, opts or {})
   return env.srv, env.r
@@ -92,10 +108,6 @@ end
 function M.release(srv, h)
   if h then h:close() end
   if srv then srv:stop() end
-end
-
-function M.flush(h)
-  assert(h:call("FLUSHALL"))
 end
 
 -- cycle(h, name) -> { processed, errors }: one full cycle of a scanner

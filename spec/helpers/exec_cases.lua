@@ -57,22 +57,27 @@ function M.close_wp(eid)
   end
 end
 
--- runner(env_of) -> snapshot, once, case, unchanged, bound to the env that
--- env_of() returns when they run (the spec's setup() creates it).
-function M.runner(env_of)
+-- suite(bind) -> once, case, unchanged, in a scanner's describe block: the
+-- block's environment over 8 partitions (env.suite: bind(env) hands it to
+-- the spec) and the three runners that work on it.
+function M.suite(bind)
+  local env
+  env_mod.suite(function(e)
+    env = e
+    bind(e)
+  end, { partitions = 8 })
   local dump, normalize = env_mod.dump, env_mod.normalize
 
   local function snapshot(fn)
-    local r = env_of().r
-    local t0 = env_mod.now_ms(r)
+    local t0 = env_mod.now_ms(env.r)
     local a, b, c = fn()
-    local t1 = env_mod.now_ms(r) + 1
-    return normalize(dump(r), t0, t1), a, b, c
+    local t1 = env_mod.now_ms(env.r) + 1
+    return normalize(dump(env.r), t0, t1), a, b, c
   end
 
   -- once(name[, host_opts]) with a fresh host (fresh failure tracker).
   local function once(name, host_opts)
-    local h = env_of().new_host(host_opts)
+    local h = env.new_host(host_opts)
     local p, e, s = h:once(name)
     h:close()
     return p, e, s
@@ -81,7 +86,6 @@ function M.runner(env_of)
   -- case(seed, scanner, direct, counts[, host_opts]) -> reply of direct;
   -- counts = { processed, errors, skipped } of one cycle
   local function case(seed, scanner, direct, counts, host_opts)
-    local env = env_of()
     env:flush()
     seed(env.r)
     local via_scan, p, e, s = snapshot(function() return once(scanner, host_opts) end)
@@ -95,7 +99,6 @@ function M.runner(env_of)
   end
 
   local function unchanged(seed, scanner, counts, host_opts)
-    local env = env_of()
     env:flush()
     seed(env.r)
     local before = dump(env.r)
@@ -104,7 +107,7 @@ function M.runner(env_of)
     assert.same(before, dump(env.r))
   end
 
-  return snapshot, once, case, unchanged
+  return once, case, unchanged
 end
 
 return M

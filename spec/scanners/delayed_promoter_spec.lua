@@ -5,20 +5,13 @@ local cases = require "spec.helpers.exec_cases"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 
-local hgetall, zscore, dump = env_mod.hgetall, env_mod.zscore, env_mod.dump
-local mark, promote, expire = cases.mark, cases.promote, cases.expire
-local expire_susp, close_wp = cases.expire_susp, cases.close_wp
+local hgetall, zscore = env_mod.hgetall, env_mod.zscore
+local promote = cases.promote
 
 describe("delayed_promoter", function()
-  local env, r
-  local T, E, W = F.T, F.E, F.W
-  setup(function()
-    env = env_mod.start({ partitions = 8 })
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
-  local snapshot, once, case, unchanged = cases.runner(function() return env end)
+  local r
+  local T, E = F.T, F.E
+  local once, case, unchanged = cases.suite(function(env) r = env.r end)
 
   local D = F.delayed_promoter
   it("acting case: promotes with the scanner's now", function()

@@ -10,9 +10,7 @@ local V = require "ff.fixtures_v34"
 local D = V.dependency_reconciler
 local srv, h
 
-setup(function() srv, h = S.open() end)
-teardown(function() S.release(srv, h) end)
-before_each(function() S.flush(h) end)
+S.suite(function(e) srv, h = e.srv, e.r end, S.SECTION_C)
 
 local function once(host, name) return S.cycle(host or h, name or "dependency_reconciler") end
 

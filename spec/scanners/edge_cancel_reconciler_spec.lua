@@ -4,11 +4,9 @@ local S = require "spec.helpers.env"
 local H = require "spec.helpers.v34"
 local V = require "ff.fixtures_v34"
 
-local srv, h
+local h
 
-setup(function() srv, h = S.open() end)
-teardown(function() S.release(srv, h) end)
-before_each(function() S.flush(h) end)
+S.suite(function(e) h = e.r end, S.SECTION_C)
 
 local function once(name, host) return S.cycle(host or h, name) end
 

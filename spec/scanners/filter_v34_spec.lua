@@ -10,9 +10,7 @@ local H = require "spec.helpers.v34"
 
 local srv, h
 
-setup(function() srv, h = S.open() end)
-teardown(function() S.release(srv, h) end)
-before_each(function() S.flush(h) end)
+S.suite(function(e) srv, h = e.srv, e.r end, S.SECTION_C)
 
 local function once(name, host) return S.cycle(host or h, name) end
 

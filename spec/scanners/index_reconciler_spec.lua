@@ -5,20 +5,12 @@ local cases = require "spec.helpers.exec_cases"
 local F = require "ff.fixtures"
 local K = require "ff.keys"
 
-local hgetall, zscore, dump = env_mod.hgetall, env_mod.zscore, env_mod.dump
-local mark, promote, expire = cases.mark, cases.promote, cases.expire
-local expire_susp, close_wp = cases.expire_susp, cases.close_wp
+local dump = env_mod.dump
 
 describe("index_reconciler", function()
   local env, r
-  local T, E, W = F.T, F.E, F.W
-  setup(function()
-    env = env_mod.start({ partitions = 8 })
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
-  local snapshot, once, case, unchanged = cases.runner(function() return env end)
+  local T = F.T
+  local once, case, unchanged = cases.suite(function(e) env, r = e, e.r end)
 
   local R = F.index_reconciler
   it("consistent case: nothing found", function() unchanged(R.consistent, "index_reconciler", { 0, 0, 0 }) end)

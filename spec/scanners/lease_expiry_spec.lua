@@ -6,19 +6,12 @@ local F = require "ff.fixtures"
 local K = require "ff.keys"
 
 local hgetall, zscore, dump = env_mod.hgetall, env_mod.zscore, env_mod.dump
-local mark, promote, expire = cases.mark, cases.promote, cases.expire
-local expire_susp, close_wp = cases.expire_susp, cases.close_wp
+local mark = cases.mark
 
 describe("lease_expiry", function()
-  local env, r
-  local T, E, W = F.T, F.E, F.W
-  setup(function()
-    env = env_mod.start({ partitions = 8 })
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
-  local snapshot, once, case, unchanged = cases.runner(function() return env end)
+  local r
+  local T, E = F.T, F.E
+  local once, case, unchanged = cases.suite(function(env) r = env.r end)
 
   local L = F.lease_expiry
   it("acting case: marks expired, keeps the entry, then already_expired", function()

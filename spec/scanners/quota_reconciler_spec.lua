@@ -4,11 +4,9 @@ local FX = require "ff.fixtures_flow"
 local I, K = FX.ids, FX.keys
 
 local HOUR = 3600000
-local env, srv, h
+local h
 
-setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
-teardown(function() env:stop() end)
-before_each(function() env:flush() end)
+S.suite(function(e) h = e.r end, S.SECTION_C)
 
 local function once(name) return S.cycle(h, name) end
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: config_build (core/config.c) on a generated config file
+/* libFuzzer target: config_build (core/config*.c) on a generated config file
  * plus generated command-line flags. The fuzz bytes drive a generator of
  * Lua table literals (known keys and random ones; integers, floats incl.
  * inf/nan, strings with any byte, booleans, nested tables), so the loader
