@@ -360,6 +360,8 @@ static void op_cycle_end(void *data, const struct runner_cycle *c)
 	log_event(level, s->name, -1, msg, f);
 	stats_cycle_end(&s->stats, c, tracker_in_backoff(&s->tracker));
 	discard_over_memory(s);
+	if (s->active)
+		script_collect(s->active);
 	s->last = *c;
 	if (!s->runner.once)
 		return;

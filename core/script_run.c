@@ -4,6 +4,7 @@
  * only inside the resume) — and the counts a run returns. */
 #include "script_run.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -260,4 +261,38 @@ bool script_take_selection(struct script *s, int first, uint8_t *wanted, int n, 
 		lua_pop(L, 1);
 	watchdog_leave();
 	return ok;
+}
+
+/* malloc keeps what the states free: a collection that freed this much (a
+ * drain's pages) returns the free heap to the system at once, and smaller
+ * ones (idle cycles) at most every SCRIPT_TRIM_PERIOD seconds, so an idle
+ * daemon's RSS is what its states keep, without a trim after every cycle. */
+#define SCRIPT_TRIM_KB     1024
+#define SCRIPT_TRIM_PERIOD 10.0
+
+static int collect_all(lua_State *L)
+{
+	lua_gc(L, LUA_GCCOLLECT, 0);
+	return 0;
+}
+
+void script_collect(struct script *s)
+{
+	if (!s->L || !task_idle(&s->task))
+		return;
+	int before_kb = lua_gc(s->L, LUA_GCCOUNT, 0);
+	watchdog_enter(s->name, -1, "collecting its Lua state (__gc finalizers)");
+	if (lua_cpcall(s->L, collect_all, NULL) != 0) {
+		log_warn("%s: a __gc finalizer raised during the collection between cycles: %s",
+		         s->name, lua_tostring(s->L, -1));
+		lua_pop(s->L, 1);
+	}
+	watchdog_leave();
+	static double last_trim = -1;
+	double now = clock_now(s->env->clock);
+	if (before_kb - lua_gc(s->L, LUA_GCCOUNT, 0) >= SCRIPT_TRIM_KB || last_trim < 0 ||
+	    now - last_trim >= SCRIPT_TRIM_PERIOD) {
+		malloc_trim(0);
+		last_trim = now;
+	}
 }
