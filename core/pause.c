@@ -6,9 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "host.h"
+#include "hoststate.h"
 #include "log.h"
 #include "router.h"
+#include "scanner.h"
 
 void pause_key(char *buf, size_t n, const char *scanner)
 {
