@@ -15,7 +15,6 @@
 
 #include <ev.h>
 
-#include "busy.h"
 #include "clock.h"
 #include "config.h"
 #include "hoststate.h"
@@ -23,7 +22,6 @@
 #include "registry.h"
 #include "reload.h"
 #include "report.h"
-#include "scanner.h"
 #include "scanset.h"
 #include "shutdown.h"
 
