@@ -17,7 +17,6 @@
 #include "registry.h"
 #include "reload.h"
 #include "router.h"
-#include "scanner.h"
 #include "status.h"
 
 #define TOKEN_MAX 512

@@ -12,7 +12,6 @@
 #include "redis.h"
 #include "registry.h"
 #include "router.h"
-#include "scanner.h"
 
 #ifndef SCANHOST_VERSION
 #define SCANHOST_VERSION "0.1.0"

@@ -9,7 +9,6 @@
 #include "hoststate.h"
 #include "log.h"
 #include "router.h"
-#include "scanner.h"
 
 void pause_key(char *buf, size_t n, const char *scanner)
 {

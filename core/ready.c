@@ -10,7 +10,6 @@
 #include "registry.h"
 #include "report.h"
 #include "router.h"
-#include "scanner.h"
 
 static void start_runners(struct host *h)
 {

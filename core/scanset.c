@@ -30,7 +30,6 @@
 #include "log.h"
 #include "luadir.h"
 #include "registry.h"
-#include "scanner.h"
 
 /* One file of a pass. */
 struct candidate {

@@ -4,7 +4,6 @@
 #include "hoststate.h"
 #include "ready.h"
 #include "registry.h"
-#include "scanner.h"
 
 static const char *state_name(enum runner_state st)
 {
