@@ -1,6 +1,5 @@
-/* dial: resolve and connect without blocking the loop on the connect (see
- * dial.h). Name resolution itself is getaddrinfo(), which blocks, as
- * hiredis's did. */
+/* dial: resolve and connect without blocking the loop (see dial.h); the
+ * name lookup is resolve.c's, on a thread of its own. */
 #define _GNU_SOURCE /* strerrorname_np */
 #include "dial.h"
 
@@ -15,11 +14,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "resolve.h"
+
 struct dial {
 	struct ev_loop *loop;
 	ev_io wio; /* writable: the connect in progress finished, either way */
 	int fd;
 	bool is_unix;
+	struct resolve *resolve; /* the name lookup in progress */
 	struct addrinfo *addrs, *next_addr;
 	char where[300];
 	dial_fn done;
@@ -45,6 +47,7 @@ static void connect_failed(const struct dial *d, int e, char *err, size_t errlen
 static void free_dial(struct dial *d)
 {
 	ev_io_stop(d->loop, &d->wio);
+	resolve_cancel(d->resolve);
 	if (d->fd >= 0)
 		close(d->fd);
 	if (d->addrs)
@@ -93,21 +96,24 @@ static bool try_next_address(struct dial *d, char *err, size_t errlen)
 	return false;
 }
 
+static void on_resolved(void *data, struct addrinfo *addrs, const char *err)
+{
+	struct dial *d = data;
+	d->resolve = NULL;
+	if (!addrs) {
+		finish(d, -1, err);
+		return;
+	}
+	d->addrs = d->next_addr = addrs;
+	char why[512];
+	if (!try_next_address(d, why, sizeof(why)))
+		finish(d, -1, why);
+}
+
 static bool start_tcp(struct dial *d, const char *host, int port, char *err, size_t errlen)
 {
-	char service[16];
-	snprintf(service, sizeof(service), "%d", port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-		                  .ai_socktype = SOCK_STREAM,
-		                  .ai_flags = AI_NUMERICSERV };
-	int rc = getaddrinfo(host, service, &hints, &d->addrs);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-		d->addrs = NULL;
-		return false;
-	}
-	d->next_addr = d->addrs;
-	return try_next_address(d, err, errlen);
+	d->resolve = resolve_start(d->loop, host, port, on_resolved, d, err, errlen);
+	return d->resolve != NULL;
 }
 
 static bool start_unix(struct dial *d, const char *path, char *err, size_t errlen)

@@ -17,8 +17,10 @@ struct dial;
  * (ECONNREFUSED)"). The dial is already freed when it is called. */
 typedef void (*dial_fn)(void *data, int fd, const char *err);
 
-/* NULL with a message when it fails at once (an unknown host, a missing or
- * refused unix socket): done() will not be called. */
+/* NULL with a message when it fails at once (a missing or refused unix
+ * socket, out of memory): done() will not be called. A TCP host is looked
+ * up off the loop (resolve.h): an unknown name, like a refused connect, is
+ * reported through done(). */
 struct dial *dial_start(struct ev_loop *loop, bool is_unix, const char *host, int port,
                         dial_fn done, void *data, char *err, size_t errlen);
 /* Stops a dial in progress and frees it; done() will not be called. */

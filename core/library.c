@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "log.h"
 #include "luadir.h"
-#include "script.h"
 
 static bool append_file(char **buf, size_t *len, const char *path)
 {

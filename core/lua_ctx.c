@@ -18,6 +18,8 @@
  * One ctx per script, refreshed for every partition scan. Its userdata hold a
  * pointer to the script, which lives exactly as long as the script's state
  * (or is cleared by ctx_invalidate for the test module's borrowed state). */
+#include "lua_ctx.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,7 +29,7 @@
 #include "clock.h"
 #include "filter.h"
 #include "log.h"
-#include "script.h"
+#include "lua_redis.h"
 
 #define CTX_MT      "scanhost.ctx"
 #define FAILURES_MT "scanhost.failures"
@@ -46,48 +48,46 @@ static const char ctx_prelude[] =
     "  return '{' .. self.tag_prefix .. ':' .. p .. '}'\n"
     "end\n";
 
-static struct script *check_ud(lua_State *L, const char *mt)
-{
-	struct script **h = luaL_checkudata(L, 1, mt);
-	if (!*h)
-		luaL_error(L, "scanhost: this ctx is closed");
-	return *h;
-}
-
-static int ctx_stopping(lua_State *L)
+/* The script behind ctx (the table at 1): its redis handle's, or NULL once
+ * the ctx is closed. */
+static struct script *ctx_script(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "redis");
 	struct script **h = lua_touserdata(L, -1);
-	lua_pushboolean(L, h && *h && (*h)->env->stopping);
+	struct script *s = h ? *h : NULL;
+	lua_pop(L, 1);
+	return s;
+}
+
+static int ctx_stopping(lua_State *L)
+{
+	struct script *s = ctx_script(L);
+	lua_pushboolean(L, s && s->env->stopping);
 	return 1;
 }
 
 /* ctx:claim_note(p, won[, holder]): ff.claim reports each claim it sent. */
 static int ctx_claim_note(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
+	struct script *s = ctx_script(L);
 	int p = (int)luaL_checkinteger(L, 2);
 	bool won = lua_toboolean(L, 3);
 	const char *holder = luaL_optstring(L, 4, NULL);
-	lua_getfield(L, 1, "redis");
-	struct script **h = lua_touserdata(L, -1);
-	if (h && *h && (*h)->claims)
-		claims_note((*h)->claims, p, won, holder);
+	if (s && s->claims)
+		claims_note(s->claims, p, won, holder);
 	return 0;
 }
 
 /* ctx:claim_key(p): the claim key of partition p (claims_key). */
 static int ctx_claim_key(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
+	struct script *s = ctx_script(L);
 	int p = (int)luaL_checkinteger(L, 2);
-	lua_getfield(L, 1, "redis");
-	struct script **h = lua_touserdata(L, -1);
-	if (!h || !*h)
+	if (!s)
 		return luaL_error(L, "scanhost: this ctx is closed");
 	char key[256];
-	claims_key(key, sizeof(key), family_tag_prefix((*h)->family), p, (*h)->name);
+	claims_key(key, sizeof(key), family_tag_prefix(s->family), p, s->name);
 	lua_pushstring(L, key);
 	return 1;
 }
@@ -96,23 +96,18 @@ static int ctx_claim_key(lua_State *L)
  * (backlog.h); the host keeps the sum and the oldest for the cycle. */
 static int ctx_note_backlog(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
+	struct script *s = ctx_script(L);
 	lua_Number n = luaL_checknumber(L, 2);
 	lua_Number oldest = luaL_optnumber(L, 3, -1);
 	lua_Number now = luaL_checknumber(L, 4);
-	lua_getfield(L, 1, "redis");
-	struct script **h = lua_touserdata(L, -1);
-	if (h && *h && (*h)->backlog && n >= 0)
-		backlog_note((*h)->backlog, (uint64_t)n, oldest, now);
+	if (s && s->backlog && n >= 0)
+		backlog_note(s->backlog, (uint64_t)n, oldest, now);
 	return 0;
 }
 
 static int ctx_elapsed(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_getfield(L, 1, "redis");
-	struct script **h = lua_touserdata(L, -1);
-	const struct script *s = h ? *h : NULL;
+	const struct script *s = ctx_script(L);
 	double start = s ? s->cycle_start : 0;
 	lua_pushnumber(L, s && start > 0 ? clock_now(s->env->clock) - start : 0);
 	return 1;
@@ -122,7 +117,7 @@ static int ctx_elapsed(lua_State *L)
 
 static int failures_should_skip(lua_State *L)
 {
-	struct script *s = check_ud(L, FAILURES_MT);
+	struct script *s = script_check_handle(L, FAILURES_MT);
 	size_t n;
 	const char *key = luaL_checklstring(L, 2, &n);
 	lua_pushboolean(L, s->tracker && tracker_should_skip(s->tracker, key, n));
@@ -131,7 +126,7 @@ static int failures_should_skip(lua_State *L)
 
 static int failures_record_failure(lua_State *L)
 {
-	struct script *s = check_ud(L, FAILURES_MT);
+	struct script *s = script_check_handle(L, FAILURES_MT);
 	size_t n;
 	const char *key = luaL_checklstring(L, 2, &n);
 	if (s->tracker && tracker_record_failure(s->tracker, key, n)) {
@@ -142,7 +137,7 @@ static int failures_record_failure(lua_State *L)
 			                 { "failures", failures, LOG_NUMBER },
 			                 { "backoff_cycles", backoff, LOG_NUMBER },
 			                 { NULL, NULL, LOG_STRING } };
-		log_event(LOG_ERROR, s->name, s->task.partition,
+		log_event(LOG_ERROR, s->name, s->run.partition,
 		          "persistent failure, skipping item for 10 scan cycles", f);
 	}
 	return 0;
@@ -150,7 +145,7 @@ static int failures_record_failure(lua_State *L)
 
 static int failures_record_success(lua_State *L)
 {
-	struct script *s = check_ud(L, FAILURES_MT);
+	struct script *s = script_check_handle(L, FAILURES_MT);
 	size_t n;
 	const char *key = luaL_checklstring(L, 2, &n);
 	if (s->tracker)
@@ -192,7 +187,7 @@ static const char *field_text(lua_State *L, int idx, enum log_kind *kind)
 
 static int log_at(lua_State *L, enum log_level level)
 {
-	struct script *s = check_ud(L, LOG_MT);
+	struct script *s = script_check_handle(L, LOG_MT);
 	const char *msg = luaL_checkstring(L, 2);
 	if (!lua_isnoneornil(L, 3))
 		luaL_checktype(L, 3, LUA_TTABLE);
@@ -214,7 +209,7 @@ static int log_at(lua_State *L, enum log_level level)
 		/* the strings stay on the stack until we return */
 	}
 	fields[n] = (struct log_field){ NULL, NULL, LOG_STRING };
-	int partition = s->task.state != TASK_IDLE ? s->task.partition : -1;
+	int partition = script_busy(s) ? s->run.partition : -1;
 	log_event(level, s->name, partition, msg, fields);
 	return 0;
 }
@@ -288,14 +283,6 @@ void ctx_open(lua_State *L)
 	lua_pop(L, 1);
 }
 
-static void push_handle(lua_State *L, struct script *s, const char *mt)
-{
-	struct script **h = lua_newuserdata(L, sizeof(*h));
-	*h = s;
-	luaL_getmetatable(L, mt);
-	lua_setmetatable(L, -2);
-}
-
 static void push_counts(lua_State *L, const struct hostenv *env)
 {
 	lua_createtable(L, 0, 4);
@@ -335,9 +322,9 @@ void ctx_push_new(struct script *s)
 	lua_setfield(L, -2, "filter");
 	lredis_push(L, s);
 	lua_setfield(L, -2, "redis");
-	push_handle(L, s, FAILURES_MT);
+	script_push_handle(L, s, FAILURES_MT);
 	lua_setfield(L, -2, "failures");
-	push_handle(L, s, LOG_MT);
+	script_push_handle(L, s, LOG_MT);
 	lua_setfield(L, -2, "log");
 	luaL_getmetatable(L, CTX_MT);
 	lua_setmetatable(L, -2);
@@ -381,38 +368,4 @@ void ctx_invalidate(struct script *s)
 		}
 	}
 	lua_pop(L, 1);
-}
-
-/* Claims on: select and scan go through ff.claim's wrap (lua-lib/ff/claim.lua),
- * which claims every partition before it is acted on; a script without select()
- * gets one that claims the whole chunk. Runs at load time: no I/O. Leaves the
- * stack as it found it. */
-bool ctx_wrap_claims(struct script *s, char *err, size_t errlen)
-{
-	lua_State *L = s->L;
-	int top = lua_gettop(L);
-	lua_getglobal(L, "require");
-	lua_pushstring(L, "ff.claim");
-	bool ok = lua_pcall(L, 1, 1, 0) == 0;
-	if (ok) {
-		lua_getfield(L, -1, "wrap");
-		if (s->select_ref != LUA_NOREF)
-			lua_rawgeti(L, LUA_REGISTRYINDEX, s->select_ref);
-		else
-			lua_pushnil(L);
-		lua_rawgeti(L, LUA_REGISTRYINDEX, s->scan_ref);
-		ok = lua_pcall(L, 2, 2, 0) == 0 && lua_isfunction(L, -2) && lua_isfunction(L, -1);
-	}
-	if (!ok) {
-		snprintf(err, errlen, "%s: claims: %s", s->path,
-		         lua_isstring(L, -1) ? lua_tostring(L, -1) : "ff.claim.wrap failed");
-		lua_settop(L, top);
-		return false;
-	}
-	luaL_unref(L, LUA_REGISTRYINDEX, s->scan_ref);
-	luaL_unref(L, LUA_REGISTRYINDEX, s->select_ref);
-	s->scan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	s->select_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_settop(L, top);
-	return true;
 }

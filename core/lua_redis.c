@@ -17,6 +17,8 @@
  * its last reply. If the task ends first (it cannot with the yield rules,
  * but a stale reply must never touch Lua), the task orphans the request and
  * its replies are drained without touching any state. */
+#include "lua_redis.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,6 @@
 #include "lua_args.h"
 #include "lua_reply.h"
 #include "router.h"
-#include "script.h"
 #include "slot.h"
 #include "watchdog.h"
 
@@ -34,9 +35,9 @@
 
 /* One request from a task: a single command or a whole pipeline. */
 struct lreq {
-	struct task *task; /* owner; NULL once orphaned */
+	struct script *script; /* owner (its task waits); NULL once orphaned */
 	struct hostenv *env;
-	unsigned gen;
+	unsigned ticket; /* task_wait's: the task still waits for this request */
 	int ncmds;
 	int remaining;
 	int nerrors;
@@ -49,17 +50,9 @@ struct lreq {
 	} slots[];
 };
 
-static struct script *check_handle(lua_State *L)
-{
-	struct script **h = luaL_checkudata(L, 1, REDIS_MT);
-	if (!*h)
-		luaL_error(L, "scanhost: this ctx is closed");
-	return *h;
-}
-
 static bool task_alive(const struct lreq *q)
 {
-	return q->task && q->task->gen == q->gen && q->task->state == TASK_YIELDED;
+	return q->script && task_waiting(&q->script->task, q->ticket);
 }
 
 /* Protected part of a reply: push the result on the coroutine, or store
@@ -74,7 +67,7 @@ struct push_args {
 static int push_single(lua_State *L)
 {
 	struct push_args *a = lua_touserdata(L, 1);
-	lua_State *co = a->q->task->co;
+	lua_State *co = a->q->script->task.co;
 	if (a->err) {
 		lua_pushnil(co);
 		lua_pushstring(co, a->err);
@@ -101,8 +94,9 @@ static void push_transport_error(lua_State *L, const char *err)
 /* Pushes the pipeline's results table (kept on the coroutine's stack). */
 static void push_results(lua_State *L, struct lreq *q)
 {
-	lua_pushvalue(q->task->co, 1);
-	lua_xmove(q->task->co, L, 1);
+	lua_State *co = q->script->task.co;
+	lua_pushvalue(co, 1);
+	lua_xmove(co, L, 1);
 }
 
 static int store_pipelined(lua_State *L)
@@ -145,11 +139,9 @@ static bool protected_call(struct script *s, lua_CFunction fn, void *ud)
 
 static void deliver(struct lreq *q)
 {
-	struct task *t = q->task;
-	struct script *s = t->script;
+	struct script *s = q->script;
+	struct task *t = &s->task;
 	int nargs;
-	t->pending--;
-	t->inflight = NULL;
 	if (q->pipeline) {
 		protected_call(s, store_unsent, q);
 		lua_settop(t->co, 1); /* the results */
@@ -173,14 +165,15 @@ static void notice_error_reply(struct hostenv *env, const char *msg)
 static void convert(struct lreq *q, const redisReply *reply, const char *err, int index)
 {
 	struct push_args a = { q, reply, err, index };
-	if (protected_call(q->task->script, q->pipeline ? store_pipelined : push_single, &a) ||
+	if (protected_call(q->script, q->pipeline ? store_pipelined : push_single, &a) ||
 	    q->pipeline)
 		return;
 	/* out of memory converting a single reply: outside protection the
 	 * allocator never fails, and the limit stops the scanner afterwards */
-	lua_settop(q->task->co, 0);
-	lua_pushnil(q->task->co);
-	lua_pushliteral(q->task->co, "out of memory converting the reply");
+	lua_State *co = q->script->task.co;
+	lua_settop(co, 0);
+	lua_pushnil(co);
+	lua_pushliteral(co, "out of memory converting the reply");
 }
 
 static void on_reply(void *priv, redisReply *reply, const char *err)
@@ -198,8 +191,8 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 			free(q);
 		return;
 	}
-	struct task *t = q->task;
-	watchdog_enter(t->script->name, t->partition, "a Redis reply");
+	struct script *s = q->script;
+	watchdog_enter(s->name, s->run.partition, "a Redis reply");
 	convert(q, reply, err, slot->index);
 	if (q->remaining == 0)
 		deliver(q);
@@ -208,18 +201,18 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 
 void lredis_orphan(struct lreq *q)
 {
-	q->task = NULL;
+	q->script = NULL;
 }
 
 /* Allocated outside Lua: a request must outlive any raise. NULL when out
  * of memory (the caller raises: nothing was sent yet). */
-static struct lreq *new_request(struct task *t, int ncmds, bool pipeline)
+static struct lreq *new_request(struct script *s, int ncmds, bool pipeline)
 {
 	struct lreq *q = calloc(1, sizeof(*q) + (size_t)ncmds * sizeof(struct lslot));
 	if (!q)
 		return NULL;
-	q->task = t;
-	q->env = t->script->env;
+	q->script = s;
+	q->env = s->env;
 	q->ncmds = ncmds;
 	q->remaining = ncmds; /* a pipeline lowers it to the commands it wrote */
 	q->pipeline = pipeline;
@@ -237,9 +230,9 @@ static bool send_one(struct lreq *q, int i, const struct rargs *a, char *err, si
 		snprintf(err, errlen, "not connected to redis");
 		return false;
 	}
-	const struct task *t = q->task;
-	int hint = t->partition >= 0
-	               ? slot_of_partition(family_tag_prefix(t->script->family), t->partition)
+	const struct script *s = q->script;
+	int hint = s->run.partition >= 0
+	               ? slot_of_partition(family_tag_prefix(s->family), s->run.partition)
 	               : -1;
 	return router_send(r, hint, a->argc, a->argv, a->len, on_reply, &q->slots[i], err, errlen);
 }
@@ -248,11 +241,8 @@ static bool send_one(struct lreq *q, int i, const struct rargs *a, char *err, si
  * here allocates, so nothing can raise once a command is on the wire. */
 static int wait_for(lua_State *L, struct lreq *q)
 {
-	struct task *t = q->task;
-	q->gen = t->gen; /* any later resume or end of the task changes it */
-	t->inflight = q;
-	task_begin_wait(t);
-	t->script->env->round_trips++;
+	q->ticket = task_wait(&q->script->task, q);
+	q->env->round_trips++;
 	/* the coroutine's stack receives the reply; a pipeline yields its
 	 * results table, which stays at index 1 of the suspended coroutine */
 	int keep = q->pipeline ? 1 : 0;
@@ -269,9 +259,9 @@ static int fail_now(lua_State *L, const char *err)
 }
 
 /* Sends one command and yields for its reply (or returns nil, err now). */
-static int send_and_wait(lua_State *L, struct task *t, const struct rargs *a)
+static int send_and_wait(lua_State *L, struct script *s, const struct rargs *a)
 {
-	struct lreq *q = new_request(t, 1, false);
+	struct lreq *q = new_request(s, 1, false);
 	if (!q)
 		return luaL_error(L, "scanhost: out of memory");
 	char err[160];
@@ -282,24 +272,34 @@ static int send_and_wait(lua_State *L, struct task *t, const struct rargs *a)
 	return wait_for(L, q);
 }
 
+/* The script whose own coroutine calls: only its task may yield for a
+ * reply. */
+static struct script *current_script(lua_State *L)
+{
+	struct script *s = script_check_handle(L, REDIS_MT);
+	if (!task_is_current(&s->task, L))
+		luaL_error(
+		    L, "scanhost: Redis calls are only allowed from the scanner's own "
+		       "coroutine (inside scan(), not at top level, not in a nested coroutine)");
+	return s;
+}
+
 static int lredis_call(lua_State *L)
 {
-	struct script *s = check_handle(L);
-	struct task *t = task_current(L, s);
+	struct script *s = current_script(L);
 	luaL_checkstring(L, 2);
-	return send_and_wait(L, t, rargs_call(L, 2));
+	return send_and_wait(L, s, rargs_call(L, 2));
 }
 
 static int lredis_fcall(lua_State *L)
 {
-	struct script *s = check_handle(L);
-	struct task *t = task_current(L, s);
+	struct script *s = current_script(L);
 	luaL_checkstring(L, 2);
 	luaL_checktype(L, 3, LUA_TTABLE);
 	if (!lua_isnoneornil(L, 4))
 		luaL_checktype(L, 4, LUA_TTABLE);
 	lua_settop(L, 4);
-	return send_and_wait(L, t, rargs_fcall(L, 2, 3, 4));
+	return send_and_wait(L, s, rargs_fcall(L, 2, 3, 4));
 }
 
 /* results, nerrors = redis:pipeline(cmds): every command is built, then
@@ -307,8 +307,7 @@ static int lredis_fcall(lua_State *L)
  * be written fails alone, with {err = ..., transport = true}. */
 static int lredis_pipeline(lua_State *L)
 {
-	struct script *s = check_handle(L);
-	struct task *t = task_current(L, s);
+	struct script *s = current_script(L);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
 	/* the results table first: after the vectors are built nothing may
@@ -321,7 +320,7 @@ static int lredis_pipeline(lua_State *L)
 		lua_pushinteger(L, 0);
 		return 2;
 	}
-	struct lreq *q = new_request(t, n, true);
+	struct lreq *q = new_request(s, n, true);
 	if (!q)
 		return luaL_error(L, "scanhost: out of memory");
 	int sent = 0;
@@ -378,8 +377,5 @@ void lredis_open(lua_State *L)
 
 void lredis_push(lua_State *L, struct script *s)
 {
-	struct script **h = lua_newuserdata(L, sizeof(*h));
-	*h = s;
-	luaL_getmetatable(L, REDIS_MT);
-	lua_setmetatable(L, -2);
+	script_push_handle(L, s, REDIS_MT);
 }

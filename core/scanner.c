@@ -9,6 +9,8 @@
 #include "log.h"
 #include "report.h"
 #include "router.h"
+#include "script_load.h"
+#include "script_run.h"
 #include "shutdown.h"
 
 void scanner_arm(struct scanner *s, double delay)
@@ -38,7 +40,7 @@ void scanner_apply_schedule(struct scanner *s)
  * scanner comes back with the next reload (SIGUSR1 or SIGHUP). */
 static void discard_over_memory(struct scanner *s)
 {
-	if (!s->active || !s->active->over_memory || task_busy(s->active))
+	if (!s->active || !s->active->over_memory || script_busy(s->active))
 		return;
 	char limit[24];
 	snprintf(limit, sizeof(limit), "%d", s->host->cfg->lua_memory_mb);
@@ -184,7 +186,7 @@ static void op_scan(void *data, int partition)
 		runner_partition_done(&s->runner, &(struct tally){ 0 });
 		return;
 	}
-	task_start(s->active, partition, on_task_done, s);
+	script_scan(s->active, partition, on_task_done, s);
 }
 
 static void on_select_done(void *data, const struct tally *unused)
@@ -193,7 +195,7 @@ static void on_select_done(void *data, const struct tally *unused)
 	struct scanner *s = data;
 	struct script *sc = s->active;
 	struct tally t;
-	bool ok = task_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK, &t);
+	bool ok = script_take_selection(sc, s->wanted_first, s->wanted, RUNNER_SELECT_CHUNK, &t);
 	if (!ok && !sc->task.failed)
 		log_msg(LOG_ERROR, s->name, "select() must return a table of partition = data");
 	note_runaway(s);
@@ -215,7 +217,7 @@ static void op_select(void *data, int first, int count)
 		runner_select_done(&s->runner, &(struct tally){ 0 });
 		return;
 	}
-	task_start_select(s->active, first, count, on_select_done, s);
+	script_select(s->active, first, count, on_select_done, s);
 }
 
 static bool op_wanted(void *data, int partition)

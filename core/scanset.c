@@ -30,6 +30,7 @@
 #include "log.h"
 #include "luadir.h"
 #include "registry.h"
+#include "script_load.h"
 
 /* One file of a pass. */
 struct candidate {

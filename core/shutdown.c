@@ -10,7 +10,7 @@
 static bool all_idle(const struct host *h)
 {
 	for (const struct scanner *s = h->scanners; s; s = s->next) {
-		if (s->active && task_busy(s->active))
+		if (s->active && script_busy(s->active))
 			return false;
 	}
 	return true;

@@ -36,7 +36,8 @@
 #include "redis.h"
 #include "router.h"
 #include "runaway.h"
-#include "script.h"
+#include "script_load.h"
+#include "script_run.h"
 
 #define TESTHOST_MT "scanhost_test.host"
 
@@ -263,16 +264,15 @@ static int th_run(lua_State *L)
 	struct testhost *t = check_host(L);
 	luaL_checktype(L, 2, LUA_TFUNCTION);
 	struct script *s = t->spec;
-	if (task_busy(s))
+	if (script_busy(s))
 		return luaL_error(L, "scanhost_test: h:run/h:call cannot be nested; use ctx.redis "
 		                     "inside the body");
 	lua_State *home = s->L;
-	s->task.keep_results = true;
 	int base = lua_gettop(home);
 	bool done = false;
 	lua_pushvalue(L, 2);
 	lua_xmove(L, home, 1);
-	task_start_fn(s, 0, on_done, &done);
+	script_run_fn(s, 0, on_done, &done);
 	if (!wait_until(t, &done, 3600))
 		return luaL_error(L, "scanhost_test: run did not finish");
 	int n = lua_gettop(home) - base; /* the results, or the error with its traceback */
@@ -342,7 +342,7 @@ static int th_reload(lua_State *L)
 	struct testhost *t = check_host(L);
 	const char *name = luaL_checkstring(L, 2);
 	struct scanner *s = host_find(&t->host, name);
-	if (!s || !s->active || task_busy(s->active))
+	if (!s || !s->active || script_busy(s->active))
 		return luaL_error(L, "scanhost_test: no idle scanner named %s", name);
 	char err[2048];
 	bool bad_option;

@@ -14,8 +14,10 @@
 #   PREFIX/etc/scanhost/scanners.d/         the user's own scanners (loaded too)
 #
 # A stock file the user changed is kept; the new version is written beside
-# it as FILE.new, and a line says so. Files the user added are never
-# touched, and nothing is ever deleted.
+# it as FILE.new, and a line says so. A stock file this version no longer
+# ships is removed if the user did not change it (else a retired or renamed
+# scanner would go on running beside its successor), and kept with a line
+# saying so if they did. Files the user added are never touched.
 # usage: tools/install.sh DESTDIR_AND_PREFIX
 set -eu
 root=${1:?usage: tools/install.sh PREFIX}
@@ -65,6 +67,26 @@ place() {
 for f in $(find scanners lua-lib config -type f -name '*.lua' | sort); do
   place "$f" "$f"
 done
+
+# Stock files of the last install that this version no longer ships.
+retire() {
+  rel=$1 old=$2 dst="$share/$1"
+  [ -e "$dst" ] || return 0
+  if [ "$(sum "$dst")" = "$old" ]; then
+    rm -f "$dst"
+    echo "removed $dst (no longer shipped)"
+  else
+    echo "kept $dst (changed locally; no longer shipped, and still loaded if it is a scanner)"
+    echo "$old $rel" >> "$new_manifest" # still ours to retire once it is unchanged
+    kept=$((kept + 1))
+  fi
+}
+if [ -f "$manifest" ]; then
+  awk 'NR == FNR { shipped[$2] = 1; next } !($2 in shipped) { print $1, $2 }' \
+    "$new_manifest" "$manifest" | sort -u -k2,2 > "$new_manifest.old"
+  while read -r old rel; do retire "$rel" "$old"; done < "$new_manifest.old"
+  rm -f "$new_manifest.old"
+fi
 mv "$new_manifest" "$manifest"
 trap - EXIT
 

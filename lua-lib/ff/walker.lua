@@ -1,8 +1,9 @@
 -- ff.walker: the skeleton of a set walker. A set walker names, per
 -- partition, the sets it walks and what it does with their members; the
 -- skeleton supplies the rest: select() (partitions whose sets are all empty
--- are left out, ff.selection.nonempty), the server's now read once per
--- partition scan (a failed TIME is one error and nothing is walked), the
+-- are left out, ff.selection.nonempty), the server's now (one TIME per
+-- select() chunk, not per partition: see chunk_now; a failed TIME is one
+-- error and the partition is not walked), the
 -- walk itself, a failed walk read counted as one error and logged, and the
 -- counts.
 --
@@ -119,12 +120,46 @@ local function walk_items(o, cursors, ctx, st, set)
   return processed, errors
 end
 
--- scan(o, cursors) -> the scan(ctx) function of the scanner.
+-- The server's now for the partitions of one select() chunk: TIME is read by
+-- the chunk's first partition scan, and later ones add the time elapsed since
+-- on the host's monotonic clock, so an idle cycle of a set walker over 256
+-- partitions sends one TIME instead of 256 (issue 14: the commands of a
+-- steady daemon). The reading lives in the chunk's selection (one table
+-- shared by its partitions, see chunked) and is taken again after REREAD
+-- seconds; a scan with no chunk (called outside a cycle) reads TIME itself.
+local REREAD = 1
+
+-- chunk_now(ctx, chunk) -> now_ms | nil (failure logged, as util.now)
+local function chunk_now(ctx, chunk)
+  if type(chunk) ~= "table" or not chunk.walker_chunk then return util.now(ctx) end
+  local t = ctx:elapsed()
+  if chunk.ms and t >= chunk.at and t - chunk.at < REREAD then
+    return chunk.ms + math.floor((t - chunk.at) * 1000)
+  end
+  chunk.ms = util.now(ctx)
+  chunk.at = ctx:elapsed()
+  return chunk.ms
+end
+
+-- chunked(select) -> select, but the partitions it selects with `true` share
+-- one table: their chunk, which scan() is handed (chunk_now).
+local function chunked(select)
+  return function(ctx, partitions)
+    local out, processed, errors, skipped = select(ctx, partitions)
+    local chunk = { walker_chunk = true }
+    for p, v in pairs(out) do
+      if v == true then out[p] = chunk end
+    end
+    return out, processed, errors, skipped
+  end
+end
+
+-- scan(o, cursors) -> the scan(ctx, partition, selected) function of the scanner.
 local function scan(o, cursors)
-  return function(ctx)
+  return function(ctx, _, selected)
     local st = o.state and o.state(ctx) or {}
     if o.now ~= false then
-      st.now = util.now(ctx)
+      st.now = chunk_now(ctx, selected)
       if not st.now then return 0, 1 end
     end
     local processed, errors = 0, 0
@@ -149,7 +184,7 @@ end
 -- page, each (with failed, field) or item (see above); optional family ("execution"), defaults
 -- ({ batch = 100 } if absent), bounds (batch: M.BATCH), order, now (false:
 -- no TIME), state(ctx) -> a fresh table per partition scan (st; st.now is
--- the server's now), due, limit, most, select (default: nonempty sets),
+-- the server's now, see chunk_now), due, limit, most, select (default: nonempty sets),
 -- observe (what runs instead of select() while the scanner is paused),
 -- prefilter (item walks: ff.zwalk's, e.g. ff.filter.walk), library_versions.
 function M.scanner(o)
@@ -173,11 +208,11 @@ function M.scanner(o)
     defaults = o.defaults or { batch = 100 },
     bounds = bounds,
     order = o.order,
-    select = o.select or selection.nonempty(function(ctx, tag)
+    select = chunked(o.select or selection.nonempty(function(ctx, tag)
       local out = {}
       for i, s in ipairs(sets_of(o, ctx, tag)) do out[i] = s.key end
       return out
-    end),
+    end)),
     observe = o.observe,
     scan = scan(o, cursors),
   }

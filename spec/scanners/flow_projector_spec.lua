@@ -41,6 +41,30 @@ describe("flow_projector", function()
     assert.same(core, S.hgetall(h, K.flow("core")))
   end)
 
+  it("reads the server's TIME once for a cycle over many partitions, each summary stamped in it", function()
+    local PT = require "ff.partition"
+    local flows = {}
+    for _, n in ipairs({ 3, 40, 77, 150, 255 }) do
+      local tag, fid = PT.tag("flow", n), ("00000000-0000-4000-8000-%012d"):format(n)
+      local member = ("%s:00000000-0000-4000-8000-%012d"):format(tag, n)
+      h:call("SADD", keys.flow_index(tag), fid)
+      h:call("HSET", keys.flow_core(tag, fid), "flow_id", fid, "public_flow_state", "open")
+      h:call("SADD", keys.flow_members(tag, fid), member)
+      h:call("HSET", keys.core(tag, member), "public_state", "active")
+      flows[#flows + 1] = keys.flow_summary(tag, fid)
+    end
+    local t0 = S.now(h)
+    h:call("CONFIG", "RESETSTAT")
+    assert.same({ 5, 0 }, once("flow_projector"))
+    local stats = h:call("INFO", "commandstats")
+    local t1 = S.now(h)
+    assert.equal("1", stats:match("cmdstat_time:calls=(%d+)"))
+    for _, key in ipairs(flows) do
+      local at = tonumber(S.hgetall(h, key).last_summary_update_at)
+      assert.is_true(at >= t0 and at <= t1, key)
+    end
+  end)
+
   it("derives failed / completed / blocked / open", function()
     local cases = {
       { { [I.E1] = "completed", [I.E2] = "failed" }, "failed", false },

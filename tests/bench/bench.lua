@@ -8,7 +8,7 @@
 --
 --   1. lease_expiry: drain N expired leases over 256 partitions;
 --   2. delayed_promoter: drain N due delayed executions;
---   3. idle: an idle cycle of all 14 stock scanners over 256 partitions;
+--   3. idle: an idle cycle of all the stock scanners over 256 partitions;
 --   4. latency: 2 and 1 again with BENCH_LAT_ITEMS items, every measured
 --      client going through build/bench/delayproxy (a userspace stand-in for
 --      `tc netem`: each chunk delayed 0.5 ms each way, so 1 ms added RTT);
@@ -18,7 +18,7 @@
 --      tree against the reference, run alternately (A B B A ...) on the same
 --      server: the drains of 1 and 2 with either library and those of 4
 --      through the delay proxy (`--once --only NAME`, cycle time from its
---      summary line), and an idle `--once` of all 14 scanners (wall time and
+--      summary line), and an idle `--once` of all the stock scanners (wall time and
 --      max RSS); every pair's ratio and their median.
 --   6. claims (issue 14): what claims cost one instance, as paired ratios of
 --      Redis commands (INFO commandstats) claims on / claims off: idle with
@@ -26,7 +26,7 @@
 --      frequency), and a drain; then bin/scanhost daemons draining one backlog
 --      of BENCH_CLAIM_ITEMS (default 50000): two daemons / one, and one daemon
 --      with claims / without.
---   7. http (issue 15): a daemon with the 14 stock scanners idle, without and
+--   7. http (issue 15): a daemon with the stock scanners idle, without and
 --      with --http in adjacent runs: VmRSS of each and their ratio, Redis
 --      commands/s while scraped every 10 ms / not scraped, and scrape times.
 --   8. cluster (issue 11): a 3-primary Redis Cluster (spec/helpers/
@@ -570,7 +570,7 @@ local function idle_scenario()
   assert(admin:call("FLUSHALL"))
   local h = host()
   assert(h:load_library() == "scanhost")
-  print(string.format("\n## Scenario: idle cycle of the 14 stock scanners over 256 partitions "
+  print(string.format("\n## Scenario: idle cycle of the stock scanners over 256 partitions "
     .. "(32 for budget/quota), median of %d runs\n", REPS))
   print("| scanner | round trips (client) | commands (INFO commandstats) | <= 3 |")
   print("|---|---:|---|---|")
@@ -586,7 +586,7 @@ local function idle_scenario()
   local rss = {}
   for r = 1, REPS do rss[r] = max_rss_kb() end
   print(string.format("\nmax round trips per scanner per idle cycle: %d (target <= 3)", worst))
-  print(string.format("RSS of `bin/scanhost --once` (all 14 scanners, idle, 256 partitions): %.1f MB "
+  print(string.format("RSS of `bin/scanhost --once` (all the stock scanners, idle, 256 partitions): %.1f MB "
     .. "(max resident, median; target <= 10 MB)", median(rss) / 1024))
 end
 
@@ -635,12 +635,13 @@ local function seed_steady()
   end
 end
 
-local INTERVALS = { attempt_timeout = 2, budget_reconciler = 30, budget_reset = 15, delayed_promoter = 0.75,
+local INTERVALS = { attempt_timeout = 2, budget_reconciler = 30, budget_reset = 15, cancel_reconciler = 15,
+  delayed_promoter = 0.75, edge_cancel_dispatcher = 1, edge_cancel_reconciler = 10,
   dependency_reconciler = 15, execution_deadline = 5, flow_projector = 15, index_reconciler = 45,
   lease_expiry = 1.5, pending_wp_expiry = 5, quota_reconciler = 30, retention_trimmer = 60,
   suspension_timeout = 2, unblock = 5 }
 
--- steady_rate(claims) -> commands per second of a daemon running the 14
+-- steady_rate(claims) -> commands per second of a daemon running the
 -- stock scanners at their default intervals: each scanner's steady cycle (its
 -- claims of the previous cycle expired, as between a daemon's cycles).
 local function steady_rate(claims)
@@ -664,7 +665,7 @@ end
 local function drain_commands(name, claims)
   seed(name)
   assert(admin:call("CONFIG", "RESETSTAT"))
-  local h = host({ claims = claims, scanner_config = { [name] = { drain_budget = 1e6 } } })
+  local h = host({ claims = claims, scanner_config = { [name] = { drain_budget = 86400 } } })
   local p = h:once(name)
   h:close()
   assert(p == N, name .. ": processed " .. p)
@@ -730,7 +731,7 @@ local function claims_scenario()
   end)
   print("| measure | claims on | claims off / one daemon | ratio | target |")
   print("|---|---:|---:|---:|---|")
-  print(string.format("| one instance idle, data in every partition: commands/s of the 14 stock scanners | %s "
+  print(string.format("| one instance idle, data in every partition: commands/s of the stock scanners | %s "
     .. "| %s | %.3f | <= 1.05 |", thousands(m.idle_on), thousands(m.idle_off), m.idle))
   print(string.format("| one instance draining %s delayed items in one cycle (test host) | %s | %s | %.3f | <= 1.05 |",
     thousands(N), thousands(m.drain_on), thousands(m.drain_off), m.drain))
@@ -864,7 +865,7 @@ local function paired_scenario()
     table.insert(rss[bin], kb)
     return dt
   end, n * 2, ref)
-  print(string.format("| idle `--once` of the 14 scanners, wall s (lower is better) | %.3f | %.3f | %s | %.3f |",
+  print(string.format("| idle `--once` of the stock scanners, wall s (lower is better) | %.3f | %.3f | %s | %.3f |",
     a, b, fmt_ratios(rs), median(rs)))
   local ra, rb = median(rss["./bin/scanhost"]), median(rss[ref])
   print(string.format("| idle `--once`, max RSS kB (lower is better) | %s | %s | | %.3f |", thousands(ra),
@@ -873,7 +874,7 @@ end
 
 -- ------------------------------------------------------------------- http
 
--- A daemon with the 14 stock scanners over 256 partitions, idle (nothing
+-- A daemon with the stock scanners over 256 partitions, idle (nothing
 -- due), with or without --http; returns its pid and, with --http, its port.
 local function http_daemon(with_http, tag)
   local log = ("%s/http-%s.log"):format(srv.dir, tag)
@@ -925,7 +926,7 @@ end
 local function http_scenario()
   use_library("scanhost")
   assert(admin:call("FLUSHALL"))
-  print(string.format("\n## Scenario: --http, the 14 stock scanners idle over 256 partitions, "
+  print(string.format("\n## Scenario: --http, the stock scanners idle over 256 partitions, "
     .. "median of %d adjacent pairs\n", REPS))
   local rss_off, rss_on, rss_ratio, rate_ratio, all_times, size = {}, {}, {}, {}, {}, 0
   for r = 1, REPS do

@@ -114,6 +114,17 @@ describe("connection handshake", function()
     assert.truthy(out:find("failed: No such file or directory (ENOENT)", 1, true), out)
   end)
 
+  it("a host name is looked up off the loop: localhost connects, an unknown name is the cause", function()
+    srv = RS.start()
+    local rc, out = once(("redis://localhost:%d"):format(srv.port))
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("connected to redis at redis://localhost:" .. srv.port, 1, true), out)
+    rc, out = once("redis://no-such-host.invalid:6390", "-c " .. dir .. "/fast.lua")
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("could not reach redis at redis://no-such-host.invalid:6390 within 1 s: "
+      .. "cannot resolve no-such-host.invalid: ", 1, true), out)
+  end)
+
   it("a daemon refused by the server logs it once per backoff step and recovers", function()
     srv = RS.start({ password = "Right-s3cret" })
     proc = P.start(dir, ("--scanners %s --partitions 2 --redis redis://:Wr0ng-s3cret@127.0.0.1:%d")

@@ -317,6 +317,26 @@ describe("make install", function()
       (io.popen("cksum < " .. share .. "/scanners/lease_expiry.lua | cut -d' ' -f1-2 | tr ' ' '-'"):read("*l")), share))
     install()
     assert.are.equal(P.read("scanners/lease_expiry.lua"), P.read(share .. "/scanners/lease_expiry.lua"))
+    -- stock files the last install shipped and this one does not: removed
+    -- when untouched (a retired scanner must not go on running), kept with a
+    -- line when the user changed them
+    local function shipped(rel, text)
+      P.write(share .. "/" .. rel, text)
+      P.sh(("echo \"$(cksum < %s/%s | cut -d' ' -f1-2 | tr ' ' '-') %s\" >> %s/.installed"):format(share, rel, rel, share))
+    end
+    shipped("scanners/retired.lua", counter("retired"))
+    shipped("lua-lib/ff/retired.lua", "return {}\n")
+    shipped("scanners/retired_edited.lua", counter("retired_edited"))
+    P.write(share .. "/scanners/retired_edited.lua", counter("retired_edited") .. "-- mine\n")
+    out = install()
+    assert.is_nil(io.open(share .. "/scanners/retired.lua"))
+    assert.is_nil(io.open(share .. "/lua-lib/ff/retired.lua"))
+    assert.truthy(out:find("removed " .. share .. "/scanners/retired.lua (no longer shipped)", 1, true), out)
+    assert.are.equal(counter("retired_edited") .. "-- mine\n", P.read(share .. "/scanners/retired_edited.lua"))
+    assert.truthy(out:find("kept " .. share .. "/scanners/retired_edited.lua (changed locally; no longer shipped", 1, true), out)
+    out = install() -- said again at every install while it is there
+    assert.truthy(out:find("kept " .. share .. "/scanners/retired_edited.lua (changed locally; no longer shipped", 1, true), out)
+    P.sh("rm " .. share .. "/scanners/retired_edited.lua")
     -- the installed binary loads the user's directory too and uses the user's config
     local p = io.popen(("cd / && %s/bin/scanhost --check 2>&1; echo rc=$?"):format(dir))
     local check = p:read("*a")

@@ -92,6 +92,42 @@ describe("ff.walker", function()
     assert.is_true(walked)
   end)
 
+  it("reads TIME once per select() chunk and ages it on the host's clock; again after 1 s", function()
+    local nows = {}
+    local s = walker.scanner { name = "w", interval = 1,
+      sets = function(_, tag) return { "s:" .. tag } end,
+      select = function(_, partitions)
+        local out = {}
+        for _, p in ipairs(partitions) do out[p] = true end
+        return out
+      end,
+      page = function(_, st) nows[#nows + 1] = st.now; return 0, 0 end }
+    local pages = {}
+    for p = 1, 4 do pages["s:{fp:" .. p .. "}"] = { { "0", { "a" } } } end
+    local ctx, times, server, elapsed = fake(pages, nil), 0, 5000, 0
+    function ctx:now_ms() times = times + 1; return server end
+    function ctx:elapsed() return elapsed end
+    local function scan(sel, p, at)
+      elapsed, ctx.tag = at, "{fp:" .. p .. "}"
+      s.scan(ctx, p, sel[p])
+    end
+    local sel = s.select(ctx, { 1, 2, 3, 4 })
+    scan(sel, 1, 0.25)
+    server = 9999 -- a later TIME would say so
+    scan(sel, 2, 0.5)
+    scan(sel, 3, 1.0)
+    assert.same({ 5000, 5250, 5750 }, nows)
+    assert.equal(1, times)
+    scan(sel, 4, 1.3) -- 1.05 s since the reading: read again
+    assert.same({ 5000, 5250, 5750, 9999 }, nows)
+    assert.equal(2, times)
+    sel = s.select(ctx, { 1 }) -- a new chunk never reuses the old reading
+    scan(sel, 1, 1.4)
+    assert.equal(3, times)
+    s.scan(ctx, 1, nil) -- outside a cycle: its own TIME
+    assert.equal(4, times)
+  end)
+
   it("a failed or malformed SSCAN is one error, logged, and keeps what was counted", function()
     local s = walker.scanner { name = "w", interval = 1,
       sets = function() return { "s", "t", "u" } end,
