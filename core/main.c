@@ -19,27 +19,6 @@
 #define SCANHOST_VERSION "0.1.0"
 #endif
 
-static void once_progress(struct host *h)
-{
-	for (struct scanner *s = h->scanners; s; s = s->next) {
-		if (s->scheduled && !s->once_done)
-			return;
-	}
-	host_end(h);
-}
-
-static int once_exit_code(struct host *h)
-{
-	if (h->exit_code)
-		return h->exit_code;
-	for (struct scanner *s = h->scanners; s; s = s->next) {
-		if (s->scheduled &&
-		    (s->last.errors > 0 || !s->once_done || s->last.end != RUNNER_COMPLETE))
-			return 1;
-	}
-	return h->load_errors ? 1 : 0;
-}
-
 /* Loads and validates everything; returns -1 to go on, or an exit code. */
 static int prepare(struct host *h, struct config *cfg)
 {
@@ -49,9 +28,9 @@ static int prepare(struct host *h, struct config *cfg)
 		fflush(stdout);
 		return ok ? 0 : 2;
 	}
-	if (h->config_errors > 0) {
+	if (host_config_errors(h) > 0) {
 		fprintf(stderr, "scanhost: %d configuration error(s), see above; not starting\n",
-		        h->config_errors);
+		        host_config_errors(h));
 		return 2;
 	}
 	return -1;
@@ -78,20 +57,17 @@ static int run(struct config *cfg)
 	url_redacted(&cfg->url, where, sizeof(where));
 	log_info("scanhost %s starting: redis %s, partitions %d/%d/%d, %s, instance %s, claims %s",
 	         SCANHOST_VERSION, where, cfg->partitions, cfg->budget_partitions,
-	         cfg->quota_partitions, cfg->once ? "one cycle" : "daemon", h.env.instance_id,
+	         cfg->quota_partitions, cfg->once ? "one cycle" : "daemon", host_instance_id(&h),
 	         cfg->claims ? "on" : "off");
 	if (!control_start(&h, err, sizeof(err))) {
 		fprintf(stderr, "scanhost: %s\n", err);
 		host_free(&h);
 		return 2;
 	}
-	if (cfg->once)
-		h.on_idle = once_progress;
 	host_start(&h);
 	ev_run(loop, 0);
-	code = cfg->once ? once_exit_code(&h) : h.exit_code;
-	if (cfg->once && !h.conn_refused)
-		host_print_summary(&h, STDOUT_FILENO);
+	code = host_exit_code(&h);
+	host_print_summary(&h, STDOUT_FILENO);
 	host_free(&h);
 	log_info("scanhost stopped (exit %d)", code);
 	return code;

@@ -7,30 +7,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host.h"
+#include "hoststate.h"
+#include "ready.h"
 #include "redis.h"
+#include "registry.h"
 #include "router.h"
 
 #ifndef SCANHOST_VERSION
 #define SCANHOST_VERSION "0.1.0"
 #endif
-
-void stats_cycle_begin(struct scanner_stats *st)
-{
-	st->backlog_cycle = (struct backlog){ 0 };
-}
-
-void stats_cycle_end(struct scanner_stats *st, const struct runner_cycle *c, uint64_t in_backoff)
-{
-	st->processed += c->processed;
-	st->skipped += c->skipped;
-	st->errors += c->errors;
-	st->cycles++;
-	prom_observe(&st->duration, c->elapsed);
-	st->in_backoff = in_backoff;
-	if (c->end == RUNNER_COMPLETE)
-		st->backlog_last = st->backlog_cycle;
-}
 
 /* ---- per scanner ------------------------------------------------------------- */
 

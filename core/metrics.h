@@ -1,29 +1,10 @@
-/* metrics: per-scanner counters kept by the host at every cycle end, and
- * their rendering for GET /metrics (Prometheus text 0.0.4). Rendering reads
- * host state only: a scrape sends no Redis command. */
+/* metrics: GET /metrics (Prometheus text 0.0.4) from the per-scanner
+ * counters (stats.h) and the connection's. Rendering reads host state
+ * only: a scrape sends no Redis command. */
 #ifndef SCANHOST_METRICS_H
 #define SCANHOST_METRICS_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
-#include "backlog.h"
 #include "prom.h"
-#include "runner.h"
-
-struct scanner_stats {
-	uint64_t processed, skipped, errors; /* items, over every cycle */
-	uint64_t cycles;                     /* cycles ended (complete or cut short) */
-	struct prom_histogram duration;
-	struct backlog backlog_cycle; /* filled by the running cycle's page reads */
-	struct backlog backlog_last;  /* the last complete cycle's */
-	uint64_t in_backoff;          /* tracker entries in backoff at the last cycle end */
-	bool paused;                  /* the pause key exists (pause.c) */
-	bool run_requested;           /* POST /scanners/NAME/run during a cycle */
-};
-
-void stats_cycle_begin(struct scanner_stats *st);
-void stats_cycle_end(struct scanner_stats *st, const struct runner_cycle *c, uint64_t in_backoff);
 
 struct host;
 void metrics_render(struct host *h, struct sbuf *b);

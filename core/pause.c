@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "host.h"
+#include "hoststate.h"
 #include "log.h"
 #include "router.h"
 

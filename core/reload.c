@@ -1,4 +1,6 @@
-/* reload: SIGHUP — the config file again (with the same command line and
+/* reload: SIGHUP, SIGUSR1 and the environment the scripts see.
+ *
+ * SIGHUP — the config file again (with the same command line and
  * environment), and every scanner with it.
  *
  * The new config is built aside; if it is invalid, or any scanner refuses
@@ -8,11 +10,14 @@
  * them is refused with a log line and the running value kept, and the rest
  * of the new config applies. Options, intervals and enabled flags take
  * effect at each scanner's next cycle boundary. */
+#include "reload.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
+#include "hoststate.h"
 #include "log.h"
+#include "scanset.h"
 #include "watchdog.h"
 
 /* Keeps the running value of every key that needs a restart. */
@@ -148,4 +153,36 @@ bool host_reload_config(struct host *h)
 	         next->config_loaded ? next->config_path : "(built-in defaults)");
 	h->reloads_ok++;
 	return true;
+}
+
+bool host_reload_scripts(struct host *h)
+{
+	if (!host_load_set(h, LOAD_SCRIPTS)) {
+		log_error("script reload refused (see above); the running scanners go on");
+		return refused(h);
+	}
+	int failed = h->load_errors + h->config_errors;
+	log_msg(failed ? LOG_WARN : LOG_INFO, NULL, "reload finished: %d file(s) failed to load",
+	        failed);
+	h->reloads_ok++;
+	return true;
+}
+
+void host_sync_env(struct host *h)
+{
+	const struct config *cfg = h->cfg;
+	struct hostenv *e = &h->env;
+	for (int i = 0; i < cfg->nlanes; i++)
+		h->lanes[i] = cfg->lanes[i];
+	e->lanes = h->lanes;
+	e->nlanes = cfg->nlanes;
+	e->lua_lib_dir = cfg->lua_lib_dir;
+	e->lua_path = cfg->lua_path[0] ? cfg->lua_path : NULL;
+	e->conf_L = cfg->conf_L;
+	e->overrides_ref = cfg->overrides_ref;
+	e->scan_timeout = cfg->scan_timeout;
+	e->lua_memory = (size_t)cfg->lua_memory_mb << 20;
+	e->claims = cfg->claims;
+	e->once = cfg->once;
+	e->filter = &cfg->filter;
 }

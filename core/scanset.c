@@ -15,6 +15,8 @@
  * script reload applies what is valid file by file, and is refused as a
  * whole only if a directory cannot be read or nothing would run. */
 #define _DEFAULT_SOURCE
+#include "scanset.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -24,9 +26,11 @@
 
 #include <lauxlib.h>
 
-#include "host.h"
+#include "hoststate.h"
 #include "log.h"
 #include "luadir.h"
+#include "registry.h"
+#include "script_load.h"
 
 /* One file of a pass. */
 struct candidate {
@@ -334,4 +338,9 @@ int host_load_scanners(struct host *h)
 {
 	host_load_set(h, LOAD_START);
 	return h->load_errors + h->config_errors;
+}
+
+int host_config_errors(const struct host *h)
+{
+	return h->config_errors;
 }
