@@ -130,17 +130,28 @@ end
 -- The first key of list ({{key, redis type}, ...}; unset keys skipped) that
 -- exists with another type than the one the caller is about to write, or nil.
 -- Checked before the first write: a wrong-type key is refused (C.invalid(key))
--- instead of raising WRONGTYPE half-way through the writes.
-function C.mistyped(list)
+-- instead of raising WRONGTYPE half-way through the writes. seen (optional)
+-- receives each key's type, so a later step of the same item need not ask
+-- again (C.close_stream_meta).
+function C.mistyped(list, seen)
   for i = 1, #list do
     local key, want = list[i][1], list[i][2]
     if C.is_set(key) then
       local t = redis.call("TYPE", key)
       if type(t) == "table" then t = t.ok end
+      if seen then seen[key] = t end
       if t ~= "none" and t ~= want then return key end
     end
   end
   return nil
+end
+
+-- Whether key exists: from the type the item's check saw (C.mistyped's seen),
+-- else asked.
+function C.key_exists(key, seen)
+  local t = seen and seen[key]
+  if t then return t ~= "none" end
+  return redis.call("EXISTS", key) == 1
 end
 
 -- v34 (spec 30 §2.6): PUBLISH the completion of a flow member (a core with a
@@ -157,16 +168,16 @@ function C.hset(key, flat)
 end
 
 -- Close an existing stream-meta hash (missing key: no write).
-function C.close_stream_meta(key, now, reason, only_if_open)
-  if redis.call("EXISTS", key) == 0 then return end
+function C.close_stream_meta(key, now, reason, only_if_open, seen)
+  if not C.key_exists(key, seen) then return end
   if only_if_open and C.is_set(redis.call("HGET", key, "closed_at")) then return end
   redis.call("HSET", key, "closed_at", C.ms_text(now), "closed_reason", reason)
 end
 
 -- The refusal of the first key of list ({{key, redis type}, ...}) of another
 -- type than the one about to be written, or nil (C.mistyped).
-function C.refuse_mistyped(list)
-  local bad = C.mistyped(list)
+function C.refuse_mistyped(list, seen)
+  local bad = C.mistyped(list, seen)
   if bad then return C.invalid(bad) end
   return nil
 end

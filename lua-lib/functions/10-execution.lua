@@ -33,7 +33,7 @@ function X.attempt_meta_key(core_key, core)
 end
 
 -- Fields written when a lease is marked expired (B.1 step 7.1).
-function X.mark_expired(core_key, hist_key, core, now, meta_key)
+function X.mark_expired(core_key, hist_key, core, now, meta_key, seen)
   local t = C.ms_text(now)
   C.hset(core_key, {
     "lifecycle_phase", core.lifecycle_phase or "active",
@@ -54,7 +54,7 @@ function X.mark_expired(core_key, hist_key, core, now, meta_key)
     "attempt_index", f(core, "current_attempt_index"),
     "attempt_id", f(core, "current_attempt_id"), "worker_id", f(core, "current_worker_id"),
     "worker_instance_id", f(core, "current_worker_instance_id"), "ts", t)
-  if meta_key then C.close_stream_meta(meta_key, now, "lease_expired", true) end
+  if meta_key then C.close_stream_meta(meta_key, now, "lease_expired", true, seen) end
 end
 
 -- The core fields a lease expiry reads (X.mark_lease_expired_if_due,
@@ -84,9 +84,10 @@ function X.mark_lease_expired_if_due(keys, args, call)
   local now = C.now_of(call)
   if expires > now then return done("not_yet_expired") end
   local meta = X.attempt_meta_key(keys[1], core)
-  local bad = C.refuse_mistyped({ { keys[4], "stream" }, { meta, "hash" } })
+  local seen = {}
+  local bad = C.refuse_mistyped({ { keys[4], "stream" }, { meta, "hash" } }, seen)
   if bad then return bad end
-  X.mark_expired(keys[1], keys[4], core, now, meta)
+  X.mark_expired(keys[1], keys[4], core, now, meta, seen)
   return C.ok("marked_expired")
 end
 
@@ -175,9 +176,9 @@ function X.lease_released(hist_key, core, reason, now)
 end
 
 -- B.3 step 3: release the lease of an active execution.
-function X.expire_active(keys, eid, core, now, reason)
+function X.expire_active(keys, eid, core, now, reason, seen)
   X.end_attempt(core, keys[2], now, reason)
-  C.close_stream_meta(keys[3], now, "expired", false)
+  C.close_stream_meta(keys[3], now, "expired", false, seen)
   redis.call("DEL", keys[4])
   redis.call("ZREM", keys[6], eid)
   redis.call("SREM", keys[7], eid)
@@ -190,12 +191,12 @@ function X.expire_active(keys, eid, core, now, reason)
 end
 
 -- B.3 step 4: close the suspension of a suspended execution.
-function X.expire_suspended(keys, eid, core, now, reason)
+function X.expire_suspended(keys, eid, core, now, reason, seen)
   X.end_attempt(core, keys[2], now, reason)
-  if redis.call("EXISTS", keys[14]) == 1 then
+  if C.key_exists(keys[14], seen) then
     redis.call("HSET", keys[14], "closed_at", C.ms_text(now), "close_reason", "expired:" .. reason)
   end
-  C.close_stream_meta(keys[3], now, "expired", false)
+  C.close_stream_meta(keys[3], now, "expired", false, seen)
   redis.call("ZREM", keys[12], eid)
   redis.call("ZREM", keys[13], eid)
 end
@@ -311,12 +312,13 @@ function X.expire_execution(keys, args, call)
   local now = C.now_of(call)
   local not_due = X.expiry_not_due(keys, eid, reason, now)
   if not_due then return C.ok(not_due) end
-  local bad = C.refuse_mistyped(X.expire_writes(keys, core, phase))
+  local seen = {}
+  local bad = C.refuse_mistyped(X.expire_writes(keys, core, phase), seen)
   if bad then return bad end
   if phase == "active" then
-    X.expire_active(keys, eid, core, now, reason)
+    X.expire_active(keys, eid, core, now, reason, seen)
   elseif phase == "suspended" then
-    X.expire_suspended(keys, eid, core, now, reason)
+    X.expire_suspended(keys, eid, core, now, reason, seen)
   elseif phase == "runnable" then
     X.expire_runnable(keys, eid, core)
   end

@@ -30,6 +30,19 @@ describe("execution functions", function()
       return r:fcall("ff_mark_lease_expired_if_due", X.mark_lease_expired_keys(T, E), { E })
     end
 
+    it("asks each key it writes for its type once: closing the stream meta sends no EXISTS", function()
+      F.lease_expiry.acting(r)
+      r:call("CONFIG", "RESETSTAT")
+      assert.same({ 1, "OK", "marked_expired" }, call())
+      local stats = r:call("INFO", "commandstats")
+      assert.equal("2", stats:match("cmdstat_type:calls=(%d+)")) -- lease history, stream meta
+      assert.is_nil(stats:match("cmdstat_exists:"))
+      r:call("DEL", K.stream_meta(T, E, 0))
+      r:call("HSET", K.core(T, E), "ownership_state", "leased")
+      assert.same({ 1, "OK", "marked_expired" }, call())
+      assert.equal(0, r:call("EXISTS", K.stream_meta(T, E, 0))) -- an absent meta stays absent
+    end)
+
     it("marks a due lease expired (C.1 acting case)", function()
       F.lease_expiry.acting(r)
       local t0 = env_mod.now_ms(r)
