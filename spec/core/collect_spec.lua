@@ -1,20 +1,12 @@
 -- Between cycles the host collects each scanner's Lua state (script_collect):
 -- an idle scanner holds what it keeps, not the garbage of its last cycle
 -- (LuaJIT lets a heap grow to twice its live size before collecting).
+local E = require "spec.helpers.env"
 local T = require "scanhost_test"
 
 describe("a scanner's Lua state between cycles", function()
   local srv, dir
-  setup(function()
-    srv = require("spec.helpers.redis_server").start()
-    dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir)
-  end)
-  teardown(function()
-    srv:stop()
-    os.execute("rm -rf " .. dir)
-  end)
+  E.bare(function(s, d) srv, dir = s, d end)
 
   it("is collected: the next cycle starts with the garbage of the last one gone", function()
     local f = assert(io.open(dir .. "/churn.lua", "w"))

@@ -7,16 +7,7 @@ local T = require "scanhost_test"
 
 describe("counts a scanner returns", function()
   local srv, dir
-  setup(function()
-    srv = require("spec.helpers.redis_server").start()
-    dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir)
-  end)
-  teardown(function()
-    srv:stop()
-    os.execute("rm -rf " .. dir)
-  end)
+  env_mod.bare(function(s, d) srv, dir = s, d end)
 
   local function scanner(ret)
     local f = assert(io.open(dir .. "/bad.lua", "w"))

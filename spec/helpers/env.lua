@@ -97,6 +97,24 @@ function M.suite(bind, ...)
   busted.before_each(function() env:flush() end)
 end
 
+-- bare(bind), in a describe block: a private redis-server without a library
+-- and an empty scratch directory for the block's own scanner files, made in
+-- setup and handed over by bind(srv, dir), removed in teardown.
+function M.bare(bind)
+  local srv, dir
+  busted.setup(function()
+    srv = require("spec.helpers.redis_server").start()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    bind(srv, dir)
+  end)
+  busted.teardown(function()
+    srv:stop()
+    os.execute("rm -rf " .. dir)
+  end)
+end
+
 -- open(opts) -> srv, h: the server and host of a fresh env over §C's
 -- partition counts (opts win), for a test that wants one of its own;
 -- release(srv, h) stops them.
