@@ -39,17 +39,9 @@ function M.now(ctx)
   return now
 end
 
--- The runnable lane sets by eligibility_state (spec 00; the function
--- library's C.RUNNABLE_SETS is the server-side copy).
-M.RUNNABLE_SETS = {
-  eligible_now = "eligible",
-  not_eligible_until_time = "delayed",
-  blocked_by_dependencies = "blocked:dependencies",
-  blocked_by_budget = "blocked:budget",
-  blocked_by_quota = "blocked:quota",
-  blocked_by_route = "blocked:route",
-  blocked_by_operator = "blocked:operator",
-}
+-- The runnable lane sets by eligibility_state (spec 00), the very table the
+-- function library uses (ff.lanes).
+M.RUNNABLE_SETS = require("ff.lanes").RUNNABLE_SETS
 
 -- lane_set(lifecycle_phase, eligibility_state, ownership_state) -> the
 -- suffix of the lane set an execution in this state sits in, or nil when the

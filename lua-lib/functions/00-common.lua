@@ -206,19 +206,6 @@ function C.eid_from_core_key(key)
   return string.sub(key, close + 2, stop - 1)
 end
 
--- Runnable lane sets by eligibility_state (used to clean a runnable record).
-C.RUNNABLE_SETS = {
-  eligible_now = "eligible",
-  not_eligible_until_time = "delayed",
-  blocked_by_dependencies = "blocked:dependencies",
-  blocked_by_budget = "blocked:budget",
-  blocked_by_quota = "blocked:quota",
-  blocked_by_route = "blocked:route",
-  blocked_by_operator = "blocked:operator",
-}
-C.RUNNABLE_ORDER = { "eligible_now", "not_eligible_until_time", "blocked_by_dependencies",
-  "blocked_by_budget", "blocked_by_quota", "blocked_by_route", "blocked_by_operator" }
-
 -- Per-item maintenance functions: C.register_item registers one under its
 -- FlowFabric name and records it with its fixed KEYS count, so 30-batch.lua
 -- can register a batch variant that runs the very same item function.

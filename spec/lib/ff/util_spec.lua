@@ -54,4 +54,25 @@ describe("ff.util", function()
     assert.is_nil(util.now(ctx))
     assert.same({ "debug TIME failed connection lost" }, ctx.seen)
   end)
+
+  it("takes the lane sets from the function library's own file, found by require's searcher", function()
+    -- what the host's digest records: the files require's Lua-file searcher loads
+    local recorded, searcher = {}, package.loaders[2]
+    package.loaders[2] = function(name)
+      local loader = searcher(name)
+      if type(loader) == "function" then recorded[#recorded + 1] = package.searchpath(name, package.path) end
+      return loader
+    end
+    package.loaded["ff.lanes"] = nil
+    local ok, lanes = pcall(require, "ff.lanes")
+    package.loaders[2] = searcher
+    assert.is_true(ok, lanes)
+    assert.truthy(recorded[#recorded]:match("functions/05%-lanes%.lua$"), recorded[#recorded])
+    local server = { C = {} } -- the library's file, as the server runs it (C is 00-common's)
+    setfenv(assert(loadfile(recorded[#recorded])), server)()
+    assert.same(server.C.RUNNABLE_SETS, lanes.RUNNABLE_SETS)
+    assert.same(server.C.RUNNABLE_SETS, util.RUNNABLE_SETS)
+    assert.equal(7, #lanes.RUNNABLE_ORDER)
+    for _, es in ipairs(lanes.RUNNABLE_ORDER) do assert.truthy(lanes.RUNNABLE_SETS[es], es) end
+  end)
 end)
