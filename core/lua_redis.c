@@ -5,6 +5,14 @@
  *   reply | nil, err[, "transport"]  = ctx.redis:call(cmd, ...)
  *   reply | nil, err[, "transport"]  = ctx.redis:fcall(name, {keys...}, {args...})
  *   results, nerrors                 = ctx.redis:pipeline({{cmd, ...}, ...})
+ *   handle                           = ctx.redis:send({{cmd, ...}, ...})
+ *   results, nerrors                 = ctx.redis:collect(handle)
+ *
+ * send() writes a pipeline and returns at once, so a script can prepare its
+ * next request while the server executes this one; collect() yields until
+ * the replies are in (or returns them at once). Replies that arrive before
+ * collect() are kept in a registry-anchored results table. Every request a
+ * run sent and never collected is dropped when the run ends.
  *
  * Two error channels: Redis and I/O failures come back as values; misuse
  * (bad argument types, calling from the wrong place) raises, and always
@@ -42,6 +50,11 @@ struct lreq {
 	int remaining;
 	int nerrors;
 	bool pipeline;      /* results table: index 1 of the waiting coroutine */
+	bool sent;          /* by send(): results in results_ref, s->sent lists it */
+	bool waited;        /* collect() yields for it */
+	int results_ref;    /* send()'s results table (registry of the script's state) */
+	int id;             /* send()'s handle */
+	struct lreq *next;  /* in s->sent */
 	char send_err[160]; /* why the unsent commands of a pipeline failed */
 	struct lslot {
 		struct lreq *req;
@@ -91,9 +104,14 @@ static void push_transport_error(lua_State *L, const char *err)
 	lua_setfield(L, -2, "transport");
 }
 
-/* Pushes the pipeline's results table (kept on the coroutine's stack). */
+/* Pushes the pipeline's results table: in the registry for send(), else on
+ * the waiting coroutine's stack. */
 static void push_results(lua_State *L, struct lreq *q)
 {
+	if (q->sent) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, q->results_ref);
+		return;
+	}
 	lua_State *co = q->script->task.co;
 	lua_pushvalue(co, 1);
 	lua_xmove(co, L, 1);
@@ -176,6 +194,8 @@ static void convert(struct lreq *q, const redisReply *reply, const char *err, in
 	lua_pushliteral(co, "out of memory converting the reply");
 }
 
+static void deliver_sent(struct lreq *q);
+
 static void on_reply(void *priv, redisReply *reply, const char *err)
 {
 	struct lslot *slot = priv;
@@ -185,6 +205,16 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 		q->nerrors++;
 	if (!err && reply->type == REDIS_REPLY_ERROR)
 		notice_error_reply(q->env, reply->str);
+	if (q->sent && q->script) {
+		/* kept in the registry whether or not collect() waits yet */
+		struct script *s = q->script;
+		watchdog_enter(s->name, s->run.partition, "a Redis reply");
+		convert(q, reply, err, slot->index);
+		if (q->remaining == 0 && q->waited && task_waiting(&s->task, q->ticket))
+			deliver_sent(q);
+		watchdog_leave();
+		return;
+	}
 	if (!task_alive(q)) {
 		/* orphaned or stale: drain without touching any Lua state */
 		if (q->remaining == 0)
@@ -201,7 +231,50 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 
 void lredis_orphan(struct lreq *q)
 {
-	q->script = NULL;
+	if (!q->sent) /* a sent one is dropped with the others (lredis_drop_sent) */
+		q->script = NULL;
+}
+
+static void unlink_sent(struct script *s, const struct lreq *q)
+{
+	for (struct lreq **p = &s->sent; *p; p = &(*p)->next) {
+		if (*p == q) {
+			*p = q->next;
+			return;
+		}
+	}
+}
+
+/* Pushes a complete sent request's results and error count on L (any
+ * coroutine of the script's state), and frees the request. */
+static void take_sent(lua_State *L, struct script *s, struct lreq *q)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, q->results_ref);
+	lua_pushinteger(L, q->nerrors);
+	luaL_unref(s->L, LUA_REGISTRYINDEX, q->results_ref);
+	unlink_sent(s, q);
+	free(q);
+}
+
+/* The last reply of the request collect() waits for: resume with it. */
+static void deliver_sent(struct lreq *q)
+{
+	struct script *s = q->script;
+	lua_settop(s->task.co, 0);
+	take_sent(s->task.co, s, q);
+	task_resume(&s->task, 2);
+}
+
+void lredis_drop_sent(struct script *s)
+{
+	while (s->sent) {
+		struct lreq *q = s->sent;
+		s->sent = q->next;
+		luaL_unref(s->L, LUA_REGISTRYINDEX, q->results_ref);
+		q->script = NULL; /* replies still to come are drained */
+		if (q->remaining == 0)
+			free(q);
+	}
 }
 
 /* Allocated outside Lua: a request must outlive any raise. NULL when out
@@ -354,10 +427,81 @@ static int lredis_pipeline(lua_State *L)
 	return 2;
 }
 
+/* handle = redis:send(cmds): the commands are written now; the results,
+ * as pipeline() gives them, come from collect(handle). */
+static int lredis_send(lua_State *L)
+{
+	struct script *s = current_script(L);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	/* the results table and its anchor first: nothing may allocate between
+	 * building the vectors and writing them */
+	lua_createtable(L, (int)lua_objlen(L, 2), 0);
+	int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	int n;
+	const struct rargs *cmds = rargs_pipeline(L, 2, &n);
+	struct lreq *q = new_request(s, n, true);
+	if (!q) {
+		luaL_unref(L, LUA_REGISTRYINDEX, ref);
+		return luaL_error(L, "scanhost: out of memory");
+	}
+	q->sent = true;
+	q->results_ref = ref;
+	q->id = ++s->next_sent_id;
+	int written = 0;
+	for (int i = 0; i < n; i++) {
+		char err[sizeof(q->send_err)];
+		if (send_one(q, i, &cmds[i], err, sizeof(err))) {
+			written++;
+			continue;
+		}
+		q->slots[i].unsent = true;
+		q->nerrors++;
+		if (!q->send_err[0])
+			snprintf(q->send_err, sizeof(q->send_err), "%s", err);
+	}
+	q->remaining = written;
+	q->next = s->sent;
+	s->sent = q;
+	if (written > 0)
+		s->env->round_trips++;
+	/* after the writes, allocating is harmless again */
+	lua_settop(L, 0);
+	lua_pushlightuserdata(L, q);
+	store_unsent(L);
+	lua_settop(L, 0);
+	lua_pushinteger(L, q->id);
+	return 1;
+}
+
+/* results, nerrors = redis:collect(handle): yields until the request's
+ * replies are in, unless they already are. */
+static int lredis_collect(lua_State *L)
+{
+	struct script *s = current_script(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	struct lreq *q = s->sent;
+	while (q && q->id != id)
+		q = q->next;
+	if (!q)
+		return luaL_error(L, "scanhost: collect(%d): no such request (already collected?)",
+		                  (int)id);
+	lua_settop(L, 0);
+	if (q->remaining == 0) {
+		take_sent(L, s, q);
+		return 2;
+	}
+	q->waited = true;
+	q->ticket = task_wait(&s->task, q);
+	return lua_yield(L, 0);
+}
+
 static const luaL_Reg redis_methods[] = {
 	{ "call", lredis_call },
 	{ "fcall", lredis_fcall },
 	{ "pipeline", lredis_pipeline },
+	{ "send", lredis_send },
+	{ "collect", lredis_collect },
 	{ NULL, NULL },
 };
 

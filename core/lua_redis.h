@@ -15,5 +15,8 @@ void lredis_push(lua_State *L, struct script *s);
 /* The task ended with this request in flight: its replies are drained
  * without touching any Lua state. */
 void lredis_orphan(struct lreq *q);
+/* The run ended: the requests it sent and never collected are dropped,
+ * their replies drained without touching any Lua state. */
+void lredis_drop_sent(struct script *s);
 
 #endif

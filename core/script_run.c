@@ -130,6 +130,7 @@ static void drop_request(void *owner, void *request)
 static void run_done(void *owner)
 {
 	struct script *s = owner;
+	lredis_drop_sent(s);
 	const struct task *t = &s->task;
 	struct tally tally = { 0, 0, 1 }; /* a failed run is one error */
 	if (s->run.keep_results) {
