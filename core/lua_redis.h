@@ -6,14 +6,9 @@
 
 #include "script.h"
 
-struct lreq;
-
 /* Registers the ctx.redis class in a fresh state. */
 void lredis_open(lua_State *L);
 /* Pushes s's ctx.redis handle. */
 void lredis_push(lua_State *L, struct script *s);
-/* The task ended with this request in flight: its replies are drained
- * without touching any Lua state. */
-void lredis_orphan(struct lreq *q);
 
 #endif

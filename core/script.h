@@ -62,6 +62,8 @@ struct script {
 	char library_versions[SCRIPT_MAX_VERSIONS][16];
 	int nlibrary_versions;
 	struct task task;
+	struct lreq *sent;         /* requests of the current run sent with send(), not collected */
+	int next_sent_id;          /* send()'s handles */
 	struct {                   /* the current (or last) run: script_run.c */
 		int partition;     /* scanned, or the first one select() was given */
 		const char *what;  /* "scan()", "select()": for logs and the watchdog */

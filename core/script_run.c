@@ -11,6 +11,7 @@
 #include <lauxlib.h>
 
 #include "log.h"
+#include "lreq.h"
 #include "lua_ctx.h"
 #include "lua_redis.h"
 #include "runaway.h"
@@ -120,7 +121,7 @@ static void report_failure(void *owner, const char *verb)
 static void drop_request(void *owner, void *request)
 {
 	struct script *s = owner;
-	lredis_orphan(request);
+	lreq_orphan(request);
 	log_event(LOG_DEBUG, s->name, s->run.partition,
 	          "task ended with a request in flight; its replies are drained", NULL);
 }
@@ -130,6 +131,7 @@ static void drop_request(void *owner, void *request)
 static void run_done(void *owner)
 {
 	struct script *s = owner;
+	lreq_drop_sent(s);
 	const struct task *t = &s->task;
 	struct tally tally = { 0, 0, 1 }; /* a failed run is one error */
 	if (s->run.keep_results) {

@@ -104,8 +104,11 @@ end
 -- commands (e.g. a ZMSCORE of the page) so they see the calls' effects.
 -- Sets job.calls (each with .reply or .err, and .transport for a transport
 -- failure) and job.extra_results. `ahead` (optional): more commands at the
--- end of the calls' pipeline; returns their results.
-function M.run_many(ctx, jobs, ahead)
+-- end of the calls' pipeline; returns their results. send_many and
+-- collect_many are its two halves: the calls are written by the first and
+-- their replies taken by the second, so the caller can prepare its next
+-- request meanwhile (ctx.redis:send / collect).
+function M.send_many(ctx, jobs, ahead)
   prepare(ctx, jobs)
   local cmds = {}
   for _, job in ipairs(jobs) do
@@ -120,8 +123,13 @@ function M.run_many(ctx, jobs, ahead)
   end
   local ahead_first = #cmds + 1
   append(cmds, ahead or {})
-  local results = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
-  for _, job in ipairs(jobs) do
+  return { jobs = jobs, ahead_first = ahead_first, nahead = #(ahead or {}),
+    handle = #cmds > 0 and ctx.redis:send(cmds) or nil }
+end
+
+function M.collect_many(ctx, sent)
+  local results = sent.handle and ctx.redis:collect(sent.handle) or {}
+  for _, job in ipairs(sent.jobs) do
     local per_item = #job.ready > 0 and replies(ctx, job.ready, results, job.first) or {}
     for i, c in ipairs(job.ready) do
       local r = per_item[i]
@@ -132,8 +140,12 @@ function M.run_many(ctx, jobs, ahead)
     for i = 1, #(job.extra or {}) do job.extra_results[i] = results[job.extra_first + i - 1] end
   end
   local got = {}
-  for i = 1, #(ahead or {}) do got[i] = results[ahead_first + i - 1] end
+  for i = 1, sent.nahead do got[i] = results[sent.ahead_first + i - 1] end
   return got
+end
+
+function M.run_many(ctx, jobs, ahead)
+  return M.collect_many(ctx, M.send_many(ctx, jobs, ahead))
 end
 
 -- run(ctx, op, items, extra) -> calls, extra_results: run_many on one page.

@@ -193,7 +193,11 @@ end
 -- full: no further page is needed), or nil on error. `ahead` (optional):
 -- commands sent at the end of the calls' round trip (alone when there is no
 -- call), whose results are returned (ff.selection reads its next first pages so).
-function M.handle_pages(ctx, acc, jobs, now, ahead)
+-- start_pages and finish_pages are its two halves: the first sends the calls
+-- and returns at once, the second takes their replies and counts them, so
+-- ff.selection prepares and sends the next group while the server runs this
+-- one.
+function M.start_pages(ctx, acc, jobs, now, ahead)
   local run = {}
   for _, job in ipairs(jobs) do
     local members, scores = job.page.members, job.page.scores
@@ -214,10 +218,14 @@ function M.handle_pages(ctx, acc, jobs, now, ahead)
       run[#run + 1] = job
     end
   end
-  if #run == 0 then return ahead and #ahead > 0 and ctx.redis:pipeline(ahead) or {} end
-  filter.candidates(ctx, run)
-  local t0 = ctx:elapsed()
-  local got = batch.run_many(ctx, run, ahead)
+  if #run > 0 then filter.candidates(ctx, run) end
+  return { run = run, t0 = ctx:elapsed(), sent = batch.send_many(ctx, run, ahead) }
+end
+
+function M.finish_pages(ctx, acc, started)
+  local got = batch.collect_many(ctx, started.sent)
+  local run = started.run
+  if #run == 0 then return got end
   local full, overloaded = false, false
   for _, job in ipairs(run) do
     for _, c in ipairs(job.calls) do
@@ -232,9 +240,13 @@ function M.handle_pages(ctx, acc, jobs, now, ahead)
   end
   -- one observation per round trip, timed per page: the pages of many
   -- partitions sharing a round trip do not count as one slow page
-  adaptive.observe(ctx.config, { full = full, latency = (ctx:elapsed() - t0) / #run,
+  adaptive.observe(ctx.config, { full = full, latency = (ctx:elapsed() - started.t0) / #run,
     overloaded = overloaded })
   return got
+end
+
+function M.handle_pages(ctx, acc, jobs, now, ahead)
+  return M.finish_pages(ctx, acc, M.start_pages(ctx, acc, jobs, now, ahead))
 end
 
 -- resume(ctx, job, at) -> where the drain of job's index goes on after its

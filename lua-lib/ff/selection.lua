@@ -157,8 +157,19 @@ function M.due(targets_of)
     -- pages ride along with the calls
     local cap = 4 * math.max(size, ctx.config.batch_max or size)
     local per_read = math.max(1, math.floor(cap / size))
-    local r_at, p_at = 1, 1
-    while (ready[r_at] or pending[p_at]) and not ctx:stopping() do
+    -- two groups in flight: group k is sent, then group k-1's replies are
+    -- counted while the server runs group k, so neither side waits for the
+    -- other (the first pages read ahead with group k-1 are group k+1's)
+    local r_at, p_at, inflight = 1, 1, nil
+    local function land(f)
+      local got = drain.finish_pages(ctx, acc, f.started)
+      for _, job in ipairs(f.group) do
+        local at = drain.resume(job.ctx, job, drain.START)
+        if at then want(job, at) end
+      end
+      for i, job in ipairs(f.reads) do first_page(job, got[i]) end
+    end
+    while (ready[r_at] or pending[p_at] or inflight) and not ctx:stopping() do
       local group, reads, ahead = {}, {}, {}
       if ready[r_at] then group, r_at = take(ready, r_at, cap) end
       while pending[p_at] and #reads < per_read do
@@ -166,17 +177,17 @@ function M.due(targets_of)
         reads[#reads + 1], ahead[#ahead + 1] = job, drain.page_cmd(job.op, job.index, now, 0, size)
         pending[p_at], p_at = nil, p_at + 1
       end
-      local got = drain.handle_pages(ctx, acc, group, now, ahead)
-      for _, job in ipairs(group) do
-        local at = drain.resume(job.ctx, job, drain.START)
-        if at then want(job, at) end
+      local sent = nil
+      if #group > 0 or #reads > 0 then
+        sent = { started = drain.start_pages(ctx, acc, group, now, ahead), group = group, reads = reads }
       end
-      group = nil
-      for i, job in ipairs(reads) do first_page(job, got[i]) end
+      if inflight then land(inflight) end
+      inflight = sent
       -- LuaJIT keeps the largest heap it ever had: what a group left is
       -- collected before the next one
       if ready[r_at] or pending[p_at] then collectgarbage() end
     end
+    if inflight then land(inflight) end -- stopping: its replies are still counted
     return wanted, acc.processed, acc.errors, acc.skipped
   end
 end

@@ -93,6 +93,47 @@ describe("ctx.redis bindings", function()
     assert.equal("PONG", h:call("PING"))
   end)
 
+  it("send() writes at once and collect() gives its results, in any order, once", function()
+    local out = { h:run(function(ctx)
+      local a = ctx.redis:send({ { "SET", "sa", "1" }, { "INCR", "sa" } })
+      local b = ctx.redis:send({ { "RPUSH", "sb", "x" }, { "INCR", "sb" } }) -- INCR fails: WRONGTYPE
+      local between = ctx.redis:call("GET", "sa") -- a's commands ran before this one
+      local rb, eb = ctx.redis:collect(b)
+      local ra, ea = ctx.redis:collect(a)
+      local again, msg = pcall(ctx.redis.collect, ctx.redis, a)
+      return between, rb, eb, ra, ea, again, msg
+    end) }
+    assert.equal("2", out[1])
+    assert.equal(1, out[2][1])
+    assert.matches("WRONGTYPE", out[2][2].err)
+    assert.equal(1, out[3])
+    assert.same({ "OK", 2 }, out[4])
+    assert.equal(0, out[5])
+    assert.is_false(out[6])
+    assert.matches("no such request", out[7])
+  end)
+
+  it("collect() waits for replies still to come; what a run never collects is dropped", function()
+    local r = h:run(function(ctx)
+      local slow = ctx.redis:send({ { "EVAL", "local t = redis.call('TIME') while true do "
+        .. "local u = redis.call('TIME') if (u[1] - t[1]) * 1000000 + u[2] - t[2] > 200000 then "
+        .. "return 'slept' end end", 0 } })
+      return ctx.redis:collect(slow)
+    end)
+    assert.same({ "slept" }, r)
+    h:run(function(ctx)
+      ctx.redis:send({ { "SET", "left", "1" } }) -- never collected
+      ctx.redis:send({ { "EVAL", "local t = redis.call('TIME') while true do "
+        .. "local u = redis.call('TIME') if (u[1] - t[1]) * 1000000 + u[2] - t[2] > 100000 then "
+        .. "return 1 end end", 0 } })
+    end)
+    assert.equal("1", h:call("GET", "left")) -- it was written; its reply went nowhere
+    assert.equal("PONG", h:call("PING"))
+    local ok, msg = pcall(h.run, h, function(ctx) return ctx.redis:collect(1) end)
+    assert.is_false(ok) -- a handle of another run
+    assert.matches("no such request", msg)
+  end)
+
   it("only yields from the scan's own coroutine", function()
     local ok, msg = h:run(function(ctx)
       local co = coroutine.create(function() return ctx.redis:call("PING") end)

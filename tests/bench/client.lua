@@ -24,7 +24,9 @@ local function fake_ctx(lib)
   function ctx.elapsed() return 0 end
   function ctx.stopping() return false end
   -- a batch FCALL gets one reply per item (its ARGV[1]), a per-item FCALL one
-  ctx.redis = { pipeline = function(_, cmds)
+  -- a batch FCALL gets one reply per item (its ARGV[1]), a per-item FCALL
+  -- one; send() answers at once, collect() hands the answer over
+  local function answer(cmds)
     local out = {}
     for i, c in ipairs(cmds) do
       if c[2]:find("_batch$") then
@@ -36,7 +38,13 @@ local function fake_ctx(lib)
       end
     end
     return out
-  end }
+  end
+  local sent, last = {}, 0
+  ctx.redis = {
+    pipeline = function(_, cmds) return answer(cmds) end,
+    send = function(_, cmds) last = last + 1; sent[last] = answer(cmds); return last end,
+    collect = function(_, h) local r = sent[h]; sent[h] = nil; return r, 0 end,
+  }
   return ctx
 end
 
