@@ -263,3 +263,21 @@ bool lreq_send_one(struct lreq *q, int i, const struct rargs *a, char *err, size
 	               : -1;
 	return router_send(r, hint, a->argc, a->argv, a->len, on_reply, &q->slots[i], err, errlen);
 }
+
+int lreq_send_all(struct lreq *q, const struct rargs *cmds)
+{
+	int written = 0;
+	for (int i = 0; i < q->ncmds; i++) {
+		char err[sizeof(q->send_err)];
+		if (lreq_send_one(q, i, &cmds[i], err, sizeof(err))) {
+			written++;
+			continue;
+		}
+		q->slots[i].unsent = true;
+		q->nerrors++;
+		if (!q->send_err[0])
+			snprintf(q->send_err, sizeof(q->send_err), "%s", err);
+	}
+	q->remaining = written;
+	return written;
+}

@@ -41,6 +41,10 @@ struct lreq {
 struct lreq *lreq_new(struct script *s, int ncmds, bool pipeline);
 /* Writes command i of q (false with err: not written). */
 bool lreq_send_one(struct lreq *q, int i, const struct rargs *a, char *err, size_t errlen);
+/* Writes every command of q (cmds[0 .. q->ncmds)); one that cannot be
+ * written is marked unsent and the first such error kept in q->send_err.
+ * Returns how many were written (the replies q waits for). */
+int lreq_send_all(struct lreq *q, const struct rargs *cmds);
 /* {err = err, transport = true}, the result of a command that failed on the wire. */
 void lreq_push_transport_error(lua_State *L, const char *err);
 /* lua_CFunction, q as light userdata at 1: the commands of q that could not

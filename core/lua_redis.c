@@ -120,20 +120,7 @@ static int lredis_pipeline(lua_State *L)
 	struct lreq *q = lreq_new(s, n, true);
 	if (!q)
 		return luaL_error(L, "scanhost: out of memory");
-	int sent = 0;
-	for (int i = 0; i < n; i++) {
-		char err[sizeof(q->send_err)];
-		if (lreq_send_one(q, i, &cmds[i], err, sizeof(err))) {
-			sent++;
-			continue;
-		}
-		q->slots[i].unsent = true;
-		q->nerrors++;
-		if (!q->send_err[0])
-			snprintf(q->send_err, sizeof(q->send_err), "%s", err);
-	}
-	q->remaining = sent;
-	if (sent > 0) {
+	if (lreq_send_all(q, cmds) > 0) {
 		lua_pushvalue(L, 3);
 		lua_replace(L, 1); /* results at 1 (the handle is no longer needed) */
 		return wait_for(L, q);
@@ -172,19 +159,7 @@ static int lredis_send(lua_State *L)
 	q->sent = true;
 	q->results_ref = ref;
 	q->id = ++s->next_sent_id;
-	int written = 0;
-	for (int i = 0; i < n; i++) {
-		char err[sizeof(q->send_err)];
-		if (lreq_send_one(q, i, &cmds[i], err, sizeof(err))) {
-			written++;
-			continue;
-		}
-		q->slots[i].unsent = true;
-		q->nerrors++;
-		if (!q->send_err[0])
-			snprintf(q->send_err, sizeof(q->send_err), "%s", err);
-	}
-	q->remaining = written;
+	int written = lreq_send_all(q, cmds);
 	q->next = s->sent;
 	s->sent = q;
 	if (written > 0)
