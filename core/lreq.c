@@ -185,7 +185,7 @@ static void on_reply(void *priv, redisReply *reply, const char *err)
 
 void lreq_orphan(struct lreq *q)
 {
-	if (!q->sent) /* a sent one is dropped with the others (lredis_drop_sent) */
+	if (!q->sent) /* a sent one is dropped with the others (lreq_drop_sent) */
 		q->script = NULL;
 }
 

@@ -39,7 +39,7 @@ recorded() { # the checksum recorded for path $1 at the last install, or ""
 }
 
 new_manifest=$(mktemp)
-trap 'rm -f "$new_manifest"' EXIT
+trap 'rm -f "$new_manifest" "$new_manifest.old"' EXIT
 kept=0
 # One stock file: src (in the checkout) -> rel (under share/).
 place() {
@@ -85,9 +85,9 @@ if [ -f "$manifest" ]; then
   awk 'NR == FNR { shipped[$2] = 1; next } !($2 in shipped) { print $1, $2 }' \
     "$new_manifest" "$manifest" | sort -u -k2,2 > "$new_manifest.old"
   while read -r old rel; do retire "$rel" "$old"; done < "$new_manifest.old"
-  rm -f "$new_manifest.old"
 fi
 mv "$new_manifest" "$manifest"
+rm -f "$new_manifest.old"
 trap - EXIT
 
 if [ ! -e "$etc/scanhost.lua" ]; then

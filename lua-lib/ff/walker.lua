@@ -146,6 +146,7 @@ end
 local function chunked(select)
   return function(ctx, partitions)
     local out, processed, errors, skipped = select(ctx, partitions)
+    if type(out) ~= "table" then return out, processed, errors, skipped end -- the host reports it
     local chunk = { walker_chunk = true }
     for p, v in pairs(out) do
       if v == true then out[p] = chunk end

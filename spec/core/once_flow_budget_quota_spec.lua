@@ -20,9 +20,7 @@ end
 local describe_bin = have_bin and describe or pending
 
 describe_bin("scanhost --once with the seven flow/budget/quota scanners", function()
-  setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
+  S.suite(function(e) env, srv, h = e, e.srv, e.r end, S.SECTION_C)
 
   it("unblock moves E1 from blocked:budget to eligible", function()
     FX.unblock_budget(h, S.now(h))

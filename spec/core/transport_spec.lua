@@ -54,6 +54,20 @@ describe("transport failures", function()
     assert.equal("transport", tkind)
   end)
 
+  it("reach send()'s results too: a timeout, and a server that is gone", function()
+    local res, nerr = h:run(function(ctx)
+      return ctx.redis:collect(ctx.redis:send({ { "EVAL", SPIN:format(800000), 0 }, { "PING" } }))
+    end)
+    assert.equal(2, nerr)
+    assert.is_true(res[1].transport and res[2].transport)
+    wait_ready(h)
+    srv:stop()
+    res, nerr = h:run(function(ctx) return ctx.redis:collect(ctx.redis:send({ { "PING" } })) end)
+    assert.equal(1, nerr)
+    assert.is_true(res[1].transport)
+    assert.truthy(res[1].err)
+  end)
+
   it("never feed the failure tracker, and end the cycle", function()
     -- a "flowfabric" library whose item function holds the server past
     -- command_timeout: every item call times out

@@ -10,12 +10,7 @@ local reply = require "ff.reply"
 
 describe("ff.drain's memo: lease_expiry's leases already marked expired", function()
   local env, r
-  setup(function()
-    env = env_mod.start()
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
+  env_mod.suite(function(e) env, r = e, e.r end)
 
   local function fcalls()
     local info = r:call("INFO", "commandstats")

@@ -15,12 +15,7 @@ local normalize = env_mod.normalize
 describe("ff.drain: pipelined, bounded, adaptive drains", function()
   local env, r
 
-  setup(function()
-    env = env_mod.start({ partitions = 8 })
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
+  env_mod.suite(function(e) env, r = e, e.r end, { partitions = 8 })
   after_each(function()
     env:close_hosts()
     env:use("scanhost")

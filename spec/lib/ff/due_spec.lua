@@ -10,12 +10,7 @@ describe("due-item scanners (ff.due) where 0.1.1 fell short", function()
   local env, r
   local T, E = F.T, F.E
 
-  setup(function()
-    env = env_mod.start({ partitions = 8 })
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
+  env_mod.suite(function(e) env, r = e, e.r end, { partitions = 8 })
   after_each(function() env:close_hosts() end)
 
   -- A fresh host (fresh failure tracker), closed after the test.

@@ -24,12 +24,7 @@ local MEMORY_MB = 8
 describe("ff.selection.due: select() acts on its first pages", function()
   local env, r
 
-  setup(function()
-    env = env_mod.start({ partitions = 8 })
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
+  env_mod.suite(function(e) env, r = e, e.r end, { partitions = 8 })
   after_each(function()
     env:close_hosts()
     env:use("scanhost")

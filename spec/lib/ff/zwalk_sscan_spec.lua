@@ -7,9 +7,7 @@ local sscan = require "ff.sscan"
 describe("ff.zwalk and ff.sscan", function()
   local S = require "spec.helpers.env"
   local env, srv, h
-  setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
+  S.suite(function(e) env, srv, h = e, e.srv, e.r end, S.SECTION_C)
 
   -- visit(ctx, member): inside h:run only ctx.redis may be used (h:call there
   -- crashes the test module, see notes/issue-4.md).

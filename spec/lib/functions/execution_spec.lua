@@ -12,12 +12,7 @@ describe("execution functions", function()
   local T, E, W = F.T, F.E, F.W
   local function core() return hgetall(r, K.core(T, E)) end
 
-  setup(function()
-    env = env_mod.start()
-    r = env.r
-  end)
-  teardown(function() env:stop() end)
-  before_each(function() env:flush() end)
+  env_mod.suite(function(e) env, r = e, e.r end)
 
   -- Asserts that `t0 <= v <= now` for a timestamp text field.
   local function assert_now(v, t0)

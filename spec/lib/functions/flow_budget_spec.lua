@@ -37,9 +37,7 @@ local function reset_budget(now)
     { I.B, tostring(now) })
 end
 
-setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
-teardown(function() env:stop() end)
-before_each(function() env:flush() end)
+S.suite(function(e) env, srv, h = e, e.srv, e.r end, S.SECTION_C)
 
 describe("ff_unblock_execution", function()
   it("unblocks a budget-blocked execution (C.1 main case)", function()

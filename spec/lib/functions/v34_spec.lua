@@ -14,9 +14,7 @@ local json = require "ff.json"
 local NOW = 1713600000000
 local env, srv, h
 
-setup(function() env = S.start(S.SECTION_C); srv, h = env.srv, env.r end)
-teardown(function() env:stop() end)
-before_each(function() env:flush() end)
+S.suite(function(e) env, srv, h = e, e.srv, e.r end, S.SECTION_C)
 
 local function fcall(name, k, a) return h:fcall(name, k, a) end
 
