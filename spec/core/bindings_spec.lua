@@ -36,6 +36,11 @@ describe("ctx.redis bindings", function()
     assert.equal("9223372036854775807", h:call("INCRBY", "big", "9223372036854775807"))
     assert.equal("OK", h:call("SET", "ms", 1713600000000))
     assert.equal("1713600000000", h:call("GET", "ms")) -- integral numbers go out as integers
+    for _, case in ipairs({ { 0, "0" }, { -0.0, "0" }, { 7, "7" }, { -42, "-42" }, { 2 ^ 53, "9007199254740992" },
+      { -999999999999999, "-999999999999999" }, { 0.5, "0.5" }, { -1.25, "-1.25" }, { 1e18, "1e+18" } }) do
+      h:call("SET", "num", case[1])
+      assert.equal(case[2], h:call("GET", "num"), tostring(case[1]))
+    end
     local res, nerr = h:pipeline({ { "SET", "p", "1" }, { "INCR", "l" }, { "GET", "p" } })
     assert.equal(1, nerr)
     assert.equal("OK", res[1])

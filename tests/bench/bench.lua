@@ -4,7 +4,8 @@
 -- BENCH_REPS (runs per figure, default 3; every figure is the median),
 -- BENCH_ONLY (comma list of the scenario names below; default all),
 -- BENCH_REF (another bin/scanhost for the paired scenario),
--- BENCH_LAT_ITEMS (default 10000), BENCH_LAT_DELAY_MS (default 0.5 each way).
+-- BENCH_LAT_ITEMS (default 10000), BENCH_LAT_DELAY_MS (default 0.5 each way),
+-- BENCH_WRAP (a command the `--once` drains run under, e.g. a profiler).
 --
 --   1. lease_expiry: drain N expired leases over 256 partitions;
 --   2. delayed_promoter: drain N due delayed executions;
@@ -42,7 +43,14 @@
 --      (tests/bench/client.lua, a fake server), this tree's lua-lib and the
 --      reference's;
 --  11. items (issue 13): server CPU per item of this tree's library against
---      the reference's, `redis-cli --pipe` of prepared FCALLs.
+--      the reference's, `redis-cli --pipe` of prepared FCALLs;
+--  12. drains (issue 13): lease_expiry and delayed_promoter drains of
+--      BENCH_DRAIN_SIZES items (default 30000,100000) and of BENCH_LAT_ITEMS
+--      through the 1 ms RTT proxy, side by side in rounds of four adjacent
+--      runs: `bin/scanhost --once` with scanhost's library and with the
+--      per-item functions, the per-item and batch ceilings; paired ratios to
+--      the per-item ceiling, the server's busy share, max RSS; then an idle
+--      daemon's commands/s and RSS.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -87,9 +95,12 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,client,claims,items,http,cluster"):gmatch("[%w_]+") do
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,drains,client,claims,items,http,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
+-- BENCH_WRAP: a command the `--once` drains run under, e.g. a profiler
+-- ("perf record -g -o /tmp/drain.perf --"); their figures then include it.
+local WRAP = os.getenv("BENCH_WRAP") and (os.getenv("BENCH_WRAP") .. " ") or ""
 local P = 256
 local PIPE = 10000 -- commands per pipeline for seeding and the ceiling
 local BATCH = 500  -- items per batch FCALL in the batch ceiling
@@ -184,7 +195,7 @@ local function start_server()
     os.execute(string.format("redis-server --port %d --tls-port %d --tls-cert-file %s/srv.crt "
       .. "--tls-key-file %s/srv.key --tls-ca-cert-file %s/ca.crt --tls-auth-clients no --bind 127.0.0.1 "
       .. "--dir %s --daemonize yes --pidfile %s/redis.pid --logfile %s/redis.log --save '' --appendonly no "
-      .. ">/dev/null", port, tls_port, dir, dir, dir, dir, dir, dir))
+      .. "--enable-debug-command local >/dev/null", port, tls_port, dir, dir, dir, dir, dir, dir))
     for _ = 1, 100 do
       if running_in(dir) and sh("redis-cli -p " .. port .. " ping") == "PONG" then break end
       os.execute("sleep 0.05")
@@ -294,7 +305,17 @@ local function rtt_ms(url, n)
   return mean, median(ts)
 end
 
+-- server_cpu() -> CPU seconds the server's main thread has used (INFO cpu).
+local function server_cpu()
+  local info = assert(admin:call("INFO", "cpu"))
+  return tonumber(info:match("used_cpu_user_main_thread:([%d.]+)"))
+    + tonumber(info:match("used_cpu_sys_main_thread:([%d.]+)"))
+end
+
+local loaded_library -- what use_library loaded last
+
 local function use_library(name)
+  loaded_library = name
   assert(admin:call("FUNCTION", "FLUSH"))
   if name == "flowfabric" then
     assert(admin:call("FUNCTION", "LOAD", library_source("flowfabric", false)))
@@ -327,7 +348,22 @@ local SCEN = {
   },
 }
 
+-- seed(name[, count]): the server holds exactly `count` (default N) due
+-- items of scenario `name`. A workload's first seeding is saved (SAVE) and
+-- later ones restore it (DEBUG RELOAD NOSAVE), several times faster than
+-- seeding again: the runs of a round follow each other closely, so the
+-- machine's drift has less time to move between them. The snapshot holds
+-- the functions loaded when it was taken: the caller's library is loaded
+-- again after a restore.
+local snapshot -- "name/count" of the workload in dump.rdb
+
 local function seed(name, count)
+  local key = name .. "/" .. (count or N)
+  if snapshot == key then
+    assert(admin:call("DEBUG", "RELOAD", "NOSAVE"))
+    if loaded_library then use_library(loaded_library) end
+    return
+  end
   assert(admin:call("FLUSHALL"))
   local rec = F.recorder()
   for k = 0, (count or N) - 1 do
@@ -337,6 +373,8 @@ local function seed(name, count)
   for _, r in ipairs(pipeline(admin, rec.cmds)) do
     assert(type(r) ~= "table" or not r.err, "seeding failed: " .. tostring(type(r) == "table" and r.err))
   end
+  assert(admin:call("SAVE"))
+  snapshot = key
 end
 
 local function server_now()
@@ -453,12 +491,17 @@ local function assert_items_done(name, count)
   assert(done == count, ("%s: %d of %d items done"):format(name, done, count))
 end
 
+-- run_ceiling(name, batched) -> the drain's wall time, and the share of it
+-- the server spent on its CPU.
 local function run_ceiling(name, batched)
   use_library("scanhost")
   seed(name)
-  local dt = pipe_seconds(ceiling_cmds(name, batched))
+  local cmds = ceiling_cmds(name, batched)
+  local c0 = server_cpu()
+  local dt = pipe_seconds(cmds)
+  local share = (server_cpu() - c0) / dt
   assert_items_done(name, N)
-  return dt
+  return dt, share
 end
 
 -- drain_scenario(name, interval, link): link = { title, rtt } for a run
@@ -812,16 +855,19 @@ end
 
 -- daemon_drain(bin, name, lib, url) -> items/s of one `bin --once --only name`
 -- drain with that library loaded (the cycle time from its summary line), the
--- program's max RSS (kB) and its CPU time per item (µs: the client's work,
--- start-up included).
+-- program's max RSS (kB), its CPU time per item (µs: the client's work,
+-- start-up included) and the share of the cycle the server spent on its CPU.
 local function daemon_drain(bin, name, lib, url)
   use_library(lib)
   seed(name)
-  local out, kb, cpu = timed(("%s --once --only %s --redis %s --partitions %d -c %s --log-level error")
-    :format(bin, name, url, P, once_config(name)))
+  local c0 = server_cpu()
+  local out, kb, cpu = timed(("%s%s --once --only %s --redis %s --partitions %d -c %s --log-level error")
+    :format(WRAP, bin, name, url, P, once_config(name)))
+  local server = server_cpu() - c0
   local p, ms = out:match("scanner=" .. name .. " .-processed=(%d+).-elapsed_ms=(%d+)")
   assert(tonumber(p) == N, bin .. ": " .. out)
-  return N / (math.max(tonumber(ms), 1) / 1000), kb, cpu / N * 1e6
+  local secs = math.max(tonumber(ms), 1) / 1000
+  return N / secs, kb, cpu / N * 1e6, server / secs
 end
 
 -- daemon_idle(bin) -> wall seconds and max RSS (kB) of an idle `--once` of every scanner.
@@ -1094,6 +1140,121 @@ local function http_scenario()
     .. "1.00 = none)", pct(0.99), median(rate_ratio)))
 end
 
+-- ------------------------------------------------------- drains (issue 13)
+
+-- The five runs of a round, in an order where both of scanhost's drains sit
+-- next to the per-item ceiling run, and every other round reversed, so the
+-- machine's drift cancels out of the paired ratios. ceil2 is the per-item
+-- ceiling again, two runs away from the first: its ratio is the method's own
+-- noise, what a ratio of two identical runs looks like on this machine.
+local ROUND = { "own", "ceil", "ff", "ceil2", "ceil_b" }
+local DRAIN_ROUNDS = tonumber(os.getenv("BENCH_DRAIN_ROUNDS") or "") or math.max(REPS, 5)
+
+local function round_runs(name, url)
+  local function daemon(lib)
+    return function()
+      local rate, kb, _, share = daemon_drain("./bin/scanhost", name, lib, url)
+      return rate, kb, share
+    end
+  end
+  local function ceiling(batched)
+    return function()
+      local dt, share = run_ceiling(name, batched)
+      return N / dt, nil, share
+    end
+  end
+  return { own = daemon("scanhost"), ff = daemon("flowfabric"), ceil = ceiling(false), ceil2 = ceiling(false),
+    ceil_b = ceiling(true) }
+end
+
+-- side_by_side(name, url, label): DRAIN_ROUNDS rounds of the five runs;
+-- prints one row per run with its median items/s, its paired ratio to the
+-- per-item ceiling of the same round (every pair and their median), the
+-- server's busy share and CPU per item, and the program's max RSS.
+local function side_by_side(name, url, label)
+  local runs, got = round_runs(name, url), {}
+  for _, k in ipairs(ROUND) do got[k] = { rate = {}, kb = {}, busy = {}, ratio = {}, cpu = {} } end
+  for r = 1, DRAIN_ROUNDS do
+    local rates = {}
+    for i = 1, #ROUND do
+      local k = ROUND[r % 2 == 1 and i or #ROUND + 1 - i]
+      local rate, kb, share = runs[k]()
+      rates[k] = rate
+      table.insert(got[k].rate, rate)
+      table.insert(got[k].busy, share)
+      table.insert(got[k].cpu, share / rate * 1e6)
+      if kb then table.insert(got[k].kb, kb) end
+    end
+    for _, k in ipairs(ROUND) do table.insert(got[k].ratio, rates[k] / rates.ceil) end
+  end
+  local labels = {
+    own = "scanhost `--once`, scanhost's library (batch FCALLs)",
+    ff = "scanhost `--once`, FlowFabric's functions (per-item FCALLs)",
+    ceil = "ceiling: the per-item FCALLs, `redis-cli --pipe`",
+    ceil2 = "the per-item ceiling again, two runs away (the method's noise)",
+    ceil_b = "ceiling: the batch FCALLs, `redis-cli --pipe`",
+  }
+  for _, k in ipairs(ROUND) do
+    local g = got[k]
+    print(string.format("| %s | %s | %s | %s | %s | %.2f | %.2f | %.1f | %s |", name, label, labels[k],
+      thousands(median(g.rate)), fmt_ratios(g.ratio), median(g.ratio), median(g.busy), median(g.cpu),
+      g.kb[1] and thousands(median(g.kb)) or ""))
+  end
+  return { own = median(got.own.ratio), ff = median(got.ff.ratio), kb = math.max(unpack(got.own.kb)),
+    kb_ff = math.max(unpack(got.ff.kb)) }
+end
+
+local function drains_scenario()
+  local sizes = {}
+  for v in (os.getenv("BENCH_DRAIN_SIZES") or "30000,100000"):gmatch("%d+") do sizes[#sizes + 1] = tonumber(v) end
+  print(string.format("\n## Drains side by side (issue 13): %d rounds on one server; each round runs "
+    .. "scanhost's drains next to a per-item ceiling run (orders alternate)\n", DRAIN_ROUNDS))
+  print("The ratio column is each run / the per-item ceiling of the same round (every round, then the median). "
+    .. "Server busy: the server's main-thread CPU / the drain's wall time; server CPU per item: that CPU / "
+    .. "the items. Max RSS: `/usr/bin/time` of `bin/scanhost --once --only NAME`.\n")
+  print("| scanner | items, link | run | items/s | / per-item ceiling, every round | median | server busy "
+    .. "| server CPU µs/item | max RSS kB |")
+  print("|---|---|---|---:|---|---:|---:|---:|---:|")
+  local saved_n, results = N, {}
+  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+    for _, n in ipairs(sizes) do
+      N = n
+      results[#results + 1] = { name = name, n = n, r = side_by_side(name, srv.url, thousands(n) .. ", loopback") }
+    end
+  end
+  proxy = start_proxy(LAT_DELAY_MS)
+  local rtt = ("%.2g ms RTT"):format(2 * LAT_DELAY_MS)
+  N, LINK = LAT_N, proxy.url
+  local ok, err = pcall(function()
+    for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+      results[#results + 1] = { name = name, n = N, link = rtt,
+        r = side_by_side(name, proxy.url, thousands(N) .. ", " .. rtt) }
+    end
+  end)
+  N, LINK = saved_n, nil
+  proxy.stop()
+  proxy = nil
+  if not ok then error(err, 0) end
+  use_library("scanhost")
+  assert(admin:call("FLUSHALL"))
+  local pid = http_daemon(false, "idle")
+  local rate = window(10)
+  local kb = vm_rss_kb(pid)
+  stop_daemon(pid)
+  print(string.format("\nIdle daemon, the %d stock scanners over 256 empty partitions, after its first "
+    .. "cycles: %.0f Redis commands/s (10 s), VmRSS %s kB.", #scanner_names(), rate, thousands(kb)))
+  print("\ntargets (medians of the paired ratios): scanhost's library >= 1.0 of the per-item ceiling "
+    .. "(stretch 1.2 for delayed_promoter), FlowFabric's >= 0.9, over 1 ms RTT >= 0.9; max RSS of a "
+    .. "100,000-item drain <= 12 MB; idle daemon <= 10 MB after 5 minutes")
+  for _, x in ipairs(results) do
+    local own_target = x.link and 0.9 or 1.0
+    local ff_target = 0.9
+    print(string.format("  %s, %s items%s: scanhost's library %.2f (%s), FlowFabric's %.2f (%s), max RSS %s / %s kB",
+      x.name, thousands(x.n), x.link and (", " .. x.link) or "", x.r.own, x.r.own >= own_target and "met" or "NOT met",
+      x.r.ff, x.r.ff >= ff_target and "met" or "NOT met", thousands(x.r.kb), thousands(x.r.kb_ff)))
+  end
+end
+
 -- ------------------------------------------------------------------- items
 
 local function load_functions(dir)
@@ -1286,6 +1447,7 @@ local function main()
   if ONLY.latency then latency_scenario() end
   if ONLY.paired or (os.getenv("BENCH_REF") and not os.getenv("BENCH_ONLY")) then paired_scenario() end
   if ONLY.rss then rss_scenario() end
+  if ONLY.drains then drains_scenario() end
   if ONLY.client then client_scenario() end
   if ONLY.claims then claims_scenario() end
   if ONLY.items then items_scenario() end
