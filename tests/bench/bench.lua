@@ -861,9 +861,14 @@ local function daemon_drain(bin, name, lib, url)
   use_library(lib)
   seed(name)
   local c0 = server_cpu()
+  if os.getenv("BENCH_STATS") then assert(admin:call("CONFIG", "RESETSTAT")) end
   local out, kb, cpu = timed(("%s%s --once --only %s --redis %s --partitions %d -c %s --log-level error")
     :format(WRAP, bin, name, url, P, once_config(name)))
   local server = server_cpu() - c0
+  if os.getenv("BENCH_STATS") then
+    local info = assert(admin:call("INFO", "commandstats"))
+    io.stderr:write(("-- %s %s %s\n%s\n"):format(bin, name, lib, info))
+  end
   local p, ms = out:match("scanner=" .. name .. " .-processed=(%d+).-elapsed_ms=(%d+)")
   assert(tonumber(p) == N, bin .. ": " .. out)
   local secs = math.max(tonumber(ms), 1) / 1000
@@ -1215,8 +1220,12 @@ local function drains_scenario()
   print("| scanner | items, link | run | items/s | / per-item ceiling, every round | median | server busy "
     .. "| server CPU µs/item | max RSS kB |")
   print("|---|---|---|---:|---|---:|---:|---:|---:|")
+  local names = {}
+  for v in (os.getenv("BENCH_DRAIN_SCANNERS") or "lease_expiry,delayed_promoter"):gmatch("[%w_]+") do
+    names[#names + 1] = v
+  end
   local saved_n, results = N, {}
-  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+  for _, name in ipairs(names) do
     for _, n in ipairs(sizes) do
       N = n
       results[#results + 1] = { name = name, n = n, r = side_by_side(name, srv.url, thousands(n) .. ", loopback") }
@@ -1226,7 +1235,7 @@ local function drains_scenario()
   local rtt = ("%.2g ms RTT"):format(2 * LAT_DELAY_MS)
   N, LINK = LAT_N, proxy.url
   local ok, err = pcall(function()
-    for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+    for _, name in ipairs(names) do
       results[#results + 1] = { name = name, n = N, link = rtt,
         r = side_by_side(name, proxy.url, thousands(N) .. ", " .. rtt) }
     end
