@@ -15,8 +15,10 @@
 --  * adaptive page size (ff.adaptive) within batch_min .. batch_max;
 --  * the tracker cycle is never advanced here (the C runner does it once per
 --    full cycle).
--- ff.selection's select_due acts on the first pages with the same page
--- handling (M.handle_pages, M.resume).
+-- ff.selection.due drains a whole chunk with the same page handling
+-- (M.start_pages / M.finish_pages, M.resume), two groups of pages in flight;
+-- due_items (one page at a time) is what scan() still does for an index
+-- select() left to it (a failed read) and for scanners without that select().
 local batch = require "ff.batch"
 local adaptive = require "ff.adaptive"
 local claim = require "ff.claim"

@@ -2,8 +2,10 @@
 -- partition, the indexes whose due entries (score <= now) it acts on and the
 -- op that acts on one item (an ff.exec_ops op: the FCALL, its KEYS/ARGV and
 -- an optional pre-read); the skeleton supplies the rest: select() (one TIME
--- and one pipeline of first pages per chunk, ff.selection.due), scan() (the
--- bounded, pipelined drain of ff.drain), the options and their bounds.
+-- and one pipeline of first pages per chunk, then the bounded drain of the
+-- whole chunk, two groups of pages in flight: ff.selection.due), scan() (what
+-- select() left: a failed page read, retried one page at a time by ff.drain),
+-- the options and their bounds.
 --
 --   local due = require "ff.due"
 --   return due.scanner {

@@ -77,15 +77,14 @@ end
 
 -- parse_execution_id("{fp:N}:<uuid>") -> N, or nil for an invalid id (§1.5):
 -- "{fp:" prefix, partition text up to the first "}:", u16 decimal, UUID rest.
+-- (One match: partition text that is not digits can never reach the first
+-- "}:", so the pattern finds what the rule does; the drains check every
+-- index member with it.)
 function M.parse_execution_id(eid)
-  if type(eid) ~= "string" or eid:sub(1, 4) ~= "{fp:" then return nil end
-  local close = eid:find("}:", 5, true)
-  if not close then return nil end
-  local ptext = eid:sub(5, close - 1)
-  if not ptext:match("^%+?%d+$") then return nil end
-  local n = tonumber(ptext)
-  if not n or n > 65535 then return nil end
-  if not M.is_uuid(eid:sub(close + 2)) then return nil end
+  if type(eid) ~= "string" then return nil end
+  local ptext, uuid = eid:match("^{fp:(%+?%d+)}:(.*)$")
+  local n = ptext and tonumber(ptext)
+  if not n or n > 65535 or not M.is_uuid(uuid) then return nil end
   return n
 end
 

@@ -137,11 +137,11 @@ describe("ff.selection.due: select() acts on its first pages", function()
         local res, rt = once(h, "delayed_promoter")
         assert.same({ 35 + 2 * (P - 1), 0, 0 }, res)
         -- TIME, first pages, then calls in round trips of at most
-        -- 4 x batch_max = 40 items (pages of p0..15, p16..35, p36..55,
-        -- p56..63; p5's second page is read with the third); then p5's
-        -- further pages, which select() drains too: calls of page 2, then a
-        -- read and the calls of pages 3 and 4 (scan() has nothing left)
-        assert.equal(2 + CLAIM + 4 + 1 + 2 * 2, rt)
+        -- 2 x batch_max = 20 items (pages of p0..5, p6..15, p16..25, ...,
+        -- p56..63: 7 round trips; p5's second page is read with the third);
+        -- then p5's further pages, which select() drains too: calls of page
+        -- 2, then a read and the calls of pages 3 and 4 (scan() has nothing left)
+        assert.equal(2 + CLAIM + 7 + 1 + 2 * 2, rt)
         for n = 0, P - 1 do assert.equal(0, left(K.lane(tag(n), "default", "delayed"))) end
       end)
 
@@ -164,7 +164,7 @@ describe("ff.selection.due: select() acts on its first pages", function()
         local h = host({ scanner_config = { delayed_promoter = { batch = 10, batch_max = 10, drain_budget = 0 } } })
         local res, rt = once(h, "delayed_promoter")
         assert.same({ 10 + (P - 1), 0, 0 }, res)
-        assert.equal(2 + CLAIM + 2, rt) -- calls: pages of p0..30 (40 items), p31..63
+        assert.equal(2 + CLAIM + 4, rt) -- calls: pages of p0..10 (20 items), p11..30, p31..50, p51..63
         assert.equal(15, left(K.lane(tag(5), "default", "delayed")))
       end)
     end)
