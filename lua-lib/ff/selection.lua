@@ -45,10 +45,10 @@ M.FIRST_PASS_ITEMS = 1024
 -- well, but cost a fifth of the client's CPU per item.
 M.GC_SLACK_KB = 1024
 
--- first_pages(ctx, partitions, targets_of, now, size[, budget]) -> cmds,
+-- first_pages(ctx, partitions, targets_of, now, size, budget) -> cmds,
 -- jobs, owner: the first-page read of every target of every partition of a
--- chunk, of `size` members; with a budget, a target with an op reads a head
--- of min(size, budget / targets) members (job.read: what was asked).
+-- chunk, of `size` members, where a target with an op reads a head of
+-- min(size, budget / targets) members (job.read: what was asked).
 local function first_pages(ctx, partitions, targets_of, now, size, budget)
   local cmds, jobs, owner = {}, {}, {}
   for _, p in ipairs(partitions) do
@@ -58,7 +58,7 @@ local function first_pages(ctx, partitions, targets_of, now, size, budget)
       owner[#owner + 1] = p
     end
   end
-  local head = budget and math.min(size, math.max(1, math.floor(budget / math.max(#jobs, 1)))) or size
+  local head = math.min(size, math.max(1, math.floor(budget / math.max(#jobs, 1))))
   for i, job in ipairs(jobs) do
     if job.op then job.read = head end
     cmds[i] = drain.page_cmd(job.op, job.index, now, 0, job.read)
@@ -67,25 +67,37 @@ local function first_pages(ctx, partitions, targets_of, now, size, budget)
 end
 
 -- observe_due(targets_of) -> an observe(ctx, partitions) function: what the
--- host runs instead of select() while the scanner is paused. The same TIME
--- and first-page pipeline as due(), no claim and no action: the backlog
--- metrics go on showing what piles up. A failed read is one error.
+-- host runs instead of select() while the scanner is paused. One TIME and
+-- one pipeline, no claim and no action: for every target, its oldest due
+-- entry and the count of its due entries (ZCOUNT), so the backlog metrics
+-- go on showing what piles up, exactly, without reading any page of
+-- members (a paused scanner's cycle holds two values per target, however
+-- deep the backlog). A failed read is one error.
 function M.observe_due(targets_of)
   return function(ctx, partitions)
     local now = util.now(ctx)
     if not now then return {}, 0, 1 end
-    local size = adaptive.size(ctx.config)
-    local cmds, jobs = first_pages(ctx, partitions, targets_of, now, size)
+    local cmds, targets = {}, {}
+    for _, p in ipairs(partitions) do
+      local pctx = at_partition(ctx, p)
+      for _, t in ipairs(targets_of(pctx, pctx.tag, now)) do
+        targets[#targets + 1] = t
+        cmds[#cmds + 1] = drain.page_cmd(t.op, t.index, now, 0, 1)
+        cmds[#cmds + 1] = { "ZCOUNT", t.index, "-inf", now }
+      end
+    end
     local res = #cmds > 0 and ctx.redis:pipeline(cmds) or {}
     local errors = 0
-    for i, job in ipairs(jobs) do
-      local r = res[i]
-      if type(r) ~= "table" or r.err then
+    for i, t in ipairs(targets) do
+      local head, count = res[2 * i - 1], res[2 * i]
+      if type(head) ~= "table" or head.err or type(count) ~= "number" then
+        local r = (type(head) ~= "table" or head.err) and head or count
+        local rt = type(r) == "table" and r or {}
         errors = errors + 1
-        util.failed(ctx, r and r.transport and "transport", "index read failed",
-          { index = job.index, error = tostring(r and r.err) })
-      else
-        drain.note_backlog(ctx, drain.to_page(job.op, r, size, 0), 0, now)
+        util.failed(ctx, rt.transport and "transport", "index read failed",
+          { index = t.index, error = tostring(rt.err or r) })
+      elseif ctx.note_backlog then
+        ctx:note_backlog(count, tonumber(head[2]), now)
       end
     end
     return {}, 0, errors

@@ -164,7 +164,9 @@ describe("--http", function()
   end)
 
   it("shows the lag growing while a scanner is paused and falling after resume", function()
-    local PER = 10
+    -- more than a page (batch 50) per partition: the paused scanner counts
+    -- the whole backlog (ZCOUNT), it reads no page of members
+    local PER = 120
     local p = start("delayed_promoter", "SCANHOST_CONTROL_TOKEN=" .. TOKEN,
       "scanners = { delayed_promoter = { interval = 0.2 } },")
     assert.truthy(P.wait_for(function() return http(p.port, "GET", "/readyz") == 200 end, 10))
@@ -181,6 +183,10 @@ describe("--http", function()
       return metric(s, "scanhost_backlog_items", "delayed_promoter") == NP * PER and age1 >= 2
     end, 10), "the paused scanner's backlog was not seen")
     assert.are.equal(1, metric(s, "scanhost_scanner_paused", "delayed_promoter"))
+    srv:cli("CONFIG RESETSTAT")
+    P.sleep(0.5)
+    local stats = srv:cli("INFO commandstats")
+    assert.truthy(stats:find("cmdstat_zcount:", 1, true), stats)
     assert.are.equal(0, metric(s, "scanhost_items_processed_total", "delayed_promoter"))
     P.sleep(1.2)
     s = scrape(p)
@@ -280,7 +286,7 @@ describe("--http", function()
     local mget = tonumber(stats:match("cmdstat_mget:calls=(%d+)")) or 0
     assert.is_true(mget <= 2 * (math.ceil(elapsed) + 1), ("%d MGET in %.1f s"):format(mget, elapsed))
     assert.is_true(mget >= 2, "the pause keys were not read")
-    -- both paused (delayed_promoter observes: TIME + its first pages per cycle;
+    -- both paused (delayed_promoter observes: TIME, a head and a ZCOUNT per index;
     -- nothing acts): no FCALL, no claim
     assert.falsy(stats:find("cmdstat_fcall", 1, true), stats)
     assert.falsy(stats:find("cmdstat_set:", 1, true), stats)

@@ -54,6 +54,23 @@ describe("ff.selection.due: select() acts on its first pages", function()
     end
   end)
 
+  it("observe_due (a paused scanner): a failed read is one error, the other targets are still read", function()
+    F.call(r, "SET", "obs:bad", "x")
+    F.call(r, "ZADD", "obs:good", "1000", "m1", "1001", "m2")
+    local observe = require("ff.selection").observe_due(function()
+      return { { index = "obs:bad" }, { index = "obs:good" }, { index = "obs:none" } }
+    end)
+    local out, noted = nil, {}
+    env.r:run(function(ctx)
+      local spy = setmetatable({ note_backlog = function(_, n, oldest) noted[#noted + 1] = { n, oldest } end },
+        { __index = ctx })
+      out = { observe(spy, { ctx.partition }) }
+    end)
+    assert.same({ {}, 0, 1 }, out)
+    -- the whole due count and the oldest score, without reading the members
+    assert.same({ { 2, 1000 }, { 0 } }, noted)
+  end)
+
   it("item logs written by select() name the item's partition", function()
     local poison = F.eid(37, 99)
     F.call(r, "SET", K.core(tag(37), poison), "x")
