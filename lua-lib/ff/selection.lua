@@ -40,6 +40,11 @@ end
 -- of small pages costs the round trips it did before.
 M.FIRST_PASS_ITEMS = 1024
 
+-- IN_FLIGHT: groups of calls sent before the oldest one's replies are
+-- counted: while the client counts one group and prepares the next, the
+-- server still has the others to run.
+M.IN_FLIGHT = 2
+
 -- GC_SLACK_KB: how much a drain lets its garbage grow the Lua heap before a
 -- full collection. A full collection after every group bounded the heap as
 -- well, but cost a fifth of the client's CPU per item.
@@ -190,8 +195,14 @@ function M.due(targets_of)
       end
       for i, job in ipairs(f.reads) do page(job, got[i]) end
     end
-    local inflight, heap_kb = nil, collectgarbage("count")
-    while (ready[ready.at] or pending[pending.at] or inflight) and not ctx:stopping() do
+    -- groups sent and not yet landed, oldest first
+    local flight, heap_kb = { at = 1, last = 0 }, collectgarbage("count")
+    local function land_oldest()
+      local f = flight[flight.at]
+      flight[flight.at], flight.at = nil, flight.at + 1
+      land(f)
+    end
+    while (ready[ready.at] or pending[pending.at] or flight[flight.at]) and not ctx:stopping() do
       local now_size = adaptive.size(ctx.config)
       local cap = 2 * math.max(now_size, ctx.config.batch_max or now_size)
       local group, reads, ahead = {}, {}, {}
@@ -202,12 +213,11 @@ function M.due(targets_of)
         reads[#reads + 1], ahead[#ahead + 1] = job, drain.page_cmd(job.op, job.index, now, job.at.offset, now_size)
         pending[pending.at], pending.at = nil, pending.at + 1
       end
-      local sent = nil
-      if #group > 0 or #reads > 0 then
-        sent = { started = drain.start_pages(ctx, acc, group, now, ahead), group = group, reads = reads }
+      local sent = #group > 0 or #reads > 0
+      if sent then
+        put(flight, { started = drain.start_pages(ctx, acc, group, now, ahead), group = group, reads = reads })
       end
-      if inflight then land(inflight) end
-      inflight = sent
+      if not sent or flight.last - flight.at + 1 >= M.IN_FLIGHT then land_oldest() end
       -- LuaJIT keeps the largest heap it ever had (until the host trims it
       -- at the cycle's end): once what the groups left has grown the heap by
       -- GC_SLACK_KB, it is collected before the next group
@@ -216,7 +226,7 @@ function M.due(targets_of)
         heap_kb = collectgarbage("count")
       end
     end
-    if inflight then land(inflight) end -- stopping: its replies are still counted
+    while flight[flight.at] do land_oldest() end -- stopping: their replies are still counted
     return wanted, acc.processed, acc.errors, acc.skipped
   end
 end
