@@ -30,6 +30,11 @@
 local M = {}
 
 local FRESH = 0.8       -- share of the claim's lifetime after which hold() renews it
+-- share after which a drain renews it ahead, in the pipeline of its next
+-- group (aging, renew_cmd, renewed): the renewal lands long before FRESH,
+-- so hold() finds the claim fresh instead of stopping the drain for a round
+-- trip of its own while groups are in flight
+local RENEW_AHEAD = 0.5
 local MIN_INTERVAL = 0.1 -- the host's floor for intervals (RUNNER_MIN_INTERVAL)
 
 -- Module state (each scanner has its own Lua state): partitions that had work
@@ -169,26 +174,46 @@ function M.enforce(ctx, partitions, wanted)
   return errors
 end
 
+-- aging(ctx, p): partition p's claim is ours and past RENEW_AHEAD of its
+-- lifetime (false with claims off).
+function M.aging(ctx, p)
+  local at = ctx.claims and taken[p]
+  return at ~= nil and at ~= false and ctx:elapsed() - at >= RENEW_AHEAD * M.ttl_ms(ctx) / 1000
+end
+
+-- renew_cmd(ctx, p) -> the command that renews p's claim while it is ours (or free).
+function M.renew_cmd(ctx, p)
+  return { "EVAL", RENEW, 1, M.key(ctx, p), ctx.instance_id, M.ttl_ms(ctx) }
+end
+
+-- renewed(ctx, p, t0, r) -> true when the renewal reply r (sent at t0 =
+-- ctx:elapsed()) says p's claim is ours, false when another instance holds
+-- it (the partition is lost), nil for an error: nothing is learnt.
+function M.renewed(ctx, p, t0, r)
+  tried[p] = true
+  if r == 1 then
+    taken[p] = math.max(taken[p] or t0, t0)
+    ctx:claim_note(p, true)
+    return true
+  end
+  if type(r) ~= "string" then return nil end
+  taken[p] = nil
+  ctx:claim_note(p, false, r)
+  return false
+end
+
 -- hold(ctx) -> true | false, err: ctx.partition's claim is ours and fresh
 -- (renewed if it was getting old). Always true with claims off.
 function M.hold(ctx)
   if not ctx.claims then return true end
-  local p, ttl = ctx.partition, M.ttl_ms(ctx)
+  local p = ctx.partition
   local at = taken[p]
-  if at and ctx:elapsed() - at < FRESH * ttl / 1000 then return true end
+  if at and ctx:elapsed() - at < FRESH * M.ttl_ms(ctx) / 1000 then return true end
   local t0 = ctx:elapsed()
-  local r, err = ctx.redis:call("EVAL", RENEW, 1, M.key(ctx, p), ctx.instance_id, ttl)
-  tried[p] = true
-  if r == 1 then
-    taken[p] = t0
-    ctx:claim_note(p, true)
-    return true
-  end
+  local r, err = ctx.redis:call(unpack(M.renew_cmd(ctx, p)))
+  local ours = M.renewed(ctx, p, t0, r)
+  if ours ~= nil then return ours end
   taken[p] = nil
-  if type(r) == "string" then
-    ctx:claim_note(p, false, r)
-    return false
-  end
   ctx.log:warn("claim renewal failed; partition skipped", { error = tostring(err) })
   return false, err
 end

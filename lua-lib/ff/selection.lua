@@ -187,8 +187,24 @@ function M.due(targets_of)
     -- with two groups in flight, the Lua heap and the connection's buffers
     -- hold a few groups' commands and replies (a 100,000-item drain peaks at
     -- 8-9 MB RSS; at 4 x batch_max it reached 10-12.5 MB)
+    -- claims aging during the drain are renewed ahead, in a group's
+    -- pipeline (ff.claim.aging), so resume()'s claim check finds them fresh
+    local renewing = {}
+    local function renew_ahead(jobs, ahead, renewals)
+      for _, job in ipairs(jobs) do
+        if not renewing[job.p] and claim.aging(job.ctx, job.p) then
+          renewing[job.p] = true
+          ahead[#ahead + 1] = claim.renew_cmd(job.ctx, job.p)
+          renewals[#renewals + 1] = { job = job, t0 = ctx:elapsed() }
+        end
+      end
+    end
     local function land(f)
       local got = drain.finish_pages(ctx, acc, f.started)
+      for i, rn in ipairs(f.renewals) do
+        claim.renewed(rn.job.ctx, rn.job.p, rn.t0, got[#f.reads + i])
+        renewing[rn.job.p] = nil
+      end
       for _, job in ipairs(f.group) do
         local at = drain.resume(job.ctx, job, job.at)
         if at then put(pending, { p = job.p, ctx = job.ctx, op = job.op, index = job.index, at = at }) end
@@ -215,7 +231,11 @@ function M.due(targets_of)
       end
       local sent = #group > 0 or #reads > 0
       if sent then
-        put(flight, { started = drain.start_pages(ctx, acc, group, now, ahead), group = group, reads = reads })
+        local renewals = {}
+        renew_ahead(group, ahead, renewals)
+        renew_ahead(reads, ahead, renewals)
+        put(flight, { started = drain.start_pages(ctx, acc, group, now, ahead), group = group, reads = reads,
+          renewals = renewals })
       end
       if not sent or flight.last - flight.at + 1 >= M.IN_FLIGHT then land_oldest() end
       -- LuaJIT keeps the largest heap it ever had (until the host trims it

@@ -230,6 +230,40 @@ describe("claims", function()
     assert.equal(h:instance_id(), r:call("GET", key))
   end)
 
+  it("a drain that outlives half its claims' lifetime renews them in its groups' pipelines", function()
+    -- 8 partitions x 600 items in pages of 10 (two pages a round trip), with
+    -- claims of 90 ms (interval 0.1 s): every claim ages during the drain
+    local function seed()
+      env:flush()
+      local rec = F.recorder()
+      for n = 0, 7 do
+        for i = 1, 600 do F.delayed_promoter.acting(rec, { n = n, i = i }) end
+      end
+      r:run(function(ctx)
+        for first = 1, #rec.cmds, 5000 do
+          assert(ctx.redis:pipeline({ unpack(rec.cmds, first, math.min(first + 4999, #rec.cmds)) }))
+        end
+      end)
+    end
+    local cfg = { delayed_promoter = { interval = 0.1, batch = 10, batch_min = 10, batch_max = 10,
+      drain_budget = 1000.0 } }
+    local function drain(h)
+      seed()
+      local rt = commands(h, function() assert.same({ 4800, 0, 0 }, { h:once("delayed_promoter") }) end)
+      return rt, tonumber(r:call("INFO", "commandstats"):match("cmdstat_eval:calls=(%d+)")) or 0
+    end
+    local rt_off = drain(host({ claims = false, scanner_config = cfg }))
+    local rt_on, evals = drain(host({ scanner_config = cfg }))
+    assert.is_true(evals >= 8, evals .. " renewals") -- every partition's claim was renewed
+    -- the renewals rode along with the groups: the drain cost the round
+    -- trips of a drain without claims, plus the chunk's claim pipeline (a
+    -- renewal in a round trip of its own would add one each)
+    assert.is_true(rt_on <= rt_off + 1, ("%d round trips with claims, %d without, %d renewals")
+      :format(rt_on, rt_off, evals))
+    local keys = claim_keys()
+    for n = 0, 7 do assert.truthy(keys[claim.PREFIX .. tag(n) .. ":delayed_promoter"], n) end
+  end)
+
   it("claims = false: no claim is taken and every instance scans", function()
     F.lease_expiry.acting(r, { n = 3, i = 1 })
     local h1, h2 = host({ claims = false }), host({ claims = false })
