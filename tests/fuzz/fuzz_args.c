@@ -78,7 +78,8 @@ static size_t expected(lua_State *L, int idx, char *tmp, const char **p)
 		return n;
 	}
 	lua_Number v = lua_tonumber(L, idx);
-	int k = (v == floor(v) && fabs(v) < 1e18) ? snprintf(tmp, 32, "%.0f", v)
+	/* integral: its integer digits (-0 goes out as "0") */
+	int k = (v == floor(v) && fabs(v) < 1e18) ? snprintf(tmp, 32, "%lld", (long long)v)
 	                                          : snprintf(tmp, 32, "%.17g", v);
 	*p = tmp;
 	return (size_t)k;
