@@ -13,6 +13,7 @@
  * connection freed from inside one is freed when it returns. */
 #include "redis.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "backoff.h"
 #include "handshake.h"
 #include "log.h"
+#include "resp.h"
 #include "transport.h"
 
 enum rconn_state { RC_IDLE, RC_CONNECTING, RC_HANDSHAKE, RC_READY, RC_CLOSED };
@@ -143,14 +145,12 @@ void rconn_drop(struct rconn *c, const char *why)
 static bool submit(struct rconn *c, int argc, const char **argv, const size_t *argvlen, reply_fn fn,
                    void *priv)
 {
-	char *cmd = NULL;
-	int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-	if (len < 0)
+	size_t len = resp_command_size(argc, argv, argvlen);
+	char *room = len == SIZE_MAX ? NULL : transport_reserve(c->tr, len);
+	if (!room)
 		return false;
-	bool written = transport_write(c->tr, cmd, (size_t)len);
-	redisFreeCommand(cmd);
-	if (!written)
-		return false;
+	resp_write_command(room, argc, argv, argvlen);
+	transport_commit(c->tr, len);
 	/* the loop's cached time is stale when it has not run for a while (an
 	 * embedding caller such as the test module); deadlines need real time */
 	ev_now_update(c->loop);

@@ -12,6 +12,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,8 +216,10 @@ static void schedule_flush(struct transport *t)
 		ev_prepare_start(t->loop, &t->flusher);
 }
 
-bool transport_write(struct transport *t, const char *buf, size_t n)
+char *transport_reserve(struct transport *t, size_t n)
 {
+	if (n > SIZE_MAX / 4 - t->out_len)
+		return NULL;
 	if (t->out_len + n > t->out_cap) {
 		if (t->out_off) { /* TLS may see the pending bytes move: allowed by its mode */
 			memmove(t->out, t->out + t->out_off, t->out_len - t->out_off);
@@ -228,13 +231,26 @@ bool transport_write(struct transport *t, const char *buf, size_t n)
 			cap *= 2;
 		char *p = cap > t->out_cap ? realloc(t->out, cap) : t->out;
 		if (!p)
-			return false;
+			return NULL;
 		t->out = p;
 		t->out_cap = cap;
 	}
-	memcpy(t->out + t->out_len, buf, n);
+	return t->out + t->out_len;
+}
+
+void transport_commit(struct transport *t, size_t n)
+{
 	t->out_len += n;
 	schedule_flush(t);
+}
+
+bool transport_write(struct transport *t, const char *buf, size_t n)
+{
+	char *room = transport_reserve(t, n);
+	if (!room)
+		return false;
+	memcpy(room, buf, n);
+	transport_commit(t, n);
 	return true;
 }
 

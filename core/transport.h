@@ -50,6 +50,11 @@ struct transport *transport_open(struct ev_loop *loop, const struct transport_ta
                                  size_t errlen);
 /* Queues bytes; they go out when the socket is writable. False when out of memory. */
 bool transport_write(struct transport *t, const char *buf, size_t n);
+/* Room for n more bytes at the end of the output (NULL when out of memory),
+ * to be filled and then queued by transport_commit(t, n): a command is
+ * encoded in place, without a buffer of its own. */
+char *transport_reserve(struct transport *t, size_t n);
+void transport_commit(struct transport *t, size_t n);
 /* Closes (TLS: close_notify, without waiting) and frees. */
 void transport_close(struct transport *t);
 enum transport_phase transport_phase(const struct transport *t);
