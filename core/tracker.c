@@ -143,8 +143,12 @@ void tracker_advance_cycle(struct tracker *t)
 		gc(t);
 }
 
+/* should_skip and record_success run once per item of every drain, and the
+ * tracker is empty nearly always: then neither hashes the key. */
 bool tracker_should_skip(struct tracker *t, const char *key, size_t len)
 {
+	if (t->count == 0)
+		return false;
 	struct tracker_entry **p = slot_of(t, key, len);
 	if (!p || !*p || (*p)->consecutive_failures < TRACKER_FAILURE_THRESHOLD)
 		return false;
@@ -168,6 +172,8 @@ bool tracker_record_failure(struct tracker *t, const char *key, size_t len)
 
 void tracker_record_success(struct tracker *t, const char *key, size_t len)
 {
+	if (t->count == 0)
+		return;
 	struct tracker_entry **p = slot_of(t, key, len);
 	if (!p || !*p)
 		return;

@@ -13,14 +13,19 @@
 -- partitions at once (select_due: a whole chunk in two round trips).
 local M = {}
 
-local function append(dst, src)
-  for i = 1, #src do dst[#dst + 1] = src[i] end
-  return dst
+-- append(dst, src, n) -> dst with src's elements after dst[n] (n: #dst when
+-- the caller does not keep the count: `#` on a long array is not free), and
+-- the new count.
+local function append(dst, src, n)
+  n = n or #dst
+  for i = 1, #src do dst[n + i] = src[i] end
+  return dst, n + #src
 end
 
 -- fcall_cmd(name, keys, args) -> the FCALL command as a pipeline entry.
 function M.fcall_cmd(name, keys, args)
-  return append(append({ "FCALL", name, #keys }, keys), args)
+  local cmd, n = append({ "FCALL", name, #keys }, keys, 3)
+  return (append(cmd, args, n))
 end
 
 -- err_of(r) -> the error text of a pipeline result, or nil; and whether it
@@ -67,10 +72,10 @@ end
 -- commands(ctx, op, ready) -> pipeline entries for the ready calls.
 local function commands(ctx, op, ready)
   if M.use_batch(ctx) then
-    local keys, args = {}, { #ready }
+    local keys, args, nk, na = {}, { #ready }, 0, 1
     for _, c in ipairs(ready) do
-      append(keys, c.keys)
-      append(args, c.args)
+      keys, nk = append(keys, c.keys, nk)
+      args, na = append(args, c.args, na)
     end
     return { M.fcall_cmd(op.fn .. "_batch", keys, args) }
   end
@@ -110,21 +115,21 @@ end
 -- request meanwhile (ctx.redis:send / collect).
 function M.send_many(ctx, jobs, ahead)
   prepare(ctx, jobs)
-  local cmds = {}
+  local cmds, n = {}, 0
   for _, job in ipairs(jobs) do
     job.ready = {}
     for _, c in ipairs(job.calls) do
       if not c.err then job.ready[#job.ready + 1] = c end
     end
-    job.first = #cmds + 1
-    if #job.ready > 0 then append(cmds, commands(ctx, job.op, job.ready)) end
-    job.extra_first = #cmds + 1
-    append(cmds, job.extra or {})
+    job.first = n + 1
+    if #job.ready > 0 then cmds, n = append(cmds, commands(ctx, job.op, job.ready), n) end
+    job.extra_first = n + 1
+    cmds, n = append(cmds, job.extra or {}, n)
   end
-  local ahead_first = #cmds + 1
-  append(cmds, ahead or {})
+  local ahead_first = n + 1
+  cmds, n = append(cmds, ahead or {}, n)
   return { jobs = jobs, ahead_first = ahead_first, nahead = #(ahead or {}),
-    handle = #cmds > 0 and ctx.redis:send(cmds) or nil }
+    handle = n > 0 and ctx.redis:send(cmds) or nil }
 end
 
 function M.collect_many(ctx, sent)

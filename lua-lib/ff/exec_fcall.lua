@@ -19,15 +19,29 @@ function M.lane(lane_id, current_lane)
   return "default"
 end
 
+-- last(build) -> build(tag, lane), remembered for the last (tag, lane): the
+-- partition-level keys of a call are the same for every item of a page, so
+-- a drain builds them once per page, not once per item.
+local function last(build)
+  local tag_, lane_, key_
+  return function(tag, lane)
+    if tag ~= tag_ or lane ~= lane_ then tag_, lane_, key_ = tag, lane, build(tag, lane) end
+    return key_
+  end
+end
+
+local lease_expiry = last(K.lease_expiry)
+local delayed = last(function(tag, lane) return K.lane(tag, lane, "delayed") end)
+local eligible = last(function(tag, lane) return K.lane(tag, lane, "eligible") end)
+
 -- ff_mark_lease_expired_if_due: core, lease:current, lease_expiry, lease:history.
 function M.mark_lease_expired_keys(tag, eid)
-  return { K.core(tag, eid), K.lease_current(tag, eid), K.lease_expiry(tag),
-    K.lease_history(tag, eid) }
+  return { K.core(tag, eid), K.lease_current(tag, eid), lease_expiry(tag), K.lease_history(tag, eid) }
 end
 
 -- ff_promote_delayed: core, lane delayed, lane eligible.
 function M.promote_delayed_keys(tag, eid, lane)
-  return { K.core(tag, eid), K.lane(tag, lane, "delayed"), K.lane(tag, lane, "eligible") }
+  return { K.core(tag, eid), delayed(tag, lane), eligible(tag, lane) }
 end
 
 -- ff_expire_execution (14 keys). p = { lane, ai, wiid } from the core pre-read.

@@ -45,10 +45,14 @@ end
 
 -- is_uuid(text): uuid_bytes would accept text (without building the bytes:
 -- the drains check every index member with it).
-function M.is_uuid(text)
+-- at (optional): the UUID is text's tail from position `at` (no substring
+-- is made for it).
+function M.is_uuid(text, at)
   if type(text) ~= "string" then return false end
-  if #text == 36 then return text:match("^%x+%-%x+%-%x+%-%x+%-%x+$") ~= nil end
-  return #text == 32 and not text:find("[^%x]")
+  at = at or 1
+  local len = #text - at + 1
+  if len == 36 then return text:find("^%x+%-%x+%-%x+%-%x+%-%x+$", at) ~= nil end
+  return len == 32 and not text:find("[^%x]", at)
 end
 
 local function check_count(n)
@@ -78,13 +82,13 @@ end
 -- parse_execution_id("{fp:N}:<uuid>") -> N, or nil for an invalid id (§1.5):
 -- "{fp:" prefix, partition text up to the first "}:", u16 decimal, UUID rest.
 -- (One match: partition text that is not digits can never reach the first
--- "}:", so the pattern finds what the rule does; the drains check every
--- index member with it.)
+-- "}:", so the pattern finds what the rule does. The drains check every
+-- index member with it, so the UUID is checked in place, not captured.)
 function M.parse_execution_id(eid)
   if type(eid) ~= "string" then return nil end
-  local ptext, uuid = eid:match("^{fp:(%+?%d+)}:(.*)$")
+  local ptext, at = eid:match("^{fp:(%+?%d+)}:()")
   local n = ptext and tonumber(ptext)
-  if not n or n > 65535 or not M.is_uuid(uuid) then return nil end
+  if not n or n > 65535 or not M.is_uuid(eid, at) then return nil end
   return n
 end
 

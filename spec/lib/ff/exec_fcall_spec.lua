@@ -16,6 +16,17 @@ describe("ff.exec_fcall", function()
       X.promote_delayed_keys(T, E, "blue"))
   end)
 
+  it("partition-level keys follow the tag and lane of every call (built once per page)", function()
+    local E9 = "{fp:9}:00000000-0000-4000-8000-000000000002"
+    for _, c in ipairs({ { T, E, "blue" }, { T, E, "red" }, { "{fp:9}", E9, "red" }, { T, E, "blue" } }) do
+      local tag, eid, lane = c[1], c[2], c[3]
+      local x = "ff:exec:" .. tag .. ":" .. eid
+      assert.same({ x .. ":core", "ff:idx:" .. tag .. ":lane:" .. lane .. ":delayed",
+        "ff:idx:" .. tag .. ":lane:" .. lane .. ":eligible" }, X.promote_delayed_keys(tag, eid, lane))
+      assert.equal("ff:idx:" .. tag .. ":lease_expiry", X.mark_lease_expired_keys(tag, eid)[3])
+    end
+  end)
+
   it("expire_execution_keys (A.3) with the real worker-lease set", function()
     assert.same({
       X1 .. ":core", "ff:attempt:{fp:5}:" .. E .. ":0", "ff:stream:{fp:5}:" .. E .. ":0:meta",
