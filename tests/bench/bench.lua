@@ -50,7 +50,11 @@
 --      runs: `bin/scanhost --once` with scanhost's library and with the
 --      per-item functions, the per-item and batch ceilings; paired ratios to
 --      the per-item ceiling, the server's busy share, max RSS; then an idle
---      daemon's commands/s and RSS.
+--      daemon's commands/s and RSS;
+--  13. instructions (issue 13): the client's instructions per item of the
+--      lease_expiry and delayed_promoter drains with either library, counted
+--      by callgrind (BENCH_INSTR_ITEMS items, default 20000; with BENCH_REF,
+--      the reference's beside them): a count the host's noise cannot move.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -95,7 +99,7 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,drains,client,claims,items,http,cluster"):gmatch("[%w_]+") do
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,drains,client,instructions,claims,items,http,cluster"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 -- BENCH_WRAP: a command the `--once` drains run under, e.g. a profiler
@@ -1055,6 +1059,58 @@ local function client_scenario()
   end
 end
 
+-- instructions_scenario (issue 13): the client's instructions per item of
+-- `bin/scanhost --once --only NAME` drains of BENCH_INSTR_ITEMS items
+-- (default 20000) with either library, counted by valgrind's callgrind. A
+-- count does not drift with the machine's speed, so a change in the
+-- client's cost shows here even when the paired timings are lost in the
+-- host's noise. The count of the same command with nothing due (start-up,
+-- connection, one empty cycle; database 1 is empty) is subtracted. With
+-- BENCH_REF, the reference binary (with its own lua-lib) is counted too.
+local INSTR_N = tonumber(os.getenv("BENCH_INSTR_ITEMS") or "") or 20000
+
+local function callgrind_count(cmd)
+  local out_file = srv.dir .. "/callgrind.out"
+  local out = sh(("valgrind --tool=callgrind --callgrind-out-file=%s %s 2>&1"):format(out_file, cmd))
+  local f = assert(io.open(out_file))
+  local count = tonumber(f:read("*a"):match("\nsummary: (%d+)"))
+  f:close()
+  os.remove(out_file)
+  return assert(count, cmd .. ": no callgrind summary: " .. out), out
+end
+
+-- client_instructions(bin, name, lib) -> instructions per item of one drain.
+local function client_instructions(bin, name, lib)
+  use_library(lib)
+  seed(name, INSTR_N)
+  local cmd = "%s --once --only %s --redis %s --partitions %d -c %s --log-level error"
+  local drain, out = callgrind_count(cmd:format(bin, name, srv.url, P, once_config(name)))
+  local p = tonumber(out:match("scanner=" .. name .. " .-processed=(%d+)"))
+  assert(p == INSTR_N, bin .. ": processed " .. tostring(p) .. " of " .. INSTR_N .. ": " .. out)
+  local empty = callgrind_count(cmd:format(bin, name, srv.url .. "/1", P, once_config(name)))
+  return (drain - empty) / INSTR_N
+end
+
+local function instructions_scenario()
+  local ref = os.getenv("BENCH_REF")
+  print(string.format("\n## Client instructions per item (callgrind): `bin/scanhost --once --only NAME`, "
+    .. "%s due items over %d partitions, minus the same run with nothing due%s\n", thousands(INSTR_N), P,
+    ref and (", and " .. ref) or ""))
+  print("| scanner | library | this tree |" .. (ref and " reference | this / reference |" or ""))
+  print("|---|---|---:|" .. (ref and "---:|---:|" or ""))
+  for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
+    for _, lib in ipairs({ "scanhost", "flowfabric" }) do
+      local mine = client_instructions("./bin/scanhost", name, lib)
+      local line = string.format("| %s | %s | %s |", name, lib, thousands(math.floor(mine + 0.5)))
+      if ref then
+        local theirs = client_instructions(ref, name, lib)
+        line = line .. string.format(" %s | %.3f |", thousands(math.floor(theirs + 0.5)), mine / theirs)
+      end
+      print(line)
+    end
+  end
+end
+
 -- ------------------------------------------------------------------- http
 
 -- A daemon with the stock scanners over 256 partitions, idle (nothing
@@ -1458,6 +1514,7 @@ local function main()
   if ONLY.rss then rss_scenario() end
   if ONLY.drains then drains_scenario() end
   if ONLY.client then client_scenario() end
+  if ONLY.instructions then instructions_scenario() end
   if ONLY.claims then claims_scenario() end
   if ONLY.items then items_scenario() end
   if ONLY.http then http_scenario() end
