@@ -6,18 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replyarena.h"
+
 bool cmdq_init(struct cmdq *q)
 {
 	memset(q, 0, sizeof(*q));
-	q->reader = redisReaderCreate();
+	q->reader = replyarena_reader();
 	return q->reader != NULL;
 }
 
 void cmdq_free(struct cmdq *q)
 {
 	cmdq_fail_all(q, "shutting down");
-	if (q->reader)
-		redisReaderFree(q->reader);
+	replyarena_free(q->reader);
 	free(q->ring);
 	memset(q, 0, sizeof(*q));
 }
@@ -25,11 +26,10 @@ void cmdq_free(struct cmdq *q)
 bool cmdq_reset(struct cmdq *q)
 {
 	cmdq_fail_all(q, "connection reset");
-	redisReader *fresh = redisReaderCreate();
+	redisReader *fresh = replyarena_reader();
 	if (!fresh)
 		return false;
-	if (q->reader)
-		redisReaderFree(q->reader);
+	replyarena_free(q->reader);
 	q->reader = fresh;
 	q->epoch++;
 	return true;
@@ -98,7 +98,7 @@ static bool dispatch(struct cmdq *q, char *err, size_t errlen)
 		if (!reply)
 			return true; /* the rest of the reply has not arrived yet */
 		if (q->len == 0) {
-			freeReplyObject(reply);
+			replyarena_release(q->reader);
 			snprintf(err, errlen,
 			         "Protocol error, a reply arrived with no command pending");
 			return false;
@@ -106,7 +106,7 @@ static bool dispatch(struct cmdq *q, char *err, size_t errlen)
 		struct cmdq_entry e = pop(q);
 		unsigned epoch = q->epoch;
 		e.fn(e.priv, reply, NULL);
-		freeReplyObject(reply);
+		replyarena_release(q->reader);
 		if (q->epoch != epoch)
 			return true; /* the connection was dropped from the callback */
 	}

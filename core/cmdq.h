@@ -1,5 +1,6 @@
 /* cmdq: the commands a connection has sent and not yet seen answered, in
- * the order they were sent, and hiredis's reply reader that answers them.
+ * the order they were sent, and hiredis's reply reader that answers them
+ * (its replies built in an arena: replyarena.h).
  * Redis replies in order, so the oldest pending command owns the next reply.
  *
  * Each pending command's reply function is called exactly once: with its
