@@ -1061,7 +1061,9 @@ end
 
 -- instructions_scenario (issue 13): the client's instructions per item of
 -- `bin/scanhost --once --only NAME` drains of BENCH_INSTR_ITEMS items
--- (default 20000) with either library, counted by valgrind's callgrind. A
+-- (default 20000) with either library, counted by valgrind's callgrind
+-- (median of BENCH_REPS: a drain's pages and collections, so its count,
+-- vary a few per cent with timing). A
 -- count does not drift with the machine's speed, so a change in the
 -- client's cost shows here even when the paired timings are lost in the
 -- host's noise. The count of the same command with nothing due (start-up,
@@ -1094,16 +1096,21 @@ end
 local function instructions_scenario()
   local ref = os.getenv("BENCH_REF")
   print(string.format("\n## Client instructions per item (callgrind): `bin/scanhost --once --only NAME`, "
-    .. "%s due items over %d partitions, minus the same run with nothing due%s\n", thousands(INSTR_N), P,
-    ref and (", and " .. ref) or ""))
+    .. "%s due items over %d partitions, minus the same run with nothing due, median of %d%s\n",
+    thousands(INSTR_N), P, REPS, ref and (", and " .. ref) or ""))
   print("| scanner | library | this tree |" .. (ref and " reference | this / reference |" or ""))
   print("|---|---|---:|" .. (ref and "---:|---:|" or ""))
   for _, name in ipairs({ "lease_expiry", "delayed_promoter" }) do
     for _, lib in ipairs({ "scanhost", "flowfabric" }) do
-      local mine = client_instructions("./bin/scanhost", name, lib)
+      local mine, theirs = {}, {}
+      for i = 1, REPS do
+        mine[i] = client_instructions("./bin/scanhost", name, lib)
+        if ref then theirs[i] = client_instructions(ref, name, lib) end
+      end
+      mine = median(mine)
       local line = string.format("| %s | %s | %s |", name, lib, thousands(math.floor(mine + 0.5)))
       if ref then
-        local theirs = client_instructions(ref, name, lib)
+        theirs = median(theirs)
         line = line .. string.format(" %s | %.3f |", thousands(math.floor(theirs + 0.5)), mine / theirs)
       end
       print(line)
