@@ -182,6 +182,44 @@ describe("execution functions", function()
       assert.same({ 1, "OK", "promoted" }, call("9000"))
     end)
 
+    -- Every outcome, two lanes, a member twice, 2,400 promotions in one
+    -- call (one TIME, lane-set types checked once per pair): the batch must
+    -- leave what the calls one by one leave.
+    it("a batch leaves exactly the data and replies of its items called one by one", function()
+      local D, NOW, items = F.delayed_promoter, "1713600000000", {}
+      local function seed()
+        assert(r:call("FLUSHALL"))
+        items = {}
+        local function add(c) items[#items + 1] = { eid = c.eid, lane = c.lane } end
+        for i = 1, 2400 do add(D.acting(r, { i = i, lane = i % 3 == 0 and "blue" or "default" })) end
+        local odd = { "not_yet_due_index", "not_yet_due_record", "already_terminal", "not_delayed",
+          "missing_core", "empty_delay_until", "bad_priority" }
+        for k, name in ipairs(odd) do add(D[name](r, { i = 3000 + k })) end
+        items[#items + 1] = items[1]                 -- promoted, then met again
+        items[#items + 1] = items[2400 + 5]          -- cleaned twice
+      end
+      local function keys_of(it) return X.promote_delayed_keys(T, it.eid, it.lane) end
+
+      seed()
+      local one_by_one = {}
+      for i, it in ipairs(items) do
+        one_by_one[i] = r:fcall("ff_promote_delayed", keys_of(it), { it.eid, NOW })
+      end
+      local want = dump(r)
+
+      seed()
+      local keys, args = {}, { #items }
+      for _, it in ipairs(items) do
+        for _, k in ipairs(keys_of(it)) do keys[#keys + 1] = k end
+        args[#args + 1], args[#args + 2] = it.eid, NOW
+      end
+      assert.same(one_by_one, r:fcall("ff_promote_delayed_batch", keys, args))
+      assert.same(want, dump(r))
+      assert.same({ 1, "OK", "promoted" }, one_by_one[1])
+      assert.same({ 1, "OK", "not_delayed_cleaned" }, one_by_one[#items - 1])
+      assert.same({ 1, "OK", "not_found_cleaned" }, one_by_one[#items])
+    end)
+
     it("fix: a bad priority is refused before any write (quirk 9)", function()
       F.delayed_promoter.bad_priority(r)
       local before = dump(r)
