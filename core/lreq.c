@@ -243,6 +243,10 @@ struct lreq *lreq_new(struct script *s, int ncmds, bool pipeline)
 	q->ncmds = ncmds;
 	q->remaining = ncmds; /* a pipeline lowers it to the commands it wrote */
 	q->pipeline = pipeline;
+	/* once per request, not per command: a drain's pipelines hold thousands */
+	q->slot_hint = s->run.partition >= 0
+	                   ? slot_of_partition(family_tag_prefix(s->family), s->run.partition)
+	                   : -1;
 	for (int i = 0; i < ncmds; i++)
 		q->slots[i] = (struct lslot){ q, i + 1, false };
 	return q;
@@ -257,11 +261,8 @@ bool lreq_send_one(struct lreq *q, int i, const struct rargs *a, char *err, size
 		snprintf(err, errlen, "not connected to redis");
 		return false;
 	}
-	const struct script *s = q->script;
-	int hint = s->run.partition >= 0
-	               ? slot_of_partition(family_tag_prefix(s->family), s->run.partition)
-	               : -1;
-	return router_send(r, hint, a->argc, a->argv, a->len, on_reply, &q->slots[i], err, errlen);
+	return router_send(r, q->slot_hint, a->argc, a->argv, a->len, on_reply, &q->slots[i], err,
+	                   errlen);
 }
 
 int lreq_send_all(struct lreq *q, const struct rargs *cmds)

@@ -23,6 +23,7 @@ struct lreq {
 	int remaining;
 	int nerrors;
 	bool pipeline;      /* results table: index 1 of the waiting coroutine */
+	int slot_hint;      /* where a keyless command goes: the partition's slot, or -1 */
 	bool sent;          /* by send(): results in results_ref, s->sent lists it */
 	bool waited;        /* collect() yields for it */
 	int results_ref;    /* send()'s results table (registry of the script's state) */
