@@ -169,7 +169,7 @@ static void reload(struct control *c, struct http_exchange *x)
 		return;
 	}
 	log_info("POST /reload: reloading the config and every scanner");
-	bool ok = host_reload_config(h);
+	bool ok = host_reload_config(h, "POST /reload");
 	reply_text(c->api, x, ok ? 200 : 409,
 	           ok ? "reloaded\n" : "reload refused; the running config stays (see the log)\n");
 }

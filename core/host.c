@@ -34,7 +34,7 @@ static void on_signal(void *data, int signo)
 		log_info("%s: reloading %s", name,
 		         signo == SIGHUP ? "the config and every scanner" : "scanners");
 		if (signo == SIGHUP)
-			host_reload_config(h);
+			host_reload_config(h, name);
 		else
 			host_reload_scripts(h);
 		break;

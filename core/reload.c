@@ -1,6 +1,6 @@
 /* reload: SIGHUP, SIGUSR1 and the environment the scripts see.
  *
- * SIGHUP — the config file again (with the same command line and
+ * SIGHUP or POST /reload — the config file again (with the same command line and
  * environment), and every scanner with it.
  *
  * The new config is built aside; if it is invalid, or any scanner refuses
@@ -21,11 +21,12 @@
 #include "watchdog.h"
 
 /* Keeps the running value of every key that needs a restart. */
-static void keep_restart_keys(const struct config *run, struct config *next)
+static void keep_restart_keys(const char *cause, const struct config *run, struct config *next)
 {
 	if (strcmp(run->redis, next->redis) != 0) {
-		log_warn("SIGHUP: redis changed in the config; that needs a restart, keeping the "
-		         "running server");
+		log_warn("%s: redis changed in the config; that needs a restart, keeping the "
+		         "running server",
+		         cause);
 		memcpy(next->redis, run->redis, sizeof(next->redis));
 		next->url = run->url;
 	}
@@ -41,7 +42,7 @@ static void keep_restart_keys(const struct config *run, struct config *next)
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		if (*counts[i].was == *counts[i].now)
 			continue;
-		log_warn("SIGHUP: %s changed from %d to %d; that needs a restart, keeping %d",
+		log_warn("%s: %s changed from %d to %d; that needs a restart, keeping %d", cause,
 		         counts[i].key, *counts[i].was, *counts[i].now, *counts[i].was);
 		*counts[i].now = *counts[i].was;
 	}
@@ -55,7 +56,7 @@ static void keep_restart_keys(const struct config *run, struct config *next)
 	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
 		if (secs[i].was == *secs[i].now)
 			continue;
-		log_warn("SIGHUP: %s changed from %g to %g; that needs a restart, keeping %g",
+		log_warn("%s: %s changed from %g to %g; that needs a restart, keeping %g", cause,
 		         secs[i].key, secs[i].was, *secs[i].now, secs[i].was);
 		*secs[i].now = secs[i].was;
 	}
@@ -63,15 +64,16 @@ static void keep_restart_keys(const struct config *run, struct config *next)
 	for (int i = 0; lanes_same && i < run->nlanes; i++)
 		lanes_same = strcmp(run->lanes[i], next->lanes[i]) == 0;
 	if (!lanes_same) {
-		log_warn("SIGHUP: lanes changed; that needs a restart, keeping the running lanes");
+		log_warn("%s: lanes changed; that needs a restart, keeping the running lanes",
+		         cause);
 		memcpy(next->lanes, run->lanes, sizeof(next->lanes));
 		next->nlanes = run->nlanes;
 	}
 	if (strcmp(run->http, next->http) != 0 ||
 	    strcmp(run->control_token_file, next->control_token_file) != 0) {
-		log_warn(
-		    "SIGHUP: http or control_token_file changed; that needs a restart, keeping "
-		    "the running endpoint");
+		log_warn("%s: http or control_token_file changed; that needs a restart, keeping "
+		         "the running endpoint",
+		         cause);
 		memcpy(next->http, run->http, sizeof(next->http));
 		next->http_addr = run->http_addr;
 		next->http_addrlen = run->http_addrlen;
@@ -79,17 +81,17 @@ static void keep_restart_keys(const struct config *run, struct config *next)
 		       sizeof(next->control_token_file));
 	}
 	if (strcmp(run->functions_dir, next->functions_dir) != 0) {
-		log_warn("SIGHUP: functions_dir changed; that needs a restart, keeping %s",
+		log_warn("%s: functions_dir changed; that needs a restart, keeping %s", cause,
 		         run->functions_dir);
 		memcpy(next->functions_dir, run->functions_dir, sizeof(next->functions_dir));
 	}
 	if (run->library_recheck != next->library_recheck) {
-		log_warn("SIGHUP: library_recheck changed; that needs a restart, keeping %g",
+		log_warn("%s: library_recheck changed; that needs a restart, keeping %g", cause,
 		         run->library_recheck);
 		next->library_recheck = run->library_recheck;
 	}
 	if (run->library_level != next->library_level) {
-		log_warn("SIGHUP: library_level changed; that needs a restart, keeping %s",
+		log_warn("%s: library_level changed; that needs a restart, keeping %s", cause,
 		         run->library_level == 5    ? "5"
 		         : run->library_level == 34 ? "34"
 		                                    : "the default");
@@ -118,29 +120,31 @@ static bool refused(struct host *h)
 	return false;
 }
 
-bool host_reload_config(struct host *h)
+bool host_reload_config(struct host *h, const char *cause)
 {
 	struct config *old = h->cfg;
 	struct config *next = calloc(1, sizeof(*next));
 	if (!next) {
-		log_error("SIGHUP: out of memory; the running config stays");
+		log_error("%s: out of memory; the running config stays", cause);
 		return refused(h);
 	}
 	config_defaults(next, old->exe_path);
 	char err[1024];
 	if (!config_build(next, old->argc, old->argv, err, sizeof(err))) {
-		log_error("SIGHUP: the new config is refused (%s); the running config stays", err);
+		log_error("%s: the new config is refused (%s); the running config stays", cause,
+		          err);
 		config_free(next);
 		free(next);
 		return refused(h);
 	}
 	next->once = old->once;
-	keep_restart_keys(old, next);
+	keep_restart_keys(cause, old, next);
 	h->cfg = next;
 	host_sync_env(h);
 	if (!host_load_set(h, LOAD_CONFIG)) {
-		log_error("SIGHUP: the new config is refused (see above); the running config and "
-		          "scanners stay");
+		log_error("%s: the new config is refused (see above); the running config and "
+		          "scanners stay",
+		          cause);
 		h->cfg = old;
 		host_sync_env(h);
 		config_free(next);
@@ -149,7 +153,7 @@ bool host_reload_config(struct host *h)
 	}
 	apply_live(h);
 	drop_config(h, old);
-	log_info("SIGHUP: config %s applied; scanners take it at their next cycle",
+	log_info("%s: config %s applied; scanners take it at their next cycle", cause,
 	         next->config_loaded ? next->config_path : "(built-in defaults)");
 	h->reloads_ok++;
 	return true;

@@ -8,9 +8,10 @@
 
 struct host;
 
-/* SIGHUP: a new config and every script with it, or nothing. Returns false
- * when it was refused. */
-bool host_reload_config(struct host *h);
+/* SIGHUP or POST /reload: a new config and every script with it, or
+ * nothing. Every log line starts with `cause`, so an operator reading the
+ * log knows which one did it. Returns false when it was refused. */
+bool host_reload_config(struct host *h, const char *cause);
 /* SIGUSR1: the scanner directories again, file by file. */
 bool host_reload_scripts(struct host *h);
 /* Points the host's environment at h->cfg (at start and after a config swap). */

@@ -3,7 +3,8 @@
 -- (spec 20 §A.3). {fp:N} partitions; every 15 s; 50 children per lane per
 -- partition, at most 20 edges examined per child per cycle.
 -- scanhost: replies are read (only a {1, ...} reply that changed something is
--- "processed"; rejections and already_resolved are skips: G1), FCALL failures and
+-- "processed", quorum pending and already_fired included, as both wrote the
+-- edge (DR1); rejections and already_resolved are skips: G1), FCALL failures and
 -- read failures are errors (D1, D8), and edges resolved before a failure in the
 -- same child still count (D2). Children that stay blocked are walked past with a
 -- cursor, so 50 long-waiting children do not hide the rest. A never-claimed child
@@ -78,6 +79,9 @@ local function resolve_edge(ctx, st, child, edge)
     resolve_keys(ctx.tag, st.lane, child, edge, st.ai, uid), { edge, outcome, st.now }))
   local status, detail = reply.classify(r, ferr)
   if status == "error" then return nil, detail end
+  -- already_fired: the group had fired, but the call still marked the edge,
+  -- took it out of deps:unresolved and counted it in the group (DR1)
+  if detail == "already_fired" then status = "processed" end
   if status == "skip" then
     reply.log_skip(ctx, r, "resolve_dependency refused", { child = child, edge = edge, code = detail })
     return 0

@@ -124,6 +124,22 @@ describe("dependency_reconciler at level 34 (C.4)", function()
     assert.equal(1000, S.zset(h, V.lane(c, "blocked:dependencies"))[c.ids.E1])
   end)
 
+  it("fix DR1: an edge resolved on an already-fired group has been written and counts: (1, 0)", function()
+    -- a group cancelled by someone else while its child is still parked: the
+    -- function answers already_fired, but it has marked the edge, shrunk the
+    -- unresolved set and bumped the counter, so the edge was resolved
+    local c = D.any_of(h, { group = { group_state = "cancelled" } })
+    assert.same({ 1, 0 }, once())
+    assert.equal("satisfied", S.hgetall(h, V.exec(c, c.ids.E1, "dep:" .. c.ids.D1)).state)
+    assert.same({ c.ids.D2 }, S.smembers(h, V.exec(c, c.ids.E1, "deps:unresolved")))
+    local g = group(c)
+    assert.equal("1", g.succeeded)
+    assert.equal("cancelled", g.group_state)
+    assert.equal(1000, S.zset(h, V.lane(c, "blocked:dependencies"))[c.ids.E1])
+    -- the next cycle finds nothing left to resolve on that edge
+    assert.same({ 0, 0 }, once())
+  end)
+
   it("AnyOf impossible: child skipped, sibling cancel queued: (1, 0)", function()
     local c = D.any_of_impossible(h)
     assert.same({ 1, 0 }, once())

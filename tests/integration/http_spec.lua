@@ -91,6 +91,7 @@ describe("--http", function()
     procs[#procs + 1] = p
     assert.truthy(p:wait_log("http: listening on 127.0.0.1:%d+", 10), "no http line: " .. p:output())
     p.port = tonumber(p:output():match("http: listening on 127%.0%.0%.1:(%d+)"))
+    p.cfg = cfg
     return p
   end
 
@@ -246,6 +247,19 @@ describe("--http", function()
     local code, body = http(q.port, "POST", "/reload", TOKEN)
     assert.are.equal(200, code, body)
     assert.are.equal(1, scrape(q)['scanhost_reloads_total{result="ok"}'])
+    -- the log names what asked for the reload, not a signal that never came
+    assert.truthy(q:wait_log("POST /reload: config .* applied", 5), q:output())
+    assert.falsy(q:output():find("SIGHUP", 1, true), q:output())
+    -- a broken config is refused (409), named in the log, and the daemon goes on
+    P.write(q.cfg, "return { partitions = 'many' }\n")
+    code, body = http(q.port, "POST", "/reload", TOKEN)
+    assert.are.equal(409, code, body)
+    assert.truthy(body:find("reload refused", 1, true), body)
+    assert.truthy(q:wait_log("POST /reload: the new config is refused %(.*partitions", 5), q:output())
+    local s = scrape(q)
+    assert.are.equal(1, s['scanhost_reloads_total{result="refused"}'])
+    assert.are.equal(1, s['scanhost_reloads_total{result="ok"}'])
+    assert.are.equal(200, (http(q.port, "GET", "/healthz")))
     -- a token file works as well; the token is never logged
     P.write(dir .. "/token", TOKEN .. "\n")
     local r = start("delayed_promoter", nil, ("control_token_file = %q,"):format(dir .. "/token"))
