@@ -92,6 +92,7 @@ static void next_seed(struct router *r, struct rnode *n)
 	r->seed_index = (r->seed_index + 1) % (r->opts.nseeds + 1);
 	const struct redis_url *u =
 	    r->seed_index == 0 ? &r->opts.conn.url : &r->opts.seeds[r->seed_index - 1];
+	rconn_stats_add(&r->gone, rconn_stats(n->conn));
 	rconn_free(n->conn);
 	snprintf(n->host, sizeof(n->host), "%s", u->host);
 	n->port = u->port;
@@ -174,6 +175,7 @@ static void free_node(struct router *r, struct rnode *dead)
 		}
 	}
 	retire(r, dead);
+	rconn_stats_add(&r->gone, rconn_stats(dead->conn));
 	rconn_free(dead->conn);
 	free(dead);
 }

@@ -26,6 +26,7 @@ struct router {
 	ev_timer refresh_timer;        /* periodic */
 	ev_timer soon_timer;           /* a refresh asked for (MOVED, lost, CLUSTERDOWN) */
 	struct rreq *waiting;          /* requests waiting for a retry (router.c) */
+	struct rconn_stats gone;       /* of connections freed: the counters never go back */
 	bool closing;
 };
 

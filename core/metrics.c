@@ -156,10 +156,10 @@ static void render_process(struct host *h, struct sbuf *b)
 	      host_is_ready(h));
 	gauge(b, "scanhost_redis_connected", "gauge", "1 while the Redis connection is up.",
 	      connected);
-	uint64_t connects = rs ? rs->connects : 0;
 	gauge(b, "scanhost_redis_reconnects_total", "counter",
-	      "Connections to Redis made after the first one.",
-	      (double)(connects > 0 ? connects - 1 : 0));
+	      "Connections to Redis made again after a connection was lost (a cluster's "
+	      "first connection to each node is not one).",
+	      (double)(rs ? rs->reconnects : 0));
 	gauge(b, "scanhost_redis_round_trips_total", "counter",
 	      "Request batches the scanners wrote to Redis (a pipeline is one).",
 	      (double)h->env.round_trips);

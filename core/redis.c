@@ -188,7 +188,8 @@ static void become_ready(struct rconn *c)
 	c->attempt = 0;
 	c->reported_lost = false;
 	c->last_error[0] = '\0';
-	c->stats.connects++;
+	if (c->stats.connects++ > 0)
+		c->stats.reconnects++;
 	transport_describe(c->tr, tls, sizeof(tls));
 	arm_watchdog(c);
 	emit(c, RCONN_READY, tls[0] ? tls : NULL);
@@ -416,6 +417,14 @@ size_t rconn_in_flight(const struct rconn *c)
 const struct rconn_stats *rconn_stats(const struct rconn *c)
 {
 	return &c->stats;
+}
+
+void rconn_stats_add(struct rconn_stats *to, const struct rconn_stats *from)
+{
+	to->commands += from->commands;
+	to->connects += from->connects;
+	to->reconnects += from->reconnects;
+	to->timeouts += from->timeouts;
 }
 
 void rconn_free(struct rconn *c)

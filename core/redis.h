@@ -53,7 +53,8 @@ struct rconn_opts {
 
 struct rconn_stats {
 	uint64_t commands; /* commands written */
-	uint64_t connects; /* successful connections */
+	uint64_t connects;   /* successful connections */
+	uint64_t reconnects; /* of them, those after this connection's first */
 	uint64_t timeouts; /* connections dropped for a command timeout */
 };
 
@@ -70,6 +71,8 @@ void rconn_free(struct rconn *c);
 void rconn_drop(struct rconn *c, const char *why);
 size_t rconn_in_flight(const struct rconn *c);
 const struct rconn_stats *rconn_stats(const struct rconn *c);
+/* Adds every counter of `from` to `to` (a sum over connections). */
+void rconn_stats_add(struct rconn_stats *to, const struct rconn_stats *from);
 /* Why the connection is not ready: what the attempt in progress is waiting
  * for ("timed out ..."), or the last failure. */
 void rconn_describe_failure(const struct rconn *c, char *out, size_t n);

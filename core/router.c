@@ -323,13 +323,9 @@ int router_primaries(const struct router *r)
 
 const struct rconn_stats *router_stats(const struct router *r, struct rconn_stats *out)
 {
-	*out = (struct rconn_stats){ 0 };
-	for (const struct rnode *n = r->nodes; n; n = n->next) {
-		const struct rconn_stats *s = rconn_stats(n->conn);
-		out->commands += s->commands;
-		out->connects += s->connects;
-		out->timeouts += s->timeouts;
-	}
+	*out = r->gone;
+	for (const struct rnode *n = r->nodes; n; n = n->next)
+		rconn_stats_add(out, rconn_stats(n->conn));
 	return out;
 }
 

@@ -8,6 +8,7 @@
 local C = require "spec.helpers.redis_cluster"
 local P = require "tests.integration.helpers.proc"
 local FX = require "tests.faults.helpers.fx"
+local HTTP = require "tests.integration.helpers.http"
 local F = require "ff.fixtures"
 local env_mod = require "spec.helpers.env"
 
@@ -271,6 +272,30 @@ return { name = "v34_only", family = "execution", interval = 0.5, library_versio
       "backlog not drained after the failover: " .. done(NP, 2 * PER))
     assert.equal(0, FX.term(p))
     assert.falsy(p:output():find("level=error", 1, true), p:output())
+  end)
+
+  it("the reconnect metric counts a lost connection once, not the other nodes' first connections", function()
+    seed()
+    local p = start("--http 127.0.0.1:0")
+    local port = HTTP.port_of(p)
+    assert.truthy(P.wait_for(function() return done() == TOTAL end, 20), "not drained: " .. done())
+    local m = HTTP.scrape(port)
+    assert.equal(1, m.scanhost_redis_connected)
+    assert.equal(0, m.scanhost_redis_reconnects_total)
+    local commands = m.scanhost_redis_commands_total
+    -- one primary drops every client: the daemon's one connection to it
+    local victim = cl:primaries()[2]
+    assert.truthy(victim:cli("CLIENT KILL TYPE normal"):match("^%d+"))
+    assert.truthy(HTTP.wait_metric(port, "scanhost_redis_reconnects_total", function(v) return v == 1 end, 10),
+      p:output())
+    seed(NP, 2 * PER, PER + 1) -- and the daemon goes on with every node
+    assert.truthy(P.wait_for(function() return done(NP, 2 * PER) == 2 * TOTAL end, 20),
+      "not drained after the reconnect: " .. done(NP, 2 * PER))
+    m = HTTP.scrape(port)
+    assert.equal(1, m.scanhost_redis_reconnects_total)
+    assert.equal(1, m.scanhost_redis_connected)
+    assert.is_true(m.scanhost_redis_commands_total >= commands)
+    assert.equal(0, FX.term(p))
   end)
 
   it("a slot in migration (ASK, TRYAGAIN) and then moved: every item once", function()

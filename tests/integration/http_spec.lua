@@ -7,56 +7,11 @@
 local RS = require "spec.helpers.redis_server"
 local P = require "tests.integration.helpers.proc"
 local FX = require "tests.faults.helpers.fx"
+local HTTP = require "tests.integration.helpers.http"
+local http, parse = HTTP.request, HTTP.parse
 
 local TOKEN = "t0ken-for-the-http-spec"
 local NP = 4 -- partitions: small, so cycles are quick
-
--- http(port, method, path, token) -> status, body
-local function http(port, method, path, token)
-  local auth = token and ("-H 'Authorization: Bearer %s'"):format(token) or ""
-  local p = io.popen(("curl -s -m 5 -X %s %s -w '\\n%%{http_code}' http://127.0.0.1:%d%s")
-    :format(method, auth, port, path))
-  local out = p:read("*a")
-  p:close()
-  local body, code = out:match("^(.*)\n(%d+)$")
-  return tonumber(code), body
-end
-
--- parse(text) -> samples { [series] = value }, families { [name] = type }:
--- every line must be a HELP or TYPE comment, or a sample of a family whose
--- TYPE came before it, with well-formed labels and a number.
-local function parse(text)
-  local samples, families = {}, {}
-  for line in text:gmatch("[^\n]+") do
-    local kind, name, rest = line:match("^# (%u+) ([%a_:][%w_:]*) (.+)$")
-    if kind then
-      assert(kind == "HELP" or kind == "TYPE", "bad comment: " .. line)
-      if kind == "TYPE" then
-        assert(rest == "counter" or rest == "gauge" or rest == "histogram", "bad type: " .. line)
-        assert(not families[name], "TYPE twice: " .. name)
-        families[name] = rest
-      end
-    else
-      local series, value = line:match("^([%a_:][%w_:]*%b{}) (%S+)$")
-      if not series then series, value = line:match("^([%a_:][%w_:]*) (%S+)$") end
-      assert(series, "bad sample line: " .. line)
-      local labels = series:match("%b{}")
-      if labels then
-        local inner = labels:sub(2, -2)
-        local rebuilt = inner:gsub('[%a_][%w_]*="[^"\\]*"', ""):gsub(",", "")
-        assert(rebuilt == "", "bad labels: " .. line)
-      end
-      local v = tonumber(value) or (value == "+Inf" and math.huge) or (value == "NaN" and 0 / 0)
-      assert(v, "bad value: " .. line)
-      local base = series:match("^[%w_:]+")
-      local family = families[base] or families[(base:gsub("_bucket$", ""):gsub("_sum$", "")
-        :gsub("_count$", ""))]
-      assert(family, "sample before its TYPE: " .. line)
-      samples[series] = v
-    end
-  end
-  return samples, families
-end
 
 local function metric(samples, name, scanner, family)
   return samples[('%s{scanner="%s",partition_family="%s"}'):format(name, scanner, family or "execution")]
@@ -89,8 +44,7 @@ describe("--http", function()
       .. "--quota-partitions 2 --http 127.0.0.1:0 %s"):format(cfg, srv.url, NP,
       only and ("--only " .. only) or ""), env)
     procs[#procs + 1] = p
-    assert.truthy(p:wait_log("http: listening on 127.0.0.1:%d+", 10), "no http line: " .. p:output())
-    p.port = tonumber(p:output():match("http: listening on 127%.0%.0%.1:(%d+)"))
+    p.port = HTTP.port_of(p)
     p.cfg = cfg
     return p
   end
@@ -356,8 +310,7 @@ return { name = "slow", family = "execution", interval = 600,
     P.write(cfg, ("return { redis = %q, http = '127.0.0.1:0' }"):format(srv.url))
     local p = P.start(d, ("-c %s --partitions %d --only delayed_promoter"):format(cfg, NP))
     procs[#procs + 1] = p
-    assert.truthy(p:wait_log("http: listening on 127.0.0.1:%d+", 10))
-    local port = tonumber(p:output():match("http: listening on 127%.0%.0%.1:(%d+)"))
+    local port = HTTP.port_of(p)
     P.write(cfg, ("return { redis = %q, http = '127.0.0.1:1' }"):format(srv.url))
     assert.is_true(p:signal("HUP"))
     assert.truthy(p:wait_log("http or control_token_file changed; that needs a restart", 5))

@@ -4,6 +4,7 @@
 -- place; the filter key is read from the config file, a bad one refused.
 local RS = require "spec.helpers.redis_server"
 local P = require "tests.integration.helpers.proc"
+local HTTP = require "tests.integration.helpers.http"
 local L = require "spec.helpers.library_source"
 local V = require "ff.fixtures_v34"
 
@@ -58,15 +59,9 @@ describe("the v34 scanners under the daemon", function()
     local c = V.cancel_reconciler.acting(r)
     start("return { http = '127.0.0.1:0', filter = { namespace = 'ns2' }, "
       .. "scanners = { cancel_reconciler = { interval = 0.2 } } }")
-    assert.truthy(proc:wait_log("http: listening on 127%.0%.0%.1:%d+", 10), proc:output())
-    local port = tonumber(proc:output():match("http: listening on 127%.0%.0%.1:(%d+)"))
-    local function depth()
-      local p = io.popen(("curl -s -m 5 http://127.0.0.1:%d/metrics"):format(port))
-      local body = p:read("*a")
-      p:close()
-      return tonumber(body:match("\nff_cancel_backlog_depth (%d+)"))
-    end
-    assert.truthy(P.wait_for(function() return depth() == 1 end, 10), proc:output())
+    local port = HTTP.port_of(proc)
+    assert.truthy(HTTP.wait_metric(port, "ff_cancel_backlog_depth", function(v) return v == 1 end, 10),
+      proc:output())
     assert.equal(1, r:call("ZCARD", c.keys.backlog)) -- owed to another namespace: it stays
   end)
 
