@@ -2,7 +2,8 @@
 -- optional; the values below are the built-in defaults. Precedence:
 -- built-in defaults < this file < environment (SCANHOST_REDIS) < command line.
 return {
-  redis = "redis://127.0.0.1:6379",  -- or "unix:///path/to/redis.sock"
+  redis = "redis://127.0.0.1:6379",  -- or "unix:///path/to/redis.sock"; a cluster's
+                                     -- seed nodes as a list: { "redis://a:7000", ... }
   partitions = 256,                  -- flow/execution partitions ({fp:N})
   budget_partitions = 32,            -- {b:N}
   quota_partitions = 32,             -- {q:N}

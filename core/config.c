@@ -23,6 +23,35 @@ static bool check_tls_url(const struct config *c, char *err, size_t errlen)
 	return true;
 }
 
+/* --redis given again: the command line's seeds replace the file's list. */
+static bool cli_seeds(struct config *c, const struct config_cli *cl, char *err, size_t errlen)
+{
+	c->nseeds = 0;
+	if (cl->nseeds > CONFIG_MAX_SEEDS)
+		return config_fail(err, errlen, "--redis", "at most 16 seed nodes");
+	for (int i = 0; i < cl->nseeds; i++) {
+		if (!config_add_seed(c, cl->seeds[i], "--redis", err, errlen))
+			return false;
+	}
+	return true;
+}
+
+/* Every further seed node, parsed: the same scheme as the first URL (parsed
+ * by then), as one cluster is reached one way. */
+static bool parse_seeds(struct config *c, const char *key, char *err, size_t errlen)
+{
+	char uerr[128];
+	for (int i = 0; i < c->nseeds; i++) {
+		struct redis_url *u = &c->seeds[i];
+		if (!url_parse(c->seed_text[i], u, uerr, sizeof(uerr)))
+			return config_fail(err, errlen, key, uerr);
+		if (u->tls != c->url.tls || u->is_unix != c->url.is_unix)
+			return config_fail(err, errlen, key,
+			                   "every seed node needs the same scheme");
+	}
+	return true;
+}
+
 bool config_build(struct config *c, int argc, char **argv, char *err, size_t errlen)
 {
 	struct config_cli cl = { 0 };
@@ -42,8 +71,11 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 	const char *env = getenv("SCANHOST_REDIS");
 	if (env && *env) {
 		snprintf(c->redis, sizeof(c->redis), "%s", env);
+		c->nseeds = 0; /* it names one server, in place of the file's list */
 		redis_key = "SCANHOST_REDIS";
 	}
+	if (cl.redis && !cli_seeds(c, &cl, err, errlen))
+		return false;
 	if (cl.redis)
 		redis_key = "--redis";
 	if (!config_cli_apply(c, &cl, err, errlen))
@@ -51,7 +83,7 @@ bool config_build(struct config *c, int argc, char **argv, char *err, size_t err
 	char uerr[128];
 	if (!url_parse(c->redis, &c->url, uerr, sizeof(uerr)))
 		return config_fail(err, errlen, redis_key, uerr);
-	return config_cli_apply_seeds(c, &cl, err, errlen) && check_tls_url(c, err, errlen);
+	return parse_seeds(c, redis_key, err, errlen) && check_tls_url(c, err, errlen);
 }
 
 /* The config file's finalizers run here: the watchdog ends a close that

@@ -16,23 +16,6 @@ static void add_redis(struct config_cli *cl, const char *url)
 		cl->nseeds = CONFIG_MAX_SEEDS + 1;
 }
 
-/* --redis given again: further seed nodes of a cluster, same scheme. */
-bool config_cli_apply_seeds(struct config *c, const struct config_cli *cl, char *err, size_t errlen)
-{
-	char uerr[128];
-	if (cl->nseeds > CONFIG_MAX_SEEDS)
-		return config_fail(err, errlen, "--redis", "at most 16 seed nodes");
-	for (int i = 0; i < cl->nseeds; i++) {
-		if (!url_parse(cl->seeds[i], &c->seeds[i], uerr, sizeof(uerr)))
-			return config_fail(err, errlen, "--redis", uerr);
-		if (c->seeds[i].tls != c->url.tls || c->seeds[i].is_unix != c->url.is_unix)
-			return config_fail(err, errlen, "--redis",
-			                   "every seed node needs the same scheme");
-	}
-	c->nseeds = cl->nseeds;
-	return true;
-}
-
 enum {
 	OPT_REDIS = 256,
 	OPT_SCANNERS,

@@ -9,7 +9,7 @@
 #include "config_values.h"
 
 /* The option values as given (NULL: not given). Seeds beyond the limit are
- * refused in config_cli_apply_seeds (nseeds counts them). */
+ * refused in config_build (nseeds counts them). */
 struct config_cli {
 	const char *config, *redis, *lua_path, *only, *partitions, *budget, *quota;
 	const char *log_level, *log_format, *lanes, *functions;
@@ -29,9 +29,5 @@ bool config_cli_parse(struct config *c, struct config_cli *cl, int argc, char **
                       size_t errlen);
 /* Every value flag over c (after the config file and SCANHOST_REDIS). */
 bool config_cli_apply(struct config *c, const struct config_cli *cl, char *err, size_t errlen);
-/* --redis given again: further seed nodes of a cluster, same scheme as
- * c->url (parsed by then). */
-bool config_cli_apply_seeds(struct config *c, const struct config_cli *cl, char *err,
-                            size_t errlen);
 
 #endif

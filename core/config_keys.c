@@ -47,10 +47,6 @@ static bool get_seconds(lua_State *L, const char *key, double *dst, double lo, d
 	return true;
 }
 
-static bool key_redis(struct config *c, lua_State *L, const char *k, char *e, size_t n)
-{
-	return get_string(L, k, c->redis, sizeof(c->redis), e, n);
-}
 static bool key_partitions(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {
 	return get_count(L, k, &c->partitions, e, n);
@@ -109,6 +105,30 @@ static bool add_each(struct config *c, lua_State *L, const char *k, add_fn add,
 	return true;
 }
 
+/* The first URL of a list is the server; the rest are further seed nodes. */
+static bool add_server(struct config *c, const char *url, const char *k, char *e, size_t n)
+{
+	if (c->redis[0])
+		return config_add_seed(c, url, k, e, n);
+	if (!*url || strlen(url) >= sizeof(c->redis))
+		return config_fail(e, n, k,
+		                   "a URL must be a non-empty string of reasonable length");
+	snprintf(c->redis, sizeof(c->redis), "%s", url);
+	return true;
+}
+/* One URL, or a list of them: seed nodes of one cluster, tried in turn. */
+static bool key_redis(struct config *c, lua_State *L, const char *k, char *e, size_t n)
+{
+	c->nseeds = 0;
+	if (lua_type(L, -1) == LUA_TSTRING)
+		return get_string(L, k, c->redis, sizeof(c->redis), e, n);
+	if (!lua_istable(L, -1) || lua_objlen(L, -1) == 0)
+		return config_fail(e, n, k,
+		                   "must be a URL or a non-empty list of URLs (seed nodes of one "
+		                   "cluster)");
+	c->redis[0] = '\0';
+	return add_each(c, L, k, add_server, "URLs must be strings", e, n);
+}
 /* A directory or a list of them; replaces the default list. */
 static bool key_scanners_dir(struct config *c, lua_State *L, const char *k, char *e, size_t n)
 {

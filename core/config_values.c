@@ -164,6 +164,17 @@ bool config_set_http(struct config *c, const char *text, const char *key, char *
 	return true;
 }
 
+bool config_add_seed(struct config *c, const char *url, const char *key, char *err, size_t errlen)
+{
+	if (c->nseeds >= CONFIG_MAX_SEEDS)
+		return config_fail(err, errlen, key, "at most 16 seed nodes");
+	if (!*url || strlen(url) >= sizeof(c->seed_text[0]))
+		return config_fail(err, errlen, key,
+		                   "a URL must be a non-empty string of reasonable length");
+	snprintf(c->seed_text[c->nseeds++], sizeof(c->seed_text[0]), "%s", url);
+	return true;
+}
+
 bool config_add_scanners_dir(struct config *c, const char *dir, const char *key, char *err,
                              size_t errlen)
 {

@@ -20,14 +20,17 @@
 #define CONFIG_MAX_LANES     64
 #define CONFIG_MAX_ONLY      64
 #define CONFIG_MAX_DIRS      16
-#define CONFIG_MAX_SEEDS     15  /* --redis given again: more cluster seed nodes */
+#define CONFIG_MAX_SEEDS     15  /* more cluster seed nodes than the first URL */
 #define CONFIG_LUA_MEMORY_MB 64  /* the config file's own state */
 #define CONFIG_RUN_SECONDS   2.0 /* a config file must return within this */
 
 struct config {
 	char redis[1024];
 	struct redis_url url;
-	struct redis_url seeds[CONFIG_MAX_SEEDS]; /* the further --redis URLs */
+	/* further seed nodes of a cluster (--redis again, or the config file's
+	 * list): as given, compared at SIGHUP, and parsed */
+	char seed_text[CONFIG_MAX_SEEDS][1024];
+	struct redis_url seeds[CONFIG_MAX_SEEDS];
 	int nseeds;
 	struct tls_opts tls;       /* rediss:// only */
 	char tls_module[PATH_MAX]; /* the daemon's OpenSSL side, loaded for rediss:// */
@@ -89,6 +92,8 @@ bool config_set_http(struct config *c, const char *text, const char *key, char *
 bool config_fail(char *err, size_t errlen, const char *key, const char *msg);
 /* One lane appended (1..64 printable ASCII characters, no comma). */
 bool config_add_lane(struct config *c, const char *lane, const char *key, char *err, size_t errlen);
+/* One further seed node's URL appended, as text (at most CONFIG_MAX_SEEDS). */
+bool config_add_seed(struct config *c, const char *url, const char *key, char *err, size_t errlen);
 /* One scanner directory appended (at most CONFIG_MAX_DIRS). */
 bool config_add_scanners_dir(struct config *c, const char *dir, const char *key, char *err,
                              size_t errlen);

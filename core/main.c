@@ -53,12 +53,16 @@ static int run(struct config *cfg)
 		host_free(&h);
 		return code;
 	}
-	char where[512];
+	char where[512], more[48] = "";
 	url_redacted(&cfg->url, where, sizeof(where));
-	log_info("scanhost %s starting: redis %s, partitions %d/%d/%d, %s, instance %s, claims %s",
-	         SCANHOST_VERSION, where, cfg->partitions, cfg->budget_partitions,
-	         cfg->quota_partitions, cfg->once ? "one cycle" : "daemon", host_instance_id(&h),
-	         cfg->claims ? "on" : "off");
+	if (cfg->nseeds > 0)
+		snprintf(more, sizeof(more), " (+%d more seed node%s)", cfg->nseeds,
+		         cfg->nseeds > 1 ? "s" : "");
+	log_info(
+	    "scanhost %s starting: redis %s%s, partitions %d/%d/%d, %s, instance %s, claims %s",
+	    SCANHOST_VERSION, where, more, cfg->partitions, cfg->budget_partitions,
+	    cfg->quota_partitions, cfg->once ? "one cycle" : "daemon", host_instance_id(&h),
+	    cfg->claims ? "on" : "off");
 	if (!control_start(&h, err, sizeof(err))) {
 		fprintf(stderr, "scanhost: %s\n", err);
 		host_free(&h);

@@ -52,10 +52,10 @@ struct rconn_opts {
 };
 
 struct rconn_stats {
-	uint64_t commands; /* commands written */
+	uint64_t commands;   /* commands written */
 	uint64_t connects;   /* successful connections */
 	uint64_t reconnects; /* of them, those after this connection's first */
-	uint64_t timeouts; /* connections dropped for a command timeout */
+	uint64_t timeouts;   /* connections dropped for a command timeout */
 };
 
 struct rconn *rconn_new(struct ev_loop *loop, const struct rconn_opts *opts,

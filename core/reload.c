@@ -20,15 +20,30 @@
 #include "scanset.h"
 #include "watchdog.h"
 
+/* The same server URL and the same further seed nodes, in the same order. */
+static bool same_servers(const struct config *a, const struct config *b)
+{
+	if (strcmp(a->redis, b->redis) != 0 || a->nseeds != b->nseeds)
+		return false;
+	for (int i = 0; i < a->nseeds; i++) {
+		if (strcmp(a->seed_text[i], b->seed_text[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* Keeps the running value of every key that needs a restart. */
 static void keep_restart_keys(const char *cause, const struct config *run, struct config *next)
 {
-	if (strcmp(run->redis, next->redis) != 0) {
+	if (!same_servers(run, next)) {
 		log_warn("%s: redis changed in the config; that needs a restart, keeping the "
 		         "running server",
 		         cause);
 		memcpy(next->redis, run->redis, sizeof(next->redis));
 		next->url = run->url;
+		memcpy(next->seed_text, run->seed_text, sizeof(next->seed_text));
+		memcpy(next->seeds, run->seeds, sizeof(next->seeds));
+		next->nseeds = run->nseeds;
 	}
 	struct {
 		const char *key;

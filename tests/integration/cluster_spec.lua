@@ -191,6 +191,20 @@ describe("scanhost on a Redis Cluster", function()
     assert.equal(TOTAL, done())
   end)
 
+  it("config redis as a list of seed nodes: an unreachable first gives way to the next", function()
+    seed()
+    local c = conf(("redis = { 'redis://127.0.0.1:1', %q },"):format(cl.nodes[3].url))
+    local out = dir .. "/list.log"
+    local ok = P.sh(("./bin/scanhost -c %s --scanners %s --partitions %d --once > %s 2>&1")
+      :format(c, scanners(), NP, out))
+    local log = P.read(out) or ""
+    assert.is_true(ok, log)
+    assert.truthy(log:find("starting: redis redis://127.0.0.1:1 (+1 more seed node),", 1, true), log)
+    assert.truthy(log:find("redis at redis://127.0.0.1:1 unavailable", 1, true), log)
+    assert.truthy(log:find(("127.0.0.1:%d is a cluster node"):format(cl.nodes[3].port), 1, true), log)
+    assert.equal(TOTAL, done())
+  end)
+
   it("FlowFabric's library missing on one primary: reported, only its partitions wait", function()
     local prim = cl:primaries()
     cl:function_load(env_mod.per_item_library())

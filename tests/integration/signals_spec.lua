@@ -90,6 +90,25 @@ describe("signals", function()
     assert.are.equal("", (other:cli("KEYS sig:*"):gsub("%s+$", "")))
   end)
 
+  it("SIGHUP that only adds a seed node to redis needs a restart too", function()
+    config()
+    start()
+    P.write(dir .. "/c.lua", ("return { redis = { %q, 'redis://127.0.0.1:1' }, partitions = 2,"
+      .. " scanners_dir = %q, scanners = { a = { field = 'v4' } } }"):format(srv.url, sdir))
+    assert.is_true(proc:signal("HUP"))
+    assert.truthy(proc:wait_log("SIGHUP: redis changed in the config; that needs a restart", 5))
+    assert.truthy(proc:wait_log("SIGHUP: config .* applied", 5), "config not applied")
+    assert.truthy(P.wait_for(function() return hget("sig:a", "v4") end, 5))
+    -- the same file again: refused again, as the daemon still runs on the one URL
+    assert.is_true(proc:signal("HUP"))
+    assert.truthy(P.wait_for(function()
+      local _, n = proc:output():gsub("config [^\n]* applied", "")
+      return n == 2
+    end, 5))
+    local _, refusals = proc:output():gsub("redis changed in the config", "")
+    assert.are.equal(2, refusals)
+  end)
+
   it("SIGHUP with a broken config or a bad option changes nothing", function()
     config("scanners = { a = { field = 'v1' } }")
     start()

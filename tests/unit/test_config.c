@@ -157,7 +157,10 @@ static void file_errors(void)
 	             "filter.tag.x: unknown key");
 	EXPECT_ERROR("return { filter = { tag = { key = 'a.b', value = true } } }",
 	             "filter.tag.value: must be");
-	EXPECT_ERROR("return { redis = 5 }", "redis: must be a string");
+	EXPECT_ERROR("return { redis = 5 }", "redis: must be a URL or a non-empty list of URLs");
+	EXPECT_ERROR("return { redis = {} }", "redis: must be a URL or a non-empty list of URLs");
+	EXPECT_ERROR("return { redis = { 'redis://a:1', 7 } }", "redis: URLs must be strings");
+	EXPECT_ERROR("return { redis = { '' } }", "redis: a URL must be a non-empty string");
 	EXPECT_ERROR("return { redis = 'http://x' }", "redis: URL must start");
 	EXPECT_ERROR("return { scanners = { lease_expiry = 3 } }", "scanners.lease_expiry");
 	EXPECT_ERROR("return 42", "must return a table");
@@ -238,6 +241,41 @@ static void tls_options(void)
 	config_free(&c);
 }
 
+/* The config file's redis as a list: the first URL and further seed nodes,
+ * checked as the command line's; SCANHOST_REDIS and --redis replace the list. */
+static void file_seeds(void)
+{
+	struct config c;
+	char err[512] = "";
+	const char *list =
+	    "return { redis = { 'redis://a:7000', 'redis://b:7001', 'redis://c:7002' } }";
+	CHECK(build(&c, list, 0, NULL, err));
+	CHECK(c.url.port == 7000 && c.nseeds == 2 && c.seeds[0].port == 7001 &&
+	      c.seeds[1].port == 7002);
+	CHECK_STR(c.seeds[1].host, "c");
+	config_free(&c);
+	CHECK(
+	    !build(&c, "return { redis = { 'redis://a:7000', 'rediss://b:7001' } }", 0, NULL, err));
+	CHECK(strstr(err, "redis: every seed node needs the same scheme"));
+	config_free(&c);
+	CHECK(!build(&c, "return { redis = { 'redis://a:7000', 'redis://b:0' } }", 0, NULL, err));
+	CHECK(strstr(err, "redis: ") == err);
+	config_free(&c);
+	char *cli[] = { "--redis", "redis://x:1" };
+	CHECK(build(&c, list, 2, cli, err) && c.url.port == 1 && c.nseeds == 0);
+	config_free(&c);
+	setenv("SCANHOST_REDIS", "redis://env:2", 1);
+	CHECK(build(&c, list, 0, NULL, err) && c.url.port == 2 && c.nseeds == 0);
+	config_free(&c);
+	unsetenv("SCANHOST_REDIS");
+	char text[4096] = "return { redis = {";
+	for (int i = 0; i < 17; i++)
+		strcat(text, " 'redis://a:7000',");
+	strcat(text, " } }");
+	CHECK(!build(&c, text, 0, NULL, err) && strstr(err, "redis: at most 16 seed nodes"));
+	config_free(&c);
+}
+
 /* --redis again: further seed nodes of a cluster, same scheme, at most 16 in all. */
 static void seeds(void)
 {
@@ -265,6 +303,7 @@ static void seeds(void)
 	config_free(&c);
 	CHECK(build(&c, "return {}", 32, many, err) && c.nseeds == 15);
 	config_free(&c);
+	file_seeds();
 }
 
 /* --http ADDR:PORT: IPv4, [IPv6], port 0..65535; anything else names the key. */
