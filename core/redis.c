@@ -22,6 +22,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "resp.h"
+#include "tls.h"
 #include "transport.h"
 
 enum rconn_state { RC_IDLE, RC_CONNECTING, RC_HANDSHAKE, RC_READY, RC_CLOSED };
@@ -50,6 +51,7 @@ struct rconn {
 	int depth;
 	bool free_pending;
 	struct rconn_stats stats;
+	struct tls_resume resume; /* the server's last session, for the next connect */
 };
 
 static void reconnect_later(struct rconn *c);
@@ -64,6 +66,8 @@ static void leave(struct rconn *c)
 	if (--c->depth > 0 || !c->free_pending)
 		return;
 	cmdq_free(&c->q);
+	if (c->opts.tls)
+		c->opts.tls->api->resume_clear(&c->resume);
 	free(c);
 }
 
@@ -279,6 +283,7 @@ static void connect_now(struct rconn *c)
 		.port = u->port,
 		.tls = c->opts.tls,
 		.tls_name = c->opts.tls_name[0] ? c->opts.tls_name : u->host,
+		.resume = &c->resume,
 	};
 	char err[512];
 	if (!cmdq_reset(&c->q)) {

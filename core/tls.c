@@ -98,6 +98,29 @@ static bool load_identity(SSL_CTX *ctx, const struct tls_opts *o, char *err, siz
 	return true;
 }
 
+/* A session (TLS 1.3: a ticket, after the handshake) the server gave: a
+ * copy replaces the one the connection kept. A copy, because OpenSSL marks
+ * its own unresumable when the connection ends without close_notify, which
+ * is how Redis closes (CLIENT KILL, timeout, a restart); neither TLS 1.3
+ * nor TLS 1.1+ asks for that. A connection that fails at the TLS level
+ * forgets its copy (transport.c). */
+static int keep_session(SSL *s, SSL_SESSION *session)
+{
+	struct tls_resume *r = SSL_get_app_data(s);
+	SSL_SESSION *copy = r ? SSL_SESSION_dup(session) : NULL;
+	if (copy) {
+		SSL_SESSION_free(r->session);
+		r->session = copy;
+	}
+	return 0; /* OpenSSL keeps its reference */
+}
+
+static void tls_resume_clear(struct tls_resume *r)
+{
+	SSL_SESSION_free(r->session);
+	r->session = NULL;
+}
+
 static SSL_CTX *tls_context_new(const struct tls_opts *o, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -112,6 +135,10 @@ static SSL_CTX *tls_context_new(const struct tls_opts *o, char *err, size_t errl
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	SSL_CTX_set_verify(ctx, o->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	/* sessions are kept per connection (struct tls_resume), not in a cache */
+	SSL_CTX_set_session_cache_mode(ctx,
+	                               SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, keep_session);
 	if (!load_trust(ctx, o, err, errlen) || !load_identity(ctx, o, err, errlen)) {
 		SSL_CTX_free(ctx);
 		ERR_clear_error();
@@ -131,7 +158,8 @@ static bool is_ip_address(const char *name)
 	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
-static SSL *tls_session_new(SSL_CTX *ctx, int fd, const char *name, char *err, size_t errlen)
+static SSL *tls_session_new(SSL_CTX *ctx, int fd, const char *name, struct tls_resume *resume,
+                            char *err, size_t errlen)
 {
 	char why[256];
 	ERR_clear_error();
@@ -158,6 +186,10 @@ static SSL *tls_session_new(SSL_CTX *ctx, int fd, const char *name, char *err, s
 		SSL_free(s);
 		return NULL;
 	}
+	SSL_set_app_data(s, resume);
+	/* offered only: the server decides, else a full handshake */
+	if (resume && resume->session && SSL_SESSION_is_resumable(resume->session))
+		SSL_set_session(s, resume->session);
 	SSL_set_connect_state(s);
 	return s;
 }
@@ -258,7 +290,8 @@ static enum tls_io tls_write(SSL *s, const char *buf, size_t len, size_t *put, c
 
 static void tls_session_info(SSL *s, char *out, size_t n)
 {
-	snprintf(out, n, "%s %s", SSL_get_version(s), SSL_get_cipher_name(s));
+	snprintf(out, n, "%s %s%s", SSL_get_version(s), SSL_get_cipher_name(s),
+	         SSL_session_reused(s) ? ", resumed" : "");
 }
 
 static void tls_session_free(SSL *s, bool notify)
@@ -281,5 +314,6 @@ const struct tls_api tls_openssl = {
 	.read = tls_read,
 	.write = tls_write,
 	.session_info = tls_session_info,
+	.resume_clear = tls_resume_clear,
 	.session_free = tls_session_free,
 };

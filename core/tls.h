@@ -10,8 +10,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct ssl_ctx_st; /* SSL_CTX */
-struct ssl_st;     /* SSL */
+struct ssl_ctx_st;     /* SSL_CTX */
+struct ssl_st;         /* SSL */
+struct ssl_session_st; /* SSL_SESSION */
+
+/* What a connection keeps from one TLS session for the next: the last
+ * session (ticket) the server gave it, so that a reconnect to the same
+ * server resumes it instead of a full handshake (the server may refuse:
+ * another process, an expired ticket; then it is a full one). Forgotten
+ * when a connection fails at the TLS level. */
+struct tls_resume {
+	struct ssl_session_st *session; /* NULL: none yet */
+};
 
 struct tls_opts {
 	char cacert[PATH_MAX]; /* empty: the system CA store */
@@ -40,9 +50,11 @@ struct tls_api {
 	struct ssl_ctx_st *(*context_new)(const struct tls_opts *o, char *err, size_t errlen);
 	void (*context_free)(struct ssl_ctx_st *ctx);
 	/* A session on a connected socket; name is the host to verify and,
-	 * unless it is an IP address, to send as SNI. */
-	struct ssl_st *(*session_new)(struct ssl_ctx_st *ctx, int fd, const char *name, char *err,
-	                              size_t errlen);
+	 * unless it is an IP address, to send as SNI. resume (may be NULL)
+	 * offers its session and receives the ones the server sends; it must
+	 * outlive the session. */
+	struct ssl_st *(*session_new)(struct ssl_ctx_st *ctx, int fd, const char *name,
+	                              struct tls_resume *resume, char *err, size_t errlen);
 	enum tls_io (*handshake)(struct ssl_st *s, char *err, size_t errlen);
 	enum tls_io (*read)(struct ssl_st *s, char *buf, size_t cap, size_t *got, char *err,
 	                    size_t errlen);
@@ -50,8 +62,10 @@ struct tls_api {
 	 * (more may follow them: the buffer is allowed to move and grow). */
 	enum tls_io (*write)(struct ssl_st *s, const char *buf, size_t len, size_t *put, char *err,
 	                     size_t errlen);
-	/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+	/* "TLSv1.3 TLS_AES_256_GCM_SHA384", with ", resumed" when it was */
 	void (*session_info)(struct ssl_st *s, char *out, size_t n);
+	/* Drops what resume holds (once no session uses it). */
+	void (*resume_clear)(struct tls_resume *resume);
 	/* Frees the session; notify sends close_notify first (never waits for
 	 * the peer's: no renegotiation, no blocking). The socket stays open. */
 	void (*session_free)(struct ssl_st *s, bool notify);

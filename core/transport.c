@@ -38,6 +38,7 @@ struct transport {
 	const struct tls_client *tls; /* NULL: plain */
 	struct ssl_st *ssl;
 	char tls_name[256];
+	struct tls_resume *resume;
 	bool write_wants_read; /* TLS: retry the write once readable */
 	bool read_wants_write; /* TLS: retry the read once writable */
 	char *out;             /* bytes [out_off, out_len) wait to be written */
@@ -89,6 +90,10 @@ static bool leave(struct transport *t)
 
 static void fail(struct transport *t, enum transport_failure kind, const char *why)
 {
+	/* the secrets of a connection that failed at the TLS level are not
+	 * offered again (RFC 8446 6.2) */
+	if (kind == TRANSPORT_TLS && t->tls && t->resume)
+		t->tls->api->resume_clear(t->resume);
 	stop_watchers(t);
 	t->phase = TRANSPORT_FAILED;
 	t->depth++;
@@ -308,7 +313,8 @@ static void on_dialed(void *data, int fd, const char *err)
 		return;
 	}
 	char why[512];
-	t->ssl = t->tls->api->session_new(t->tls->ctx, fd, t->tls_name, why, sizeof(why));
+	t->ssl =
+	    t->tls->api->session_new(t->tls->ctx, fd, t->tls_name, t->resume, why, sizeof(why));
 	if (!t->ssl) {
 		fail(t, TRANSPORT_TLS, why);
 		return;
@@ -369,6 +375,7 @@ struct transport *transport_open(struct ev_loop *loop, const struct transport_ta
 	t->fd = -1;
 	t->phase = TRANSPORT_CONNECTING;
 	t->tls = to->tls;
+	t->resume = to->resume;
 	snprintf(t->tls_name, sizeof(t->tls_name), "%s", to->tls_name ? to->tls_name : to->host);
 	ev_io_init(&t->rio, on_io, -1, EV_READ);
 	ev_io_init(&t->wio, on_io, -1, EV_WRITE);

@@ -41,6 +41,7 @@ struct transport_target {
 	int port;
 	const struct tls_client *tls; /* NULL: plain */
 	const char *tls_name;         /* the name to verify (and send as SNI) */
+	struct tls_resume *resume;    /* the connection's session to resume (may be NULL) */
 };
 
 /* Starts connecting. NULL with a message when it fails at once (a refused

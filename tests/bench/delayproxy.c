@@ -4,10 +4,15 @@
  * in each direction by DELAY ms (RTT = 2 x DELAY), preserving order.
  *
  *   delayproxy --listen PORT --upstream HOST:PORT --delay-ms 0.5 [--chunk BYTES]
+ *              [--corrupt-after BYTES]
  *
  * --chunk reads (and so forwards) at most BYTES at a time: --delay-ms 0
  * --chunk 1 splits a stream at every byte (the TLS integration spec uses it
  * to cut TLS records into pieces).
+ * --corrupt-after flips, once per connection, the last byte of the chunk
+ * from upstream that takes its stream past BYTES: inside a TLS record's
+ * body or tag, a record that fails its integrity check (the TLS spec's
+ * failed-connection case).
  *
  * Per direction: chunks are queued with their due time (read time + delay);
  * one ev_timer wakes the writer when the head is due; an ev_io waits for
@@ -51,8 +56,9 @@ struct dir {
 	ev_timer timer;
 	struct chunk *head, *tail;
 	size_t queued;
-	int eof;  /* src sent FIN */
-	int shut; /* FIN forwarded to dst */
+	int eof;     /* src sent FIN */
+	int shut;    /* FIN forwarded to dst */
+	size_t seen; /* bytes read from src */
 };
 
 struct conn {
@@ -63,6 +69,7 @@ struct conn {
 static struct ev_loop *loop;
 static double delay;
 static size_t chunk_max = CHUNK_MAX;
+static size_t corrupt_after; /* 0: never */
 static struct sockaddr_in upstream;
 
 static void conn_close(struct conn *c)
@@ -198,6 +205,10 @@ static void on_readable(struct ev_loop *l, ev_io *w, int revents)
 	k->len = (size_t)n;
 	k->off = 0;
 	memcpy(k->data, buf, (size_t)n);
+	if (corrupt_after && d == &d->conn->down && d->seen <= corrupt_after &&
+	    d->seen + (size_t)n > corrupt_after)
+		k->data[n - 1] ^= 0x5a;
+	d->seen += (size_t)n;
 	d->queued += (size_t)n;
 	if (d->tail) {
 		d->tail->next = k; /* the timer or the writer already waits for the head */
@@ -270,7 +281,7 @@ static void on_accept(struct ev_loop *l, ev_io *w, int revents)
 static int usage(void)
 {
 	fprintf(stderr, "usage: delayproxy --listen PORT --upstream HOST:PORT --delay-ms MS "
-	                "[--chunk BYTES]\n");
+	                "[--chunk BYTES] [--corrupt-after BYTES]\n");
 	return 2;
 }
 
@@ -288,6 +299,8 @@ int main(int argc, char **argv)
 			delay = atof(argv[i + 1]) / 1000.;
 		else if (!strcmp(argv[i], "--chunk"))
 			chunk_max = (size_t)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--corrupt-after"))
+			corrupt_after = (size_t)atol(argv[i + 1]);
 		else
 			return usage();
 	}

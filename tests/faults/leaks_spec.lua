@@ -3,7 +3,7 @@
 -- (drain, reloads with broken and valid scripts, config reloads, a runaway scan, Redis
 -- killed and restarted, a stall past command_timeout, the function library
 -- flushed, SIGTERM), then --once, --check and the error exits, and a TLS
--- session (drain, server restart, refused certificate), and a Redis Cluster
+-- session (drain, a resumed session, server restart, refused certificate), and a Redis Cluster
 -- session (drain, CLUSTER FAILOVER, a MOVED slot, SIGTERM). Every run must
 -- end with zero memcheck errors and zero definitely/indirectly lost bytes.
 -- The C unit tests (ASan + LeakSanitizer) must pass leak-free as well; the
@@ -100,7 +100,7 @@ return { name = "spin", family = "execution", interval = 0.5,
     srv:kill("KILL")
     assert.truthy(P.wait_for(function() return not FX.alive(srv:pid()) end, 5), "redis survived SIGKILL")
     assert.is_true(srv:restart(20))
-    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 2 end, 30), "no reconnect")
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 3 end, 30), "no reconnect")
     -- a stall past command_timeout
     srv:kill("STOP")
     P.sleep(2.5)
@@ -127,7 +127,7 @@ return { name = "spin", family = "execution", interval = 0.5,
     print(("# fault 7: valgrind runs=%d, memcheck errors=0, definitely lost=0, indirectly lost=0"):format(#runs + 1))
   end)
 
-  it("a TLS session under valgrind: drain, server restart, refused certificate: 0 bytes lost", function()
+  it("a TLS session under valgrind: drain, resumed session, server restart, refused certificate: 0 bytes lost", function()
     assert.truthy(P.sh("command -v valgrind >/dev/null"), "valgrind is not installed")
     srv:stop()
     srv = FX.RS.start({ tls = {}, password = "Leak-s3cret" })
@@ -142,6 +142,8 @@ return { name = "spin", family = "execution", interval = 0.5,
       VG:format(vlog))
     assert.truthy(proc:wait_log("connected to redis at", 30), "never connected")
     assert.truthy(P.wait_for(function() return FX.delayed_done(srv, 4, 20) == 80 end, 30), "drain incomplete")
+    srv:cli("CLIENT KILL TYPE normal") -- a reconnect that resumes the TLS session
+    assert.truthy(proc:wait_log("connected to redis at .*, resumed%)", 30), "no resumed session")
     srv:kill("KILL")
     assert.truthy(P.wait_for(function() return not FX.alive(srv:pid()) end, 5), "redis survived SIGKILL")
     assert.is_true(srv:restart(20))

@@ -2,9 +2,10 @@
 -- --tls-port` (no plain port) whose CA and certificates the spec makes with
 -- the openssl CLI: a verified connection draining real items, the password
 -- over TLS, a certificate from another CA, host name checks and --sni,
--- mutual TLS, the TLS server restarted under a running daemon, TLS records
--- cut at every byte, unusable CA/cert/key files (exit 2, also --check) and
--- --insecure.
+-- mutual TLS, the TLS server restarted under a running daemon, a dropped
+-- connection resuming its session (and one that failed at the TLS level
+-- not), TLS records cut at every byte, unusable CA/cert/key files (exit 2,
+-- also --check) and --insecure.
 local RS = require "spec.helpers.redis_server"
 local P = require "tests.integration.helpers.proc"
 local FX = require "tests.faults.helpers.fx"
@@ -119,15 +120,37 @@ describe("TLS", function()
     assert.is_nil(proc:output():find("Tls-s3cret", 1, true))
   end)
 
-  it("TLS records cut at every byte (a proxy forwarding one byte at a time)", function()
+  it("a connection the server dropped comes back by resuming its TLS session", function()
     srv = RS.start({ tls = {} })
+    proc = P.start(dir, ("--scanners %s --partitions 4 --redis %s --cacert %s"):format(sdir, srv.url, srv.tls.ca))
+    assert.truthy(P.wait_for(function() return srv:cli("HGET tls:counter n"):match("%d+") end, 10), proc:output())
+    local first = proc:output():match("connected to redis at [^\n]*")
+    assert.truthy(first and first:find("TLSv1.3", 1, true), proc:output())
+    assert.falsy(first:find("resumed", 1, true), first) -- nothing to resume yet
+    assert.truthy(srv:cli("CLIENT KILL TYPE normal"):match("^%d+"))
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 2 end, 10), proc:output())
+    local again = select(2, proc:output():match("(connected to redis at [^\n]*).-(connected to redis at [^\n]*)"))
+    assert.truthy(again and again:find("TLSv1.3 [%w_]+, resumed"), proc:output())
+    local n = tonumber(srv:cli("HGET tls:counter n"):match("%d+"))
+    assert.truthy(P.wait_for(function() return tonumber(srv:cli("HGET tls:counter n"):match("%d+")) > n end, 10),
+      "no cycle after the reconnect:\n" .. proc:output())
+    -- a server restarted has other ticket keys: a full handshake, and it still connects
+    assert.is_true(srv:kill("KILL"))
+    assert.is_true(srv:restart(20), "the TLS server did not restart")
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 3 end, 20), proc:output())
+    proc:signal("TERM")
+    assert.are.equal(0, proc:wait_exit(10))
+  end)
+
+  -- proxy(flags) -> the port of a delayproxy in front of srv (flags: its options)
+  local function proxy(flags)
     assert.truthy(P.sh("mkdir -p build/bench && cc -O2 -o build/bench/delayproxy tests/bench/delayproxy.c -lev"),
       "cannot build the proxy")
     local port
     for _ = 1, 10 do
       port = 30000 + math.random(0, 9999)
       local p = io.popen(("build/bench/delayproxy --listen %d --upstream 127.0.0.1:%d --delay-ms 0 "
-        .. "--chunk 1 >/dev/null 2>&1 & echo $!"):format(port, srv.port))
+        .. "%s >/dev/null 2>&1 & echo $!"):format(port, srv.port, flags))
       proxy_pid = p:read("*l")
       p:close()
       -- listening (not merely started: a loaded machine may take a while to bind)
@@ -135,8 +158,31 @@ describe("TLS", function()
         return P.sh(("ss -ltn 'sport = :%d' | grep -q LISTEN"):format(port))
           or not P.sh("kill -0 " .. proxy_pid .. " 2>/dev/null")
       end, 5)
-      if listening and P.sh("kill -0 " .. proxy_pid .. " 2>/dev/null") then break end
+      if listening and P.sh("kill -0 " .. proxy_pid .. " 2>/dev/null") then return port end
     end
+    error("the proxy never listened")
+  end
+
+  it("a connection that fails at the TLS level forgets its session: the next is a full handshake", function()
+    srv = RS.start({ tls = {} })
+    -- every connection gets one corrupted record, after its handshake and tickets
+    local port = proxy("--corrupt-after 6000")
+    proc = P.start(dir, ("--scanners %s --partitions 4 --redis rediss://127.0.0.1:%d --cacert %s")
+      :format(sdir, port, srv.tls.ca))
+    assert.truthy(P.wait_for(function() return proc:count("connected to redis at") >= 3 end, 60), proc:output())
+    local out = proc:output()
+    assert.truthy(out:find("bad record mac", 1, true), out)
+    for line in out:gmatch("connected to redis at [^\n]*") do
+      assert.truthy(line:find("TLSv1.3", 1, true), line)
+      assert.falsy(line:find("resumed", 1, true), line)
+    end
+    proc:signal("TERM")
+    assert.are.equal(0, proc:wait_exit(10))
+  end)
+
+  it("TLS records cut at every byte (a proxy forwarding one byte at a time)", function()
+    srv = RS.start({ tls = {} })
+    local port = proxy("--chunk 1")
     local now = FX.server_ms(srv)
     FX.seed_delayed(srv, 4, 10, function() return now - 1000 end, dir)
     local rc, out = once(("rediss://127.0.0.1:%d"):format(port))

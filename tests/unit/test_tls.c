@@ -43,10 +43,10 @@ static void contexts(void)
 	int sv[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	struct ssl_st *s =
-	    c->api->session_new(c->ctx, sv[0], "redis.example.com", err, sizeof(err));
+	    c->api->session_new(c->ctx, sv[0], "redis.example.com", NULL, err, sizeof(err));
 	CHECK(s != NULL);
 	c->api->session_free(s, false);
-	s = c->api->session_new(c->ctx, sv[0], "::1", err, sizeof(err));
+	s = c->api->session_new(c->ctx, sv[0], "::1", NULL, err, sizeof(err));
 	CHECK(s != NULL);
 	c->api->session_free(s, false);
 	close(sv[0]);
