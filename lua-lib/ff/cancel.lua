@@ -3,8 +3,8 @@
 -- of the core, then FCALL ff_cancel_execution with its 21 KEYS on the
 -- execution's own tag and ARGV (eid, reason, "operator_override", "", "").
 -- Pre-reads go out in one pipeline, calls in one more (one batch FCALL per
--- partition tag with scanhost's own library), so a flow's or a group's members
--- cost two round trips, not two per member.
+-- partition tag with scanhost's own library), so the members of every flow or
+-- group of a page cost two round trips, not two per member.
 -- scanhost, wire contract kept (README "Where scanhost's own scanners differ"):
 -- * an absent or unparsable current_waitpoint_id, an empty worker instance and
 --   an empty lane never build a malformed or random key name: the waitpoint
@@ -67,10 +67,9 @@ function M.disposition(c)
   return "retry", tostring(r[2])
 end
 
--- run(ctx, reason, eids) -> calls in eids' order (each with .item, .reply or
--- .err). eids must be execution ids; one job per partition tag, so a batch
--- FCALL never mixes slots.
-function M.run(ctx, reason, eids)
+-- jobs_of(ctx, reason, eids) -> one ff.batch job per partition tag of eids,
+-- so a batch FCALL never mixes slots.
+local function jobs_of(ctx, reason, eids)
   local op, jobs, by_tag = M.op(reason), {}, {}
   for _, eid in ipairs(eids) do
     local T = V.exec_tag(eid)
@@ -81,13 +80,33 @@ function M.run(ctx, reason, eids)
     local items = by_tag[T].items
     items[#items + 1] = eid
   end
-  if #jobs > 0 then batch.run_many(ctx, jobs) end
+  return jobs
+end
+
+-- in_order(jobs, eids) -> the jobs' calls in eids' order.
+local function in_order(jobs, eids)
   local of = {}
   for _, job in ipairs(jobs) do
     for _, c in ipairs(job.calls) do of[c.item] = c end
   end
   local out = {}
   for i, eid in ipairs(eids) do out[i] = of[eid] end
+  return out
+end
+
+-- run_many(ctx, sets) -> per set, its calls in its eids' order (each with
+-- .item, .reply or .err). sets: { { reason = ..., eids = {...} }, ... }, the
+-- eids execution ids. The pre-reads of every set share one round trip, the
+-- calls one more.
+function M.run_many(ctx, sets)
+  local all, per_set = {}, {}
+  for s, set in ipairs(sets) do
+    per_set[s] = jobs_of(ctx, set.reason, set.eids)
+    for _, job in ipairs(per_set[s]) do all[#all + 1] = job end
+  end
+  if #all > 0 then batch.run_many(ctx, all) end
+  local out = {}
+  for s, set in ipairs(sets) do out[s] = in_order(per_set[s], set.eids) end
   return out
 end
 
