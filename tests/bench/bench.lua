@@ -55,6 +55,16 @@
 --      lease_expiry and delayed_promoter drains with either library, counted
 --      by callgrind (BENCH_INSTR_ITEMS items, default 20000; with BENCH_REF,
 --      the reference's beside them): a count the host's noise cannot move.
+--  14. v34: the three FlowFabric v34 scanners' `bin/scanhost --once --only
+--      NAME` drains with scanhost's library at level 34: BENCH_V34_ITEMS
+--      (default 4096) flows owing a member cancel (cancel_reconciler), fired
+--      groups with a sibling to cancel (edge_cancel_dispatcher), groups whose
+--      siblings are done (edge_cancel_reconciler), over 256 partitions, on
+--      loopback and BENCH_LAT_ITEMS of each through the 1 ms RTT proxy:
+--      items/s and max RSS, medians of REPS runs; with BENCH_REF, alternating
+--      with the reference binary, every pair's ratio. These scanners read
+--      before they call (the calls' KEYS come from the reads), so there is no
+--      command file to pipe as a ceiling.
 --
 -- The server listens on a plain port and a TLS port (a CA and certificate
 -- made with the openssl CLI in its scratch directory): scenarios 1 and 2
@@ -83,6 +93,7 @@ jit.off()
 local ffi = require "ffi"
 local T = require "scanhost_test"
 local F = require "ff.fixtures"
+local V = require "ff.fixtures_v34"
 local PT = require "ff.partition"
 local fc = require "ff.exec_fcall"
 local batch = require "ff.batch"
@@ -99,7 +110,8 @@ local LAT_DELAY_MS = tonumber(os.getenv("BENCH_LAT_DELAY_MS") or "") or 0.5
 local ONLY = {}
 local CLAIM_N = tonumber(os.getenv("BENCH_CLAIM_ITEMS") or "") or 50000
 local CLUSTER_N = tonumber(os.getenv("BENCH_CLUSTER_ITEMS") or "") or 50000
-for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,drains,client,instructions,claims,items,http,cluster"):gmatch("[%w_]+") do
+local V34_N = tonumber(os.getenv("BENCH_V34_ITEMS") or "") or 4096
+for name in (os.getenv("BENCH_ONLY") or "lease_expiry,delayed_promoter,idle,latency,rss,drains,client,instructions,claims,items,http,cluster,v34"):gmatch("[%w_]+") do
   ONLY[name] = true
 end
 -- BENCH_WRAP: a command the `--once` drains run under, e.g. a profiler
@@ -350,6 +362,10 @@ local SCEN = {
       return "ff_promote_delayed", fc.promote_delayed_keys(PT.tag("execution", n), eid, "default"), { eid, now }
     end,
   },
+  -- the v34 scenario's work: one item each
+  cancel_reconciler = { recipe = V.cancel_reconciler.acting },
+  edge_cancel_dispatcher = { recipe = V.edge_cancel_dispatcher.acting },
+  edge_cancel_reconciler = { recipe = V.edge_cancel_reconciler.sibling_terminal },
 }
 
 -- seed(name[, count]): the server holds exactly `count` (default N) due
@@ -1016,6 +1032,59 @@ local function rss_scenario()
   print("\ntargets: max RSS during a 100,000-item drain <= 12 MB (12,288 kB); idle daemon <= 10 MB")
 end
 
+-- v34_drain(bin, name, url, count) -> items/s and max RSS (kB) of one
+-- `bin --once --only name` over count seeded items (the cycle time from its
+-- summary line).
+local function v34_drain(bin, name, url, count)
+  seed(name, count)
+  local out, kb = timed(("%s%s --once --only %s --redis %s --partitions %d --log-level error")
+    :format(WRAP, bin, name, url, P))
+  local p, ms = out:match("scanner=" .. name .. " .-processed=(%d+).-elapsed_ms=(%d+)")
+  assert(tonumber(p) == count, bin .. ": " .. out)
+  return count / (math.max(tonumber(ms), 1) / 1000), kb
+end
+
+-- v34_scenario: the v34 scanners' drains (scenario 14 above).
+local function v34_scenario()
+  local ref = os.getenv("BENCH_REF")
+  local n = ref and math.max(REPS, 2) or REPS
+  print(string.format("\n## The v34 scanners: `bin/scanhost --once --only NAME`, scanhost's library at level 34, "
+    .. "median of %d runs%s\n", n, ref and (", alternating with " .. ref) or ""))
+  print("| scanner | link | items | items/s | max RSS kB |" ..
+    (ref and " reference items/s | this / reference, every pair | median |" or ""))
+  print("|---|---|---:|---:|---:|" .. (ref and "---:|---|---:|" or ""))
+  use_library("scanhost")
+  local function row(name, url, link, count)
+    local kbs = {}
+    local function run(bin)
+      local rate, kb = v34_drain(bin, name, url, count)
+      if bin == "./bin/scanhost" then kbs[#kbs + 1] = kb end
+      return rate
+    end
+    local line = "| %s | %s | %s | %s | %s |"
+    if ref then
+      local rs, a, b = pairs_of(run, n, ref)
+      print(string.format(line .. " %s | %s | %.3f |", name, link, thousands(count), thousands(a),
+        thousands(median(kbs)), thousands(b), fmt_ratios(rs), median(rs)))
+    else
+      local rates = {}
+      for i = 1, n do rates[i] = run("./bin/scanhost") end
+      print(string.format(line, name, link, thousands(count), thousands(median(rates)), thousands(median(kbs))))
+    end
+  end
+  local names = { "cancel_reconciler", "edge_cancel_dispatcher", "edge_cancel_reconciler" }
+  for _, name in ipairs(names) do row(name, srv.url, "loopback", V34_N) end
+  proxy = start_proxy(LAT_DELAY_MS)
+  local ok, err = pcall(function()
+    for _, name in ipairs(names) do
+      row(name, proxy.url, ("%.2g ms RTT"):format(2 * LAT_DELAY_MS), math.min(LAT_N, V34_N))
+    end
+  end)
+  proxy.stop()
+  proxy = nil
+  if not ok then error(err, 0) end
+end
+
 -- client_scenario: the Lua side of a due-item drain per item
 -- (tests/bench/client.lua: a fake server that answers at once, JIT off as in
 -- the host), for this tree's lua-lib and, with BENCH_REF, the reference's,
@@ -1526,6 +1595,7 @@ local function main()
   if ONLY.items then items_scenario() end
   if ONLY.http then http_scenario() end
   if ONLY.cluster then cluster_scenario() end
+  if ONLY.v34 then v34_scenario() end
   print(string.format("\nbench time: %.0f s", clock() - t0))
 end
 
