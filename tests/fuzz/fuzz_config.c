@@ -3,9 +3,11 @@
  * Lua table literals (known keys and random ones; integers, floats incl.
  * inf/nan, strings with any byte, booleans, nested tables), so the loader
  * sees structurally varied but never executable input (no loops, no calls).
+ * `redis` gets a URL, a list of them (seed nodes) or any value.
  * Oracles: no crash or sanitizer report; an error names a key or a flag and
  * never contains the password placed in generated URLs; an accepted config
- * has values in their documented ranges. */
+ * has values in their documented ranges, and at most 15 further seeds of
+ * the first URL's scheme. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +111,19 @@ static void gen_url(struct gen *g)
 		puts_(g, buf);
 	}
 	puts_(g, "\"");
+}
+
+/* A list of URLs for `redis` (a cluster's seed nodes): 1 to 18, past the
+ * limit of 16. */
+static void gen_url_list(struct gen *g)
+{
+	unsigned n = 1 + byte(g) % 18;
+	puts_(g, "{");
+	for (unsigned k = 0; k < n; k++) {
+		gen_url(g);
+		puts_(g, ",");
+	}
+	puts_(g, "}");
 }
 
 static void gen_string(struct gen *g)
@@ -232,8 +247,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			puts_(&g, KEYS[which]);
 		}
 		puts_(&g, "=");
-		if (which == 0 && byte(&g) % 2)
+		unsigned form = which == 0 ? byte(&g) % 3 : 2;
+		if (form == 0)
 			gen_url(&g);
+		else if (form == 1)
+			gen_url_list(&g);
 		else
 			gen_value(&g, 0);
 		puts_(&g, ",");
@@ -280,6 +298,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !(c.shutdown_timeout >= 0) || isinf(c.command_timeout) ||
 		    isinf(c.connect_timeout))
 			abort();
+		if (c.nseeds < 0 || c.nseeds > CONFIG_MAX_SEEDS)
+			abort();
+		for (int i = 0; i < c.nseeds; i++) {
+			if (c.seeds[i].tls != c.url.tls || c.seeds[i].is_unix != c.url.is_unix)
+				abort();
+		}
 	}
 	config_free(&c);
 	free(g.out);
