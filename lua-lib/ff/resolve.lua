@@ -19,17 +19,20 @@ local V = require "ff.v34"
 
 local M = {}
 
--- child(ctx, child) -> attempt index, flow id (F' or nil) | nil, err
-function M.child(ctx, child)
+-- child_read(ctx, child) -> the command reading what the call needs of the
+-- child: its attempt index, and at 34 its flow id.
+function M.child_read(ctx, child)
   local core = K.core(ctx.tag, child)
+  if not V.is34(ctx) then return { "HGET", core, "current_attempt_index" } end
+  return { "HMGET", core, "current_attempt_index", "flow_id" }
+end
+
+-- child_of(ctx, r) -> attempt index, flow id (F' or nil), from child_read's reply.
+function M.child_of(ctx, r)
   if not V.is34(ctx) then
-    local ai, err = ctx.redis:call("HGET", core, "current_attempt_index")
-    if ai == nil then return nil, err end
-    if not ai or ai == "" then ai = "0" end
-    return ai
+    if not r or r == "" then return "0" end
+    return r
   end
-  local r, err = ctx.redis:call("HMGET", core, "current_attempt_index", "flow_id")
-  if not r then return nil, err end
   return tostring(V.u32(r[1])), r[2] and V.canonical(r[2]) or nil
 end
 

@@ -23,6 +23,9 @@
 --    members (default: batch) are examined per set per cycle, and the walk
 --    of a set stops once `most(ctx)` members were processed (default: no
 --    limit). `due = true` walks only the due part (score <= now).
+--    Or items(ctx, st, entries, set) -> verdicts, processed, errors: the
+--    members of a page at once (entries = { {member, score}, ... },
+--    verdicts[i] as item()'s kept for entries[i]), e.g. pipelined; no `most`.
 --
 --   return require("ff.walker").scanner {
 --     name = "quota_reconciler", family = "quota", interval = 30,
@@ -110,6 +113,11 @@ local function walk_items(o, cursors, ctx, st, set)
     key = set.key, min = "-inf", max = o.due and st.now or "+inf",
     page = ctx.config.batch, limit = o.limit and o.limit(ctx) or ctx.config.batch, cursors = cursors,
     prefilter = o.prefilter,
+    visit_page = o.items and function(entries)
+      local verdicts, p, e = o.items(ctx, st, entries, set)
+      processed, errors = processed + p, errors + e
+      return verdicts
+    end,
   }, function(member, score)
     if most and processed >= most then return "stop" end
     local kept, p, e = o.item(ctx, st, member, score, set)
@@ -182,15 +190,16 @@ local function scan(o, cursors)
 end
 
 -- scanner(o) -> the scanner table. o: name, interval, sets(ctx, tag), and
--- page, each (with failed, field) or item (see above); optional family ("execution"), defaults
+-- page, each (with failed, field), item or items (see above); optional family ("execution"), defaults
 -- ({ batch = 100 } if absent), bounds (batch: M.BATCH), order, now (false:
 -- no TIME), state(ctx) -> a fresh table per partition scan (st; st.now is
 -- the server's now, see chunk_now), due, limit, most, select (default: nonempty sets),
 -- observe (what runs instead of select() while the scanner is paused),
 -- prefilter (item walks: ff.zwalk's, e.g. ff.filter.walk), library_versions.
 function M.scanner(o)
-  local kinds = (o.page and 1 or 0) + (o.each and 1 or 0) + (o.item and 1 or 0)
-  assert(kinds == 1, "ff.walker.scanner: exactly one of page, each or item")
+  local kinds = (o.page and 1 or 0) + (o.each and 1 or 0) + (o.item and 1 or 0) + (o.items and 1 or 0)
+  assert(kinds == 1, "ff.walker.scanner: exactly one of page, each, item or items")
+  assert(not (o.items and o.most), "ff.walker.scanner: items walks have no most")
   if o.each then
     assert(o.failed and o.field, "ff.walker.scanner: each needs failed and field")
     local w = {}

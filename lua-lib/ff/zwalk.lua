@@ -18,7 +18,19 @@ local M = {}
 -- visit(member, score) -> true when the entry stays in the set (cursor moves past
 -- it), false when it was removed, "stop" to end the walk at this entry (the next
 -- call resumes with it, e.g. once a per-cycle work budget is spent).
+-- With w.visit_page instead, the entries to visit of a page are handed over at
+-- once: visit_page(entries) -> verdicts, entries = { {member, score}, ... } in
+-- score order, verdicts[i] as visit()'s for entries[i] (a visitor that stops
+-- at entry i must not act on the ones after it).
 function M.walk(ctx, w, visit)
+  local visit_page = w.visit_page or function(entries)
+    local verdicts = {}
+    for i, e in ipairs(entries) do
+      verdicts[i] = visit(e[1], e[2])
+      if verdicts[i] == "stop" then break end
+    end
+    return verdicts
+  end
   local ck = w.cursor_key or w.key
   local start = w.cursors[ck] or 0
   local offset, examined, after_wrap, wrapped = start, 0, 0, start == 0
@@ -33,9 +45,17 @@ function M.walk(ctx, w, visit)
       return nil, err
     end
     local wanted = w.prefilter and w.prefilter(ctx, items)
+    local entries, at = {}, {}
+    for i = 1, #items, 2 do
+      if not wanted or wanted[items[i]] then
+        entries[#entries + 1] = { items[i], tonumber(items[i + 1]) }
+        at[i] = #entries
+      end
+    end
+    local verdicts = #entries > 0 and visit_page(entries) or {}
     for i = 1, #items, 2 do
       local kept = true
-      if not wanted or wanted[items[i]] then kept = visit(items[i], tonumber(items[i + 1])) end
+      if at[i] then kept = verdicts[at[i]] end
       if kept == "stop" then
         w.cursors[ck] = offset
         return examined

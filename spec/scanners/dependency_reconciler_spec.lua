@@ -100,6 +100,25 @@ describe("dependency_reconciler", function()
     assert.equal("unsatisfied", h:call("HGET", K.exec(I.E1, "dep:d1"), "state"))
   end)
 
+  -- a second edge d2 of E1 from upstream I.U, like d1
+  local function second_edge()
+    h:call("HSET", K.exec(I.E1, "deps:meta"), "unsatisfied_required_count", "2")
+    h:call("SADD", K.exec(I.E1, "deps:unresolved"), "d2") -- sorted after d1
+    h:call("HSET", K.exec(I.E1, "dep:d2"), "edge_id", "d2", "flow_id", I.F, "upstream_execution_id", I.U,
+      "downstream_execution_id", I.E1, "dependency_kind", "success_only", "state", "unsatisfied",
+      "data_passing_ref", "", "last_resolved_at", "")
+  end
+
+  it("a child's resolvable edges are all resolved in one cycle, in order", function()
+    FX.dependency(h, S.now(h))
+    second_edge()
+    assert.same({ 2, 0 }, once("dependency_reconciler"))
+    assert.equal("satisfied", h:call("HGET", K.exec(I.E1, "dep:d1"), "state"))
+    assert.equal("satisfied", h:call("HGET", K.exec(I.E1, "dep:d2"), "state"))
+    assert.equal("eligible_now", h:call("HGET", K.core(I.E1), "eligibility_state"))
+    assert.same({}, S.zset(h, K.lane("blocked:dependencies")))
+  end)
+
   it("fix D2: edges resolved before a failing edge of the same child still count", function()
     FX.dependency(h, S.now(h))
     h:call("HSET", K.exec(I.E1, "deps:meta"), "unsatisfied_required_count", "2")

@@ -55,11 +55,13 @@
 --      lease_expiry and delayed_promoter drains with either library, counted
 --      by callgrind (BENCH_INSTR_ITEMS items, default 20000; with BENCH_REF,
 --      the reference's beside them): a count the host's noise cannot move.
---  14. v34: the three FlowFabric v34 scanners' `bin/scanhost --once --only
---      NAME` drains with scanhost's library at level 34: BENCH_V34_ITEMS
---      (default 4096) flows owing a member cancel (cancel_reconciler), fired
---      groups with a sibling to cancel (edge_cancel_dispatcher), groups whose
---      siblings are done (edge_cancel_reconciler), over 256 partitions, on
+--  14. v34: the three FlowFabric v34 scanners' and dependency_reconciler's
+--      `bin/scanhost --once --only NAME` drains with scanhost's library at
+--      level 34: BENCH_V34_ITEMS (default 4096) flows owing a member cancel
+--      (cancel_reconciler), fired groups with a sibling to cancel
+--      (edge_cancel_dispatcher), groups whose siblings are done
+--      (edge_cancel_reconciler), parked children with a resolvable AllOf edge
+--      (dependency_reconciler), over 256 partitions, on
 --      loopback and BENCH_LAT_ITEMS of each through the 1 ms RTT proxy:
 --      items/s and max RSS, medians of REPS runs; with BENCH_REF, alternating
 --      with the reference binary, every pair's ratio. These scanners read
@@ -366,6 +368,7 @@ local SCEN = {
   cancel_reconciler = { recipe = V.cancel_reconciler.acting },
   edge_cancel_dispatcher = { recipe = V.edge_cancel_dispatcher.acting },
   edge_cancel_reconciler = { recipe = V.edge_cancel_reconciler.sibling_terminal },
+  dependency_reconciler = { recipe = V.dependency_reconciler.all_of },
 }
 
 -- seed(name[, count]): the server holds exactly `count` (default N) due
@@ -1048,7 +1051,7 @@ end
 local function v34_scenario()
   local ref = os.getenv("BENCH_REF")
   local n = ref and math.max(REPS, 2) or REPS
-  print(string.format("\n## The v34 scanners: `bin/scanhost --once --only NAME`, scanhost's library at level 34, "
+  print(string.format("\n## The v34 scanners and dependency_reconciler: `bin/scanhost --once --only NAME`, scanhost's library at level 34, "
     .. "median of %d runs%s\n", n, ref and (", alternating with " .. ref) or ""))
   print("| scanner | link | items | items/s | max RSS kB |" ..
     (ref and " reference items/s | this / reference, every pair | median |" or ""))
@@ -1072,7 +1075,8 @@ local function v34_scenario()
       print(string.format(line, name, link, thousands(count), thousands(median(rates)), thousands(median(kbs))))
     end
   end
-  local names = { "cancel_reconciler", "edge_cancel_dispatcher", "edge_cancel_reconciler" }
+  local names = { "cancel_reconciler", "edge_cancel_dispatcher", "edge_cancel_reconciler",
+    "dependency_reconciler" }
   for _, name in ipairs(names) do row(name, srv.url, "loopback", V34_N) end
   proxy = start_proxy(LAT_DELAY_MS)
   local ok, err = pcall(function()
