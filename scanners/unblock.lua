@@ -24,6 +24,7 @@ local walker = require "ff.walker"
 local caps34 = require "ff.caps" -- library version 34: namespaced worker caps
 local v34 = require "ff.v34"
 local filter = require "ff.filter"
+local batch = require "ff.batch"
 
 local caps = {}     -- worker-caps union snapshot { union = set, at = ms }
 
@@ -176,12 +177,25 @@ local SETS = {
   { suffix = "blocked:route", reason = "waiting_for_capable_worker", cleared = route_cleared },
 }
 
-local function read_core(ctx, eid)
-  local r, err = ctx.redis:call("HMGET", keys.core(ctx.tag, eid), "blocking_reason",
-    "budget_ids", "quota_policy_id", "required_capabilities", "namespace")
-  if not r then return nil, err end
-  return { blocking_reason = r[1] or nil, budget_ids = r[2] or nil,
-    quota_policy_id = r[3] or nil, required_capabilities = r[4] or nil, namespace = r[5] or nil }
+local CORE_FIELDS = { "blocking_reason", "budget_ids", "quota_policy_id", "required_capabilities",
+  "namespace" }
+
+-- read_cores(ctx, eids) -> per member its core's fields, or { err = ... }: one
+-- pipeline for the page.
+local function read_cores(ctx, eids)
+  local cmds = {}
+  for i, eid in ipairs(eids) do cmds[i] = { "HMGET", keys.core(ctx.tag, eid), unpack(CORE_FIELDS) } end
+  local out = {}
+  for i, r in ipairs(ctx.redis:pipeline(cmds)) do
+    local err = batch.err_of(r)
+    if err then
+      out[i] = { err = err }
+    else
+      out[i] = { blocking_reason = r[1] or nil, budget_ids = r[2] or nil,
+        quota_policy_id = r[3] or nil, required_capabilities = r[4] or nil, namespace = r[5] or nil }
+    end
+  end
+  return out
 end
 
 -- Removes a stale member; returns true when it is still in the set.
@@ -195,35 +209,63 @@ local function drop_stale(ctx, set, eid, reason)
   return r ~= 1
 end
 
--- Calls ff_unblock_execution; returns kept, processed, errors.
-local function unblock(ctx, set, lane, eid, reason)
-  local now = util.now(ctx)
-  if not now then return true, 0, 1 end -- kept blocked
-  local r, ferr = ctx.redis:fcall("ff_unblock_execution",
-    { keys.core(ctx.tag, eid), set, keys.lane(ctx.tag, lane, "eligible") }, { eid, now, reason })
-  local status = reply.outcome(ctx, r, ferr, "unblock", { execution_id = eid })
-  if status == "processed" then
-    ctx.log:info("unblocked", { execution_id = eid, reason = reason })
-    return false, 1, 0
+-- check(ctx, st, s, set, eid, core) -> kept, errors, whether to unblock it.
+local function check(ctx, st, s, set, eid, core)
+  if core.err then
+    ctx.log:warn("reading blocked execution failed", { execution_id = eid, error = core.err })
+    return true, 1
   end
-  return true, 0, status == "skip" and 0 or 1
-end
-
--- visit(member) -> kept, processed, errors
-local function visit(ctx, st, s, set, lane, eid)
-  local core, err = read_core(ctx, eid)
-  if not core then
-    ctx.log:warn("reading blocked execution failed", { execution_id = eid, error = err })
-    return true, 0, 1
-  end
-  if core.blocking_reason ~= s.reason then return drop_stale(ctx, set, eid, s.reason), 0, 0 end
+  if core.blocking_reason ~= s.reason then return drop_stale(ctx, set, eid, s.reason), 0 end
   local cleared, cerr = s.cleared(ctx, st, core)
   if cleared == nil then
     ctx.log:warn("blocking condition unreadable, kept blocked", { execution_id = eid, error = cerr })
-    return true, 0, 1
+    return true, 1
   end
-  if not cleared then return true, 0, 0 end
-  return unblock(ctx, set, lane, eid, s.reason)
+  return true, 0, cleared
+end
+
+-- unblock(ctx, set, lane, reason, eids, verdicts) -> processed, errors: one
+-- TIME, then ff_unblock_execution for every cleared member in one pipeline;
+-- an unblocked member leaves the set (verdicts[i] = false).
+local function unblock(ctx, set, lane, reason, eids, verdicts, at)
+  local now = util.now(ctx)
+  if not now then return 0, 1 end -- kept blocked
+  local cmds = {}
+  for i, eid in ipairs(eids) do
+    cmds[i] = batch.fcall_cmd("ff_unblock_execution",
+      { keys.core(ctx.tag, eid), set, keys.lane(ctx.tag, lane, "eligible") }, { eid, now, reason })
+  end
+  local processed, errors = 0, 0
+  for i, r in ipairs(ctx.redis:pipeline(cmds)) do
+    local status = reply.outcome(ctx, r, nil, "unblock", { execution_id = eids[i] })
+    if status == "processed" then
+      ctx.log:info("unblocked", { execution_id = eids[i], reason = reason })
+      verdicts[at[i]], processed = false, processed + 1
+    elseif status ~= "skip" then
+      errors = errors + 1
+    end
+  end
+  return processed, errors
+end
+
+-- visit(ctx, st, s, set, entries) -> kept per member, processed, errors: the
+-- cores of the page in one pipeline, each member's condition checked in
+-- order, then the cleared ones unblocked in one more.
+local function visit(ctx, st, s, set, entries)
+  local eids = {}
+  for i, e in ipairs(entries) do eids[i] = e[1] end
+  local verdicts, errors, cleared, at = {}, 0, {}, {}
+  for i, core in ipairs(read_cores(ctx, eids)) do
+    local kept, e, go = check(ctx, st, s, set.key, eids[i], core)
+    verdicts[i], errors = kept, errors + e
+    if go then
+      cleared[#cleared + 1] = eids[i]
+      at[#cleared] = i
+    end
+  end
+  if #cleared == 0 then return verdicts, 0, errors end
+  local p, e = unblock(ctx, set.key, set.lane, s.reason, cleared, verdicts, at)
+  return verdicts, p, errors + e
 end
 
 local BY_SUFFIX = {}
@@ -234,10 +276,10 @@ return walker.scanner {
   library_versions = { "5", "34" },
   interval = 5,
   sets = walker.lanes(SETS[1].suffix, SETS[2].suffix, SETS[3].suffix), -- per lane, in this order
-  now = false, -- read per call: a quota window is checked against the time of the check
+  now = false, -- read when needed: a quota window is checked against the time of the check
   state = function() return { budgets = {} } end, -- budget verdicts, caps load failure
   prefilter = filter.walk, -- spec 30 §3.4: each blocked member, before the HMGET
-  item = function(ctx, st, eid, _, set)
-    return visit(ctx, st, BY_SUFFIX[set.suffix], set.key, set.lane, eid)
+  items = function(ctx, st, entries, set)
+    return visit(ctx, st, BY_SUFFIX[set.suffix], set, entries)
   end,
 }
