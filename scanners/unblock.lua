@@ -10,7 +10,11 @@
 -- * every read error keeps the execution blocked and counts as an error (fail
 --   closed, U4); the budget breach rule is ff.budget's, shared with
 --   budget_reconciler (usage >= hard limit, U6/BR3);
--- * replies are read: a rejection is a skip, an error an error (G1).
+-- * replies are read: a rejection is a skip, an error an error (G1);
+-- * a page of members costs the round trips of one: the cores are read in one
+--   pipeline, each member's condition is checked in order (budget verdicts
+--   and the caps union are cached), and the cleared members are unblocked
+--   with one TIME and one pipeline of calls.
 -- Kept from 0.1.1: non-UUID budget/quota ids do not limit (U5), the union of all
 -- workers' capabilities (U7), the quota window trim (U9), a negative concurrency
 -- counter keeps the execution blocked (U10).

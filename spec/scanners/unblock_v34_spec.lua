@@ -30,6 +30,21 @@ local function assert_blocked(c, before)
 end
 
 describe("unblock at level 34 (C.5)", function()
+  it("a page of 20 blocked members costs the round trips of one: reads and calls in pipelines", function()
+    -- members(first, k) -> round trips of the cycle that unblocks k budget-blocked members
+    local function members(first, k)
+      local cs = {}
+      for i = first, first + k - 1 do cs[#cs + 1] = U.budget(h, { i = i }) end
+      local before = h:round_trips()
+      assert.same({ k, 0 }, once())
+      local rt = h:round_trips() - before
+      for _, c in ipairs(cs) do assert_unblocked(c, "budget") end
+      return rt
+    end
+    local one = members(1, 1)
+    assert.equal(one, members(2, 20))
+  end)
+
   it("route: a worker of the execution's namespace clears it: (1, 0)", function()
     local c = U.route(h)
     assert.same({ 1, 0 }, once())

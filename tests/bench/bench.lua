@@ -55,13 +55,14 @@
 --      lease_expiry and delayed_promoter drains with either library, counted
 --      by callgrind (BENCH_INSTR_ITEMS items, default 20000; with BENCH_REF,
 --      the reference's beside them): a count the host's noise cannot move.
---  14. v34: the three FlowFabric v34 scanners' and dependency_reconciler's
---      `bin/scanhost --once --only NAME` drains with scanhost's library at
---      level 34: BENCH_V34_ITEMS (default 4096) flows owing a member cancel
---      (cancel_reconciler), fired groups with a sibling to cancel
---      (edge_cancel_dispatcher), groups whose siblings are done
+--  14. v34: the `bin/scanhost --once --only NAME` drains of the three
+--      FlowFabric v34 scanners and of the two it changed, with scanhost's
+--      library at level 34: BENCH_V34_ITEMS (default 4096) flows owing a
+--      member cancel (cancel_reconciler), fired groups with a sibling to
+--      cancel (edge_cancel_dispatcher), groups whose siblings are done
 --      (edge_cancel_reconciler), parked children with a resolvable AllOf edge
---      (dependency_reconciler), over 256 partitions, on
+--      (dependency_reconciler), members blocked by a budget that is not
+--      breached (unblock), over 256 partitions, on
 --      loopback and BENCH_LAT_ITEMS of each through the 1 ms RTT proxy:
 --      items/s and max RSS, medians of REPS runs; with BENCH_REF, alternating
 --      with the reference binary, every pair's ratio. These scanners read
@@ -369,6 +370,7 @@ local SCEN = {
   edge_cancel_dispatcher = { recipe = V.edge_cancel_dispatcher.acting },
   edge_cancel_reconciler = { recipe = V.edge_cancel_reconciler.sibling_terminal },
   dependency_reconciler = { recipe = V.dependency_reconciler.all_of },
+  unblock = { recipe = V.unblock.budget },
 }
 
 -- seed(name[, count]): the server holds exactly `count` (default N) due
@@ -1051,7 +1053,7 @@ end
 local function v34_scenario()
   local ref = os.getenv("BENCH_REF")
   local n = ref and math.max(REPS, 2) or REPS
-  print(string.format("\n## The v34 scanners and dependency_reconciler: `bin/scanhost --once --only NAME`, scanhost's library at level 34, "
+  print(string.format("\n## The v34 scanners and the two v34 changed: `bin/scanhost --once --only NAME`, scanhost's library at level 34, "
     .. "median of %d runs%s\n", n, ref and (", alternating with " .. ref) or ""))
   print("| scanner | link | items | items/s | max RSS kB |" ..
     (ref and " reference items/s | this / reference, every pair | median |" or ""))
@@ -1076,7 +1078,7 @@ local function v34_scenario()
     end
   end
   local names = { "cancel_reconciler", "edge_cancel_dispatcher", "edge_cancel_reconciler",
-    "dependency_reconciler" }
+    "dependency_reconciler", "unblock" }
   for _, name in ipairs(names) do row(name, srv.url, "loopback", V34_N) end
   proxy = start_proxy(LAT_DELAY_MS)
   local ok, err = pcall(function()
