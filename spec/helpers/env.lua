@@ -12,6 +12,7 @@
 --   E.suite(function(env) h = env.r end, opts...)   -- the same per block: setup,
 --                    teardown and a flush before each test
 local busted = require "busted" -- a module does not see the spec's globals
+local luassert = require "luassert"
 local claim = require "ff.claim"
 local library = require "spec.helpers.library_source"
 
@@ -133,6 +134,25 @@ end
 function M.cycle(h, name)
   local p, e = h:once(name)
   return { p, e }
+end
+
+-- page_costs_one(h, name, seed, check): a cycle of scanner `name` over 20
+-- items costs exactly the round trips of a cycle over one (the page's steps
+-- are pipelines, not round trips per item). seed(i) -> the context of item i
+-- (ids apart by i); every item counts as processed; check(c) asserts that
+-- item's outcome.
+function M.page_costs_one(h, name, seed, check)
+  local function cycle(first, k)
+    local items = {}
+    for i = first, first + k - 1 do items[#items + 1] = seed(i) end
+    local before = h:round_trips()
+    luassert.same({ k, 0 }, M.cycle(h, name))
+    local rt = h:round_trips() - before
+    for _, c in ipairs(items) do check(c) end
+    return rt
+  end
+  local one = cycle(1, 1)
+  luassert.equal(one, cycle(2, 20))
 end
 
 -- break_key(h, key): key replaced by a list, so every typed read of it fails

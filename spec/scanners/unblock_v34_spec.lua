@@ -31,18 +31,10 @@ end
 
 describe("unblock at level 34 (C.5)", function()
   it("a page of 20 blocked members costs the round trips of one: reads and calls in pipelines", function()
-    -- members(first, k) -> round trips of the cycle that unblocks k budget-blocked members
-    local function members(first, k)
-      local cs = {}
-      for i = first, first + k - 1 do cs[#cs + 1] = U.budget(h, { i = i }) end
-      local before = h:round_trips()
-      assert.same({ k, 0 }, once())
-      local rt = h:round_trips() - before
-      for _, c in ipairs(cs) do assert_unblocked(c, "budget") end
-      return rt
-    end
-    local one = members(1, 1)
-    assert.equal(one, members(2, 20))
+    S.page_costs_one(h, "unblock", function(i) return U.budget(h, { i = i }) end, function(c)
+      assert.equal("eligible_now", S.hgetall(h, c.keys.core).eligibility_state)
+      assert.equal(1000, S.zset(h, V.lane(c, "eligible"))[c.ids.E1])
+    end)
   end)
 
   it("route: a worker of the execution's namespace clears it: (1, 0)", function()
