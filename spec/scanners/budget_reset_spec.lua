@@ -13,6 +13,15 @@ local function once(name) return S.cycle(h, name) end
 local function break_key(key) S.break_key(h, key) end
 
 describe("budget_reset", function()
+  it("a page of 20 due budgets costs the round trips of one: the resets in one pipeline", function()
+    local now = S.now(h)
+    S.page_costs_one(h, "budget_reset", function(i)
+      local b = ("11111111-1111-4111-8111-%012x"):format(i + 1)
+      FX.budget_reset(h, now, { bid = b })
+      return b
+    end, function(b) assert.equal("1", S.hgetall(h, K.budget(nil, b)).reset_count) end)
+  end)
+
   it("resets a due budget (C.5) and schedules it on its own grid", function()
     local now = S.now(h)
     FX.budget_reset(h, now)
