@@ -228,9 +228,10 @@ local function check(ctx, st, s, set, eid, core)
   return true, 0, cleared
 end
 
--- unblock(ctx, set, lane, reason, eids, verdicts) -> processed, errors: one
--- TIME, then ff_unblock_execution for every cleared member in one pipeline;
--- an unblocked member leaves the set (verdicts[i] = false).
+-- unblock(ctx, set, lane, reason, eids, verdicts, at) -> processed, errors:
+-- one TIME, then ff_unblock_execution for every cleared member in one
+-- pipeline; an unblocked member leaves the set (verdicts[at[i]] = false for
+-- eids[i]). A failed TIME is one error: every member stays blocked.
 local function unblock(ctx, set, lane, reason, eids, verdicts, at)
   local now = util.now(ctx)
   if not now then return 0, 1 end -- kept blocked

@@ -91,6 +91,16 @@ describe("dependency_reconciler", function()
     end
   end)
 
+  it("a failing TIME is an error and changes nothing", function()
+    FX.dependency(h, S.now(h))
+    local before = S.dump(h)
+    S.deny(h, "time")
+    local p, e = h:once("dependency_reconciler")
+    S.allow_all(h)
+    assert.same({ 0, 1 }, { p, e })
+    assert.same(before, S.dump(h))
+  end)
+
   it("fix D1: a failing FCALL is an error", function()
     FX.dependency(h, S.now(h))
     S.deny(h, "fcall")
